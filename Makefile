@@ -1,0 +1,60 @@
+# Two commands do all the set-up: `make demo` and `make test`. Each builds what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runs Python 3.13; so does the virtual environment (pyenv's 3.13 when python3.13 is not on PATH).
+PYTHON ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+             "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup demo test lint typecheck unit bench lock synth clean
+
+help:
+	@echo "make demo   run webid-canary on the embedded local AWS, end to end"
+	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make bench  run the benchmarks under bench/ and print their figures"
+	@echo "make synth  print the CloudFormation template (npx cdk synth)"
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "error: Python 3.13 not found (set PYTHON=/path/to/python3.13)"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) node_modules/.installed
+
+demo: setup
+	$(BIN)/webid-canary demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python tools/check_imports.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+test: setup lint typecheck
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+synth: setup
+	npx cdk synth
+
+lock:
+	uv pip compile pyproject.toml --all-extras --universal --python-version 3.13 -o requirements.lock -q
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache bench/results

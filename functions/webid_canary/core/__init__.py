@@ -1,0 +1,1 @@
+"""The pure core: values in, values out. Standard library only (plus PyJWT's unverified decoding)."""

@@ -1,0 +1,48 @@
+"""Frozen types shared across the core, the adapters and the shells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class InputError(ValueError):
+    """Input that cannot be used at all: names the field and the reason."""
+
+    def __init__(self, field_name: str, reason: str) -> None:
+        super().__init__(f"{field_name}: {reason}")
+        self.field = field_name
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A raw JWT. Its repr and str never show the value: tokens must not reach logs."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Token(<redacted {len(self.value)} chars>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRecord:
+    """An IAM OIDC provider as IAM stores it: URL without scheme, client IDs, thumbprints."""
+
+    url: str
+    client_ids: tuple[str, ...] = ()
+    thumbprints: tuple[str, ...] = ()
+    arn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdpFacts:
+    """What is known about the live identity provider. None means: not checked."""
+
+    presented_thumbprints: tuple[str, ...] | None = None
+    trusted_root_ca: bool | None = None
+    jwks_reachable: bool | None = None
+    jwks_kids: tuple[str, ...] | None = None
+    # Set only where the token's signature was really verified against the live JWKS.
+    signature_valid: bool | None = None

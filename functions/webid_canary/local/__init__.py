@@ -1,0 +1,1 @@
+"""The embedded local environment (moto, a strict STS, HTTPS issuers). Never imported by the Lambda."""

@@ -1,0 +1,51 @@
+"""Names shared by the Lambda and the CDK app: one place, imported by both."""
+
+from __future__ import annotations
+
+from typing import Final
+
+PRODUCT: Final = "webid-canary"
+
+# CloudWatch metrics (Powertools EMF).
+METRIC_NAMESPACE: Final = "WebIdentityCanary"
+SERVICE_NAME: Final = "webid-canary"
+METRIC_TARGETS_PROBED: Final = "TargetsProbed"
+METRIC_TARGETS_FAILING: Final = "TargetsFailing"
+METRIC_TARGETS_IN_ERROR: Final = "TargetsInError"
+METRIC_TARGETS_OPEN: Final = "TargetsOpen"
+METRIC_PROVIDER_DRIFTS: Final = "ProviderDrifts"
+METRIC_CYCLE_DURATION: Final = "CycleDuration"
+METRIC_CYCLE_COMPLETED: Final = "CycleCompleted"
+METRIC_CYCLE_DEADLINE_HEADROOM: Final = "CycleDeadlineHeadroom"
+METRIC_TARGET_FAILING: Final = "TargetFailing"
+METRIC_PROVIDER_DRIFTING: Final = "ProviderDrifting"
+DIMENSION_TARGET: Final = "Target"
+DIMENSION_PROVIDER: Final = "Provider"
+
+# Environment variables of the function (read in webid_canary.settings only).
+ENV_TARGETS_TABLE: Final = "WEBID_CANARY_TARGETS_TABLE"
+ENV_STATE_TABLE: Final = "WEBID_CANARY_STATE_TABLE"
+ENV_TOPIC_ARN: Final = "WEBID_CANARY_TOPIC_ARN"
+ENV_REMINDER_HOURS: Final = "WEBID_CANARY_REMINDER_HOURS"
+ENV_CONCURRENCY: Final = "WEBID_CANARY_CONCURRENCY"
+ENV_ALLOW_PRIVATE_ISSUERS: Final = "WEBID_CANARY_ALLOW_PRIVATE_ISSUERS"
+ENV_CA_FILE: Final = "WEBID_CANARY_CA_FILE"
+ENV_CERT_EXPIRY_DAYS: Final = "WEBID_CANARY_CERT_EXPIRY_DAYS"
+ENV_SECRET_PREFIX: Final = "WEBID_CANARY_SECRET_PREFIX"
+
+# DynamoDB key names.
+TARGETS_KEY: Final = "target_id"
+STATE_PK: Final = "pk"
+
+# Secrets Manager: the function may read only secrets under this prefix.
+SECRET_PREFIX: Final = "webid-canary/"
+
+# Probe sessions: short and harmless.
+PROBE_SESSION_SECONDS: Final = 900
+PROBE_SESSION_POLICY: Final = (
+    '{"Version":"2012-10-17","Statement":[{"Sid":"ProbeSessionDeniesEverything",'
+    '"Effect":"Deny","Action":"*","Resource":"*"}]}'
+)
+
+# Notification schema.
+NOTIFICATION_SCHEMA: Final = "webid-canary/notification/v1"
