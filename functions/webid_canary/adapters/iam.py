@@ -1,0 +1,173 @@
+"""Read IAM roles and OIDC providers, turning IAM's answers into core types once, at the edge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from webid_canary.core.model import ProviderRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+
+DEFAULT_MAX_SESSION_DURATION = 3600
+
+
+class AwsError(RuntimeError):
+    """An AWS call failed for a reason other than "not found"."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+
+
+class AwsAccessError(AwsError):
+    """The credentials in use may not make this call (or there are none)."""
+
+
+class AwsThrottledError(AwsError):
+    """AWS throttled the call even after the SDK's own retries."""
+
+
+class AwsUnavailableError(AwsError):
+    """AWS could not be reached or failed on its side."""
+
+
+# AWS error code -> project exception; None means "absent", answered as a value.
+ERROR_CODES: Mapping[str, type[AwsError] | None] = {
+    "NoSuchEntity": None,
+    "NoSuchEntityException": None,
+    "AccessDenied": AwsAccessError,
+    "AccessDeniedException": AwsAccessError,
+    "UnauthorizedOperation": AwsAccessError,
+    "InvalidClientTokenId": AwsAccessError,
+    "ExpiredToken": AwsAccessError,
+    "ExpiredTokenException": AwsAccessError,
+    "SignatureDoesNotMatch": AwsAccessError,
+    "Throttling": AwsThrottledError,
+    "ThrottlingException": AwsThrottledError,
+    "RequestLimitExceeded": AwsThrottledError,
+    "TooManyRequestsException": AwsThrottledError,
+    "ServiceFailure": AwsUnavailableError,
+    "ServiceUnavailable": AwsUnavailableError,
+    "InternalFailure": AwsUnavailableError,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    """An IAM role as the explain engine needs it: trust policy text as IAM stores it, and max duration."""
+
+    arn: str
+    name: str
+    trust_policy_document: str
+    max_session_duration: int = DEFAULT_MAX_SESSION_DURATION
+
+
+def role_name(name_or_arn: str) -> str:
+    """The role name from a name or an ARN (`arn:aws:iam::1:role/path/name` -> `name`)."""
+    if name_or_arn.startswith("arn:"):
+        resource = name_or_arn.split(":", 5)[-1]
+        return resource.rsplit("/", 1)[-1]
+    return name_or_arn
+
+
+def policy_text(document: object) -> str:
+    """A policy document as JSON text: IAM sends it URL-encoded, some SDKs decode it into a dict."""
+    if isinstance(document, str):
+        text = document.strip()
+        return unquote(text) if text.startswith("%") else text
+    return json.dumps(document)
+
+
+def provider_url(url: str) -> str:
+    """The provider URL as IAM stores it: no scheme."""
+    return url.removeprefix("https://")
+
+
+def _call[T](operation: str, call: Callable[[], T]) -> T | None:
+    try:
+        return call()
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", ""))
+        if code in ERROR_CODES:
+            kind = ERROR_CODES[code]
+            if kind is None:
+                return None
+            raise kind(operation, code, message) from exc
+        raise AwsError(operation, code, message) from exc
+    except NoCredentialsError as exc:
+        raise AwsAccessError(operation, "NoCredentials", str(exc)) from exc
+    except BotoCoreError as exc:
+        raise AwsUnavailableError(operation, type(exc).__name__, str(exc)) from exc
+
+
+def _role(raw: Mapping[str, Any]) -> RoleRecord:
+    return RoleRecord(
+        arn=str(raw["Arn"]),
+        name=str(raw["RoleName"]),
+        trust_policy_document=policy_text(raw.get("AssumeRolePolicyDocument", "")),
+        max_session_duration=int(raw.get("MaxSessionDuration") or DEFAULT_MAX_SESSION_DURATION),
+    )
+
+
+class IamReader:
+    """Read-only access to the roles and OIDC providers of one account, through a boto3 IAM client."""
+
+    def __init__(self, client: IAMClient) -> None:
+        self._client = client
+
+    def get_role(self, name_or_arn: str) -> RoleRecord | None:
+        """The role, or None when it does not exist."""
+        name = role_name(name_or_arn)
+        answer = _call("GetRole", lambda: self._client.get_role(RoleName=name))
+        return None if answer is None else _role(answer["Role"])
+
+    def list_roles(self) -> Iterator[RoleRecord]:
+        """Every role of the account, page by page."""
+        pages = self._client.get_paginator("list_roles").paginate()
+        iterator = iter(pages)
+        while True:
+            page = _call("ListRoles", lambda: next(iterator, None))
+            if page is None:
+                return
+            for raw in page.get("Roles", []):
+                yield _role(raw)
+
+    def get_provider(self, arn: str) -> ProviderRecord | None:
+        """The OIDC provider with this ARN, or None when it does not exist."""
+        answer = _call(
+            "GetOpenIDConnectProvider",
+            lambda: self._client.get_open_id_connect_provider(OpenIDConnectProviderArn=arn),
+        )
+        if answer is None:
+            return None
+        return ProviderRecord(
+            url=provider_url(str(answer.get("Url", ""))),
+            client_ids=tuple(answer.get("ClientIDList", [])),
+            thumbprints=tuple(t.lower() for t in answer.get("ThumbprintList", [])),
+            arn=arn,
+        )
+
+    def list_providers(self) -> list[ProviderRecord]:
+        """Every OIDC provider of the account, each read in full."""
+        answer = _call("ListOpenIDConnectProviders", self._client.list_open_id_connect_providers)
+        arns = [] if answer is None else [p["Arn"] for p in answer.get("OpenIDConnectProviderList", [])]
+        records = (self.get_provider(arn) for arn in arns)
+        return [record for record in records if record is not None]
+
+    def find_provider(self, url: str, account_id: str | None = None) -> ProviderRecord | None:
+        """The provider registered for exactly this URL (scheme optional; a trailing slash counts)."""
+        wanted = provider_url(url)
+        if account_id is not None:
+            return self.get_provider(f"arn:aws:iam::{account_id}:oidc-provider/{wanted}")
+        return next((record for record in self.list_providers() if record.url == wanted), None)
