@@ -1,0 +1,165 @@
+"""Status of each target and provider across cycles: what changed, and whether to tell anyone.
+
+Pure: the previous record, this cycle's observation and `now` go in; the next record and at most one event
+come out. The service writes the record (conditionally) and publishes the event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    OK = "ok"
+    FAILING = "failing"
+    ERROR = "error"
+    DRIFT = "drift"
+    OPEN = "open"
+
+
+class Event(StrEnum):
+    FAILING = "failing"
+    OPEN = "open"
+    ERROR = "error"
+    DRIFT = "drift"
+    CHANGED = "changed"
+    REMINDER = "reminder"
+    RECOVERED = "recovered"
+
+
+PROBLEM_EVENT: Mapping[Status, Event] = {
+    Status.FAILING: Event.FAILING,
+    Status.OPEN: Event.OPEN,
+    Status.ERROR: Event.ERROR,
+    Status.DRIFT: Event.DRIFT,
+}
+
+
+class Subject(StrEnum):
+    TARGET = "target"
+    PROVIDER = "provider"
+
+
+def state_key(subject: Subject, subject_id: str) -> str:
+    """The State table's partition key for a target or a provider."""
+    return f"{subject.value}#{subject_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one cycle saw of one subject. `fingerprint` identifies the problem, so a new reason notifies."""
+
+    subject: Subject
+    subject_id: str
+    status: Status
+    fingerprint: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StateRecord:
+    """One item of the State table."""
+
+    key: str
+    status: Status
+    since: datetime
+    fingerprint: str | None
+    last_notified: datetime | None
+    last_result: Mapping[str, Any]
+    baseline: Mapping[str, Any] | None = None
+    version: int = 0
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": self.key,
+            "status": self.status.value,
+            "since": _iso(self.since),
+            "version": self.version,
+            "last_result": json.dumps(self.last_result, sort_keys=True, default=str),
+        }
+        if self.fingerprint is not None:
+            item["fingerprint"] = self.fingerprint
+        if self.last_notified is not None:
+            item["last_notified"] = _iso(self.last_notified)
+        if self.baseline is not None:
+            item["baseline"] = json.dumps(self.baseline, sort_keys=True, default=str)
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> StateRecord:
+        return cls(
+            key=str(item["pk"]),
+            status=Status(str(item["status"])),
+            since=datetime.fromisoformat(str(item["since"])),
+            fingerprint=str(item["fingerprint"]) if item.get("fingerprint") else None,
+            last_notified=datetime.fromisoformat(str(item["last_notified"])) if item.get("last_notified") else None,
+            last_result=json.loads(str(item.get("last_result") or "{}")),
+            baseline=json.loads(str(item["baseline"])) if item.get("baseline") else None,
+            version=int(item.get("version", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    record: StateRecord
+    event: Event | None
+    previous: StateRecord | None
+
+
+def advance(
+    previous: StateRecord | None,
+    observation: Observation,
+    *,
+    now: datetime,
+    reminder_after: timedelta,
+    baseline: Mapping[str, Any] | None = None,
+) -> Transition:
+    """Next state and the event to publish, if any: a new problem, a changed reason, a reminder, a recovery."""
+    key = state_key(observation.subject, observation.subject_id)
+    version = previous.version + 1 if previous else 1
+    kept_baseline = baseline if baseline is not None else (previous.baseline if previous else None)
+    base = StateRecord(
+        key=key,
+        status=observation.status,
+        since=now,
+        fingerprint=observation.fingerprint,
+        last_notified=None,
+        last_result=observation.result,
+        baseline=kept_baseline,
+        version=version,
+    )
+    was_problem = previous is not None and previous.status is not Status.OK
+    is_problem = observation.status is not Status.OK
+
+    if not is_problem:
+        if previous is not None and not was_problem:
+            return Transition(replace(base, since=previous.since), None, previous)
+        event = Event.RECOVERED if was_problem else None
+        return Transition(replace(base, last_notified=now if event else None), event, previous)
+
+    if previous is None or not was_problem:
+        return Transition(replace(base, last_notified=now), PROBLEM_EVENT[observation.status], previous)
+
+    same = previous.status is observation.status and previous.fingerprint == observation.fingerprint
+    if not same:
+        return Transition(replace(base, since=previous.since, last_notified=now), Event.CHANGED, previous)
+    last = previous.last_notified or previous.since
+    if now - last >= reminder_after:
+        return Transition(replace(base, since=previous.since, last_notified=now), Event.REMINDER, previous)
+    return Transition(replace(base, since=previous.since, last_notified=previous.last_notified), None, previous)
+
+
+def fingerprint(*parts: object) -> str:
+    """A short stable digest of what makes a problem this problem (cause, key, values, findings)."""
+    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

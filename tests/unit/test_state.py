@@ -1,0 +1,83 @@
+"""State transitions: one notice when a problem starts, reminders while it lasts, one when it clears."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from webid_canary.core.state import Event, Observation, StateRecord, Status, Subject, advance, fingerprint
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+REMIND = timedelta(hours=24)
+
+
+def observe(status: Status, reason: str | None = None) -> Observation:
+    return Observation(Subject.TARGET, "payments-api", status, fingerprint(reason) if reason else None, {"r": reason})
+
+
+def run(statuses: list[tuple[int, Status, str | None]]) -> list[Event | None]:
+    record: StateRecord | None = None
+    events: list[Event | None] = []
+    for minutes, status, reason in statuses:
+        step = advance(record, observe(status, reason), now=T0 + timedelta(minutes=minutes), reminder_after=REMIND)
+        record = step.record
+        events.append(step.event)
+    return events
+
+
+def test_healthy_target_never_notifies() -> None:
+    assert run([(0, Status.OK, None), (5, Status.OK, None), (10, Status.OK, None)]) == [None, None, None]
+
+
+def test_failure_notifies_once_then_recovery_once() -> None:
+    events = run(
+        [
+            (0, Status.OK, None),
+            (5, Status.FAILING, "sub"),
+            (10, Status.FAILING, "sub"),
+            (15, Status.FAILING, "sub"),
+            (20, Status.OK, None),
+            (25, Status.OK, None),
+        ]
+    )
+    assert events == [None, Event.FAILING, None, None, Event.RECOVERED, None]
+
+
+def test_a_changed_reason_notifies_again() -> None:
+    events = run([(0, Status.FAILING, "sub"), (5, Status.FAILING, "aud"), (10, Status.OPEN, "aud")])
+    assert events == [Event.FAILING, Event.CHANGED, Event.CHANGED]
+
+
+def test_reminder_after_the_interval_and_not_before() -> None:
+    day = 24 * 60
+    events = run(
+        [
+            (0, Status.FAILING, "sub"),
+            (day - 5, Status.FAILING, "sub"),
+            (day, Status.FAILING, "sub"),
+            (day + 5, Status.FAILING, "sub"),
+            (2 * day, Status.FAILING, "sub"),
+        ]
+    )
+    assert events == [Event.FAILING, None, Event.REMINDER, None, Event.REMINDER]
+
+
+def test_since_is_when_the_problem_began() -> None:
+    first = advance(None, observe(Status.FAILING, "sub"), now=T0, reminder_after=REMIND)
+    later = advance(first.record, observe(Status.FAILING, "aud"), now=T0 + timedelta(hours=1), reminder_after=REMIND)
+    assert later.record.since == T0
+    healed = advance(later.record, observe(Status.OK), now=T0 + timedelta(hours=2), reminder_after=REMIND)
+    assert healed.record.since == T0 + timedelta(hours=2)
+
+
+@pytest.mark.parametrize("status", [Status.FAILING, Status.OPEN, Status.ERROR, Status.DRIFT])
+def test_each_problem_status_has_its_event(status: Status) -> None:
+    assert advance(None, observe(status, "x"), now=T0, reminder_after=REMIND).event == Event(status.value)
+
+
+def test_record_round_trips_through_a_table_item() -> None:
+    step = advance(None, observe(Status.FAILING, "sub"), now=T0, reminder_after=REMIND, baseline={"kids": ["a"]})
+    assert StateRecord.from_item(step.record.to_item()) == step.record
+    assert step.record.version == 1
+    assert advance(step.record, observe(Status.OK), now=T0, reminder_after=REMIND).record.version == 2
