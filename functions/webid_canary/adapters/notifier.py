@@ -1,0 +1,62 @@
+"""SNS publishing with bounded retries. A publish that still fails is reported, so the state is not advanced."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+
+class PublishError(RuntimeError):
+    """SNS refused or could not be reached, after retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    subject: str
+    default: str
+    email: str
+    attributes: Mapping[str, str]
+
+
+class SnsNotifier:
+    def __init__(
+        self,
+        client: SNSClient,
+        *,
+        attempts: int = 3,
+        backoff_seconds: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+
+    def publish(self, topic_arn: str, message: Message) -> str:
+        """Publish with a JSON body for machines and a short text for e-mail; returns the message id."""
+        body = json.dumps({"default": message.default, "email": message.email})
+        attributes = {k: {"DataType": "String", "StringValue": v} for k, v in message.attributes.items() if v}
+        last: Exception | None = None
+        for attempt in range(1, self._attempts + 1):
+            try:
+                answer = self._client.publish(
+                    TopicArn=topic_arn,
+                    Subject=message.subject,
+                    Message=body,
+                    MessageStructure="json",
+                    MessageAttributes=attributes,  # type: ignore[arg-type]
+                )
+                return str(answer["MessageId"])
+            except (ClientError, BotoCoreError) as exc:
+                last = exc
+                if attempt < self._attempts:
+                    self._sleep(self._backoff * 2 ** (attempt - 1))
+        raise PublishError(f"publishing to {topic_arn}: {last}") from last

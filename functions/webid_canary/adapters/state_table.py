@@ -1,0 +1,70 @@
+"""The State table: one item per target and provider, written conditionally so overlapping runs cannot clash."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from webid_canary.core.state import StateRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class StateStoreError(RuntimeError):
+    """The State table could not be read or written."""
+
+
+class StateTable:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def load_all(self) -> dict[str, StateRecord]:
+        """Every record, by key (one paginated scan per cycle)."""
+        records: dict[str, StateRecord] = {}
+        try:
+            for page in self._client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
+                for raw in page.get("Items", []):
+                    item = {key: _plain(value) for key, value in raw.items()}
+                    record = StateRecord.from_item(item)
+                    records[record.key] = record
+        except (ClientError, BotoCoreError) as exc:
+            raise StateStoreError(f"reading {self._table}: {exc}") from exc
+        return records
+
+    def put(self, record: StateRecord, *, expected_version: int | None) -> bool:
+        """Write `record` if the stored version is still `expected_version`; False when another run won."""
+        item = {key: _typed(value) for key, value in record.to_item().items()}
+        if expected_version is None:
+            condition, values = "attribute_not_exists(pk)", {}
+        else:
+            condition, values = "#v = :expected", {":expected": {"N": str(expected_version)}}
+        kwargs: dict[str, Any] = {"TableName": self._table, "Item": item, "ConditionExpression": condition}
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+            kwargs["ExpressionAttributeNames"] = {"#v": "version"}
+        try:
+            self._client.put_item(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StateStoreError(f"writing {record.key} to {self._table}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StateStoreError(f"writing {record.key} to {self._table}: {exc}") from exc
+        return True
+
+
+def _plain(value: Any) -> Any:
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        return int(value["N"])
+    return None
+
+
+def _typed(value: object) -> dict[str, str]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return {"S": str(value)}
+    return {"N": str(value)}

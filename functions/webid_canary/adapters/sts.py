@@ -1,0 +1,111 @@
+"""Live probes: a real AssumeRoleWithWebIdentity with a harmless session, confirmed, then thrown away."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from webid_canary import names
+from webid_canary.core.model import Token
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
+# Codes STS answers to AssumeRoleWithWebIdentity (API reference, "Errors"), and whether a retry may help.
+RETRYABLE: Mapping[str, bool] = {
+    "IDPCommunicationError": True,
+    "Throttling": True,
+    "ThrottlingException": True,
+    "RequestLimitExceeded": True,
+    "ServiceUnavailable": True,
+    "InternalFailure": True,
+    "AccessDenied": False,
+    "InvalidIdentityToken": False,
+    "ExpiredTokenException": False,
+    "IDPRejectedClaim": False,
+    "MalformedPolicyDocument": False,
+    "PackedPolicyTooLarge": False,
+    "RegionDisabledException": False,
+    "ValidationError": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StsAnswer:
+    """What STS said. Credentials are never kept: only whether they worked, and as whom."""
+
+    allowed: bool
+    error_code: str | None = None
+    message: str | None = None
+    assumed_role_arn: str | None = None
+    caller_arn: str | None = None
+    attempts: int = 1
+
+
+ClientFactory = Callable[..., Any]
+
+
+class StsProber:
+    """Calls AssumeRoleWithWebIdentity unsigned (no AWS credentials needed), then GetCallerIdentity."""
+
+    def __init__(
+        self,
+        client_factory: ClientFactory,
+        *,
+        attempts: int = 3,
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._factory = client_factory
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+
+    def probe(self, role_arn: str, token: Token, *, session_name: str, duration_seconds: int) -> StsAnswer:
+        unsigned: STSClient = self._factory("sts", config=Config(signature_version=UNSIGNED))
+        for attempt in range(1, self._attempts + 1):
+            try:
+                answer = unsigned.assume_role_with_web_identity(
+                    RoleArn=role_arn,
+                    RoleSessionName=session_name,
+                    WebIdentityToken=token.value,
+                    DurationSeconds=min(duration_seconds, names.PROBE_SESSION_SECONDS),
+                    Policy=names.PROBE_SESSION_POLICY,
+                )
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                code, message = str(error.get("Code", "Unknown")), str(error.get("Message", ""))
+                if RETRYABLE.get(code, False) and attempt < self._attempts:
+                    self._sleep(self._backoff * 2 ** (attempt - 1) * (1 + random.random()))
+                    continue
+                return StsAnswer(False, code, message, attempts=attempt)
+            except BotoCoreError as exc:
+                if attempt < self._attempts:
+                    self._sleep(self._backoff * 2 ** (attempt - 1))
+                    continue
+                return StsAnswer(False, "EndpointUnreachable", type(exc).__name__, attempts=attempt)
+            return self._confirm(answer, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _confirm(self, answer: Mapping[str, Any], attempt: int) -> StsAnswer:
+        credentials = answer["Credentials"]
+        assumed = str(answer.get("AssumedRoleUser", {}).get("Arn", ""))
+        signed: STSClient = self._factory(
+            "sts",
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        del credentials, answer
+        try:
+            caller = str(signed.get_caller_identity()["Arn"])
+        except (ClientError, BotoCoreError) as exc:
+            return StsAnswer(True, None, f"GetCallerIdentity failed: {type(exc).__name__}", assumed, None, attempt)
+        return StsAnswer(True, None, None, assumed, caller, attempt)

@@ -1,0 +1,69 @@
+"""Settings of the monitor, read once from the environment and checked; errors name the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from webid_canary import names
+
+
+class SettingsError(ValueError):
+    """A missing or malformed setting: names the environment variable and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    targets_table: str
+    state_table: str
+    topic_arn: str | None
+    reminder_hours: float = 24.0
+    concurrency: int = 16
+    allow_private_issuers: bool = False
+    ca_file: str | None = None
+    cert_expiry_days: int = 30
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `env` (the process environment by default)."""
+    source = os.environ if env is None else env
+    return Settings(
+        targets_table=_required(source, names.ENV_TARGETS_TABLE),
+        state_table=_required(source, names.ENV_STATE_TABLE),
+        topic_arn=source.get(names.ENV_TOPIC_ARN) or None,
+        reminder_hours=_number(source, names.ENV_REMINDER_HOURS, 24.0, minimum=0.25),
+        concurrency=int(_number(source, names.ENV_CONCURRENCY, 16, minimum=1, maximum=256)),
+        allow_private_issuers=_flag(source, names.ENV_ALLOW_PRIVATE_ISSUERS),
+        ca_file=source.get(names.ENV_CA_FILE) or None,
+        cert_expiry_days=int(_number(source, names.ENV_CERT_EXPIRY_DAYS, 30, minimum=1, maximum=365)),
+    )
+
+
+def _required(env: Mapping[str, str], key: str) -> str:
+    value = env.get(key, "").strip()
+    if not value:
+        raise SettingsError(f"{key}: not set")
+    return value
+
+
+def _number(env: Mapping[str, str], key: str, default: float, *, minimum: float, maximum: float = 1e9) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{key}: {raw!r} is not a number") from exc
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{key}: {raw} is outside {minimum:g}..{maximum:g}")
+    return value
+
+
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"{key}: {raw!r} is not true or false")
