@@ -181,10 +181,10 @@ class LocalIssuer:
         if self._servers:
             return self
         main = _Server((self.host, 0), self, "discovery")
-        self._servers.append((main, threading.Thread(target=main.serve_forever, daemon=True)))
+        self._servers.append((main, threading.Thread(target=main.serve_forever, args=(0.05,), daemon=True)))
         if self.jwks_on_second_host:
             keys = _Server((self.jwks_host, 0), self, "jwks")
-            self._servers.append((keys, threading.Thread(target=keys.serve_forever, daemon=True)))
+            self._servers.append((keys, threading.Thread(target=keys.serve_forever, args=(0.05,), daemon=True)))
         self._reload()
         for _, thread in self._servers:
             thread.start()
