@@ -1,0 +1,46 @@
+"""CloudWatch metrics through Powertools EMF: fleet counts, the heartbeat, and a few bounded per-subject series."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.metrics import Metrics
+
+from webid_canary import names
+from webid_canary.core.report import CycleReport
+from webid_canary.core.state import Status
+
+
+def publish_cycle(metrics: Metrics, report: CycleReport, *, deadline_headroom_seconds: float | None = None) -> None:
+    """Add the cycle's metrics. Targets get their own series only with `alarm: true` (each one is billed)."""
+    metrics.add_metric(names.METRIC_TARGETS_PROBED, MetricUnit.Count, len(report.targets))
+    metrics.add_metric(names.METRIC_TARGETS_FAILING, MetricUnit.Count, report.count(Status.FAILING))
+    metrics.add_metric(names.METRIC_TARGETS_IN_ERROR, MetricUnit.Count, report.count(Status.ERROR))
+    metrics.add_metric(names.METRIC_TARGETS_OPEN, MetricUnit.Count, report.count(Status.OPEN))
+    metrics.add_metric(names.METRIC_PROVIDER_DRIFTS, MetricUnit.Count, report.drifting)
+    metrics.add_metric(names.METRIC_CYCLE_DURATION, MetricUnit.Seconds, report.duration_seconds)
+    metrics.add_metric(names.METRIC_CYCLE_COMPLETED, MetricUnit.Count, 1)
+    if deadline_headroom_seconds is not None:
+        metrics.add_metric(names.METRIC_CYCLE_DEADLINE_HEADROOM, MetricUnit.Seconds, deadline_headroom_seconds)
+    namespace = metrics.namespace or names.METRIC_NAMESPACE
+    service = metrics.service or names.SERVICE_NAME
+    for target in report.targets:
+        if not target.alarm:
+            continue
+        failing = 0 if target.status is Status.OK else 1
+        with single_metric(
+            name=names.METRIC_TARGET_FAILING,
+            unit=MetricUnit.Count,
+            value=failing,
+            namespace=namespace,
+            default_dimensions={"service": service},
+        ) as metric:
+            metric.add_dimension(names.DIMENSION_TARGET, target.target_id)
+    for provider in report.providers:
+        with single_metric(
+            name=names.METRIC_PROVIDER_DRIFTING,
+            unit=MetricUnit.Count,
+            value=1 if provider.status is Status.DRIFT else 0,
+            namespace=namespace,
+            default_dimensions={"service": service},
+        ) as metric:
+            metric.add_dimension(names.DIMENSION_PROVIDER, provider.url[:250])

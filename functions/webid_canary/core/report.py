@@ -1,0 +1,195 @@
+"""What a cycle found: one result per target and per provider, and the fleet counts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from webid_canary.core.state import Status, fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class NegativeProbe:
+    """A claim set the role must refuse, and whether the trust policy would accept it."""
+
+    label: str
+    sub: str
+    allowed: bool
+    registered: bool
+    crosses_boundary: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "sub": self.sub,
+            "allowed": self.allowed,
+            "registered": self.registered,
+            "crosses_boundary": self.crosses_boundary,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LiveResult:
+    """What STS answered to the live probe, and whether the prediction agreed."""
+
+    allowed: bool
+    error_code: str | None
+    message: str | None
+    caller_arn: str | None
+    agrees: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "error_code": self.error_code,
+            "message": self.message,
+            "caller_arn": self.caller_arn,
+            "agrees_with_prediction": self.agrees,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResult:
+    target_id: str
+    status: Status
+    role_arn: str | None = None
+    issuer: str | None = None
+    severity: str = "high"
+    owner: str | None = None
+    alarm: bool = False
+    topic_arn: str | None = None
+    verdict: Mapping[str, Any] | None = None
+    live: LiveResult | None = None
+    negatives: tuple[NegativeProbe, ...] = ()
+    lint: tuple[Mapping[str, Any], ...] = ()
+    error: str | None = None
+
+    @property
+    def root_cause(self) -> str | None:
+        if self.status is Status.ERROR:
+            return "check_error"
+        if self.status is Status.OPEN:
+            return "trust_open"
+        if self.verdict is not None and self.verdict.get("root_cause") != "none":
+            return str(self.verdict.get("root_cause"))
+        if self.live is not None and not self.live.allowed:
+            return f"sts_{self.live.error_code}"
+        return None
+
+    @property
+    def open_to(self) -> tuple[NegativeProbe, ...]:
+        return tuple(n for n in self.negatives if n.allowed and (n.registered or n.crosses_boundary))
+
+    def fingerprint(self) -> str | None:
+        """Identifies the current problem: the same problem keeps its fingerprint, a new reason changes it."""
+        if self.status is Status.OK:
+            return None
+        verdict = self.verdict or {}
+        return fingerprint(
+            self.status.value,
+            self.root_cause,
+            verdict.get("condition_key"),
+            verdict.get("expected"),
+            verdict.get("actual"),
+            sorted(n.sub for n in self.open_to),
+            sorted(str(f.get("code")) for f in self.lint if f.get("severity") == "critical"),
+            self.live.error_code if self.live else None,
+            self.error,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target_id": self.target_id,
+            "status": self.status.value,
+            "root_cause": self.root_cause,
+            "role_arn": self.role_arn,
+            "issuer": self.issuer,
+            "severity": self.severity,
+            "owner": self.owner,
+            "verdict": dict(self.verdict) if self.verdict is not None else None,
+            "live": self.live.to_json() if self.live else None,
+            "open_to": [n.to_json() for n in self.open_to],
+            "negatives": [n.to_json() for n in self.negatives],
+            "lint": [dict(f) for f in self.lint],
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResult:
+    url: str
+    arn: str | None
+    status: Status
+    hosts: tuple[Mapping[str, Any], ...] = ()
+    findings: tuple[Mapping[str, Any], ...] = ()
+    baseline: Mapping[str, Any] | None = None
+
+    @property
+    def serious(self) -> tuple[Mapping[str, Any], ...]:
+        return tuple(f for f in self.findings if f.get("severity") != "info")
+
+    def fingerprint(self) -> str | None:
+        if self.status is Status.OK:
+            return None
+        return fingerprint(sorted(str(f.get("code")) for f in self.serious))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "arn": self.arn,
+            "status": self.status.value,
+            "hosts": [dict(h) for h in self.hosts],
+            "findings": [dict(f) for f in self.findings],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    started: datetime
+    finished: datetime
+    targets: tuple[TargetResult, ...]
+    providers: tuple[ProviderResult, ...]
+    skipped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for t in self.targets if t.status is status)
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished - self.started).total_seconds()
+
+    @property
+    def drifting(self) -> int:
+        return sum(1 for p in self.providers if p.status is Status.DRIFT)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "targets": len(self.targets),
+            "ok": self.count(Status.OK),
+            "failing": self.count(Status.FAILING),
+            "open": self.count(Status.OPEN),
+            "error": self.count(Status.ERROR),
+            "providers": len(self.providers),
+            "drifting": self.drifting,
+            "skipped": len(self.skipped),
+            "duration_seconds": round(self.duration_seconds, 3),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started.isoformat(),
+            "finished": self.finished.isoformat(),
+            "summary": self.summary(),
+            "targets": [t.to_json() for t in self.targets],
+            "providers": [p.to_json() for p in self.providers],
+            "skipped": list(self.skipped),
+            "notes": list(self.notes),
+        }
+
+
+def worst(statuses: Sequence[Status]) -> Status:
+    order = (Status.ERROR, Status.FAILING, Status.OPEN, Status.DRIFT)
+    return next((s for s in order if s in statuses), Status.OK)

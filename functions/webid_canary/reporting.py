@@ -1,0 +1,164 @@
+"""After a cycle: advance each subject's state, notify on changes only, and never lose a notification."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from webid_canary.adapters.notifier import Message, PublishError
+from webid_canary.core import notification
+from webid_canary.core.report import CycleReport, ProviderResult, TargetResult
+from webid_canary.core.state import Event, Observation, StateRecord, Status, Subject, Transition, advance, state_key
+
+log = logging.getLogger("webid-canary.reporting")
+
+
+class StatePort(Protocol):
+    def load_all(self) -> dict[str, StateRecord]: ...
+    def put(self, record: StateRecord, *, expected_version: int | None) -> bool: ...
+
+
+class NotifierPort(Protocol):
+    def publish(self, topic_arn: str, message: Message) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    event: Event
+    subject: Subject
+    subject_id: str
+    topic_arn: str
+    root_cause: str
+    message_id: str | None
+    error: str | None = None
+
+
+@dataclass
+class Outcome:
+    deliveries: list[Delivery] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.error]
+
+
+class Reporter:
+    def __init__(
+        self,
+        state: StatePort,
+        notifier: NotifierPort | None,
+        *,
+        default_topic: str | None,
+        reminder_after: timedelta,
+        on_delivery: Callable[[Delivery], None] | None = None,
+    ) -> None:
+        self.state = state
+        self.notifier = notifier
+        self.default_topic = default_topic
+        self.reminder_after = reminder_after
+        self.on_delivery = on_delivery
+
+    def report(self, cycle: CycleReport, *, now: datetime) -> Outcome:
+        """Write each changed state and publish its event. A failed publish puts the old state back."""
+        previous = self.state.load_all()
+        outcome = Outcome()
+        for target in cycle.targets:
+            observation = Observation(
+                Subject.TARGET, target.target_id, target.status, target.fingerprint(), target.to_json()
+            )
+            self._apply(observation, previous, now, outcome, target=target)
+        for provider in cycle.providers:
+            observation = Observation(
+                Subject.PROVIDER, provider.url, provider.status, provider.fingerprint(), provider.to_json()
+            )
+            self._apply(observation, previous, now, outcome, provider=provider)
+        return outcome
+
+    def _apply(
+        self,
+        observation: Observation,
+        previous: dict[str, StateRecord],
+        now: datetime,
+        outcome: Outcome,
+        *,
+        target: TargetResult | None = None,
+        provider: ProviderResult | None = None,
+    ) -> None:
+        before = previous.get(state_key(observation.subject, observation.subject_id))
+        baseline = provider.baseline if provider is not None else None
+        step = advance(before, observation, now=now, reminder_after=self.reminder_after, baseline=baseline)
+        if not _changed(step):
+            return
+        if not self.state.put(step.record, expected_version=before.version if before else None):
+            outcome.conflicts.append(step.record.key)
+            log.warning("state changed under this run; leaving it to the other run", extra={"key": step.record.key})
+            return
+        if step.event is None:
+            return
+        if target is not None:
+            note = notification.for_target(step.event, target, step.record, now=now)
+            topic = target.topic_arn or self.default_topic
+        else:
+            assert provider is not None
+            note = notification.for_provider(step.event, provider, step.record, now=now)
+            topic = self.default_topic
+        root_cause = note.attributes["root_cause"]
+        if topic is None or self.notifier is None:
+            delivery = Delivery(step.event, observation.subject, observation.subject_id, "", root_cause, None)
+        else:
+            message = Message(note.subject, note.body_json(), note.text, note.attributes)
+            try:
+                message_id = self.notifier.publish(topic, message)
+                delivery = Delivery(
+                    step.event, observation.subject, observation.subject_id, topic, root_cause, message_id
+                )
+            except PublishError as exc:
+                log.error("notification not delivered; state held back", extra={"key": step.record.key})
+                self._hold_back(step, before)
+                delivery = Delivery(
+                    step.event, observation.subject, observation.subject_id, topic, root_cause, None, str(exc)
+                )
+        outcome.deliveries.append(delivery)
+        if self.on_delivery is not None:
+            self.on_delivery(delivery)
+
+    def _hold_back(self, step: Transition, before: StateRecord | None) -> None:
+        """Put the previous state back (at a newer version), so the next cycle sees the same change again."""
+        if before is None:
+            restored = StateRecord(
+                key=step.record.key,
+                status=Status.OK,
+                since=step.record.since,
+                fingerprint=None,
+                last_notified=None,
+                last_result={},
+                version=step.record.version + 1,
+            )
+        else:
+            restored = StateRecord(
+                key=before.key,
+                status=before.status,
+                since=before.since,
+                fingerprint=before.fingerprint,
+                last_notified=before.last_notified,
+                last_result=before.last_result,
+                baseline=before.baseline,
+                version=step.record.version + 1,
+            )
+        self.state.put(restored, expected_version=step.record.version)
+
+
+def _changed(step: Transition) -> bool:
+    before, after = step.previous, step.record
+    if before is None or step.event is not None:
+        return True
+    return (
+        before.status is not after.status
+        or before.fingerprint != after.fingerprint
+        or before.baseline != after.baseline
+        or before.last_notified != after.last_notified
+    )
