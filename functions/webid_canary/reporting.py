@@ -62,9 +62,9 @@ class Reporter:
         self.reminder_after = reminder_after
         self.on_delivery = on_delivery
 
-    def report(self, cycle: CycleReport, *, now: datetime) -> Outcome:
+    def report(self, cycle: CycleReport, *, now: datetime, previous: dict[str, StateRecord] | None = None) -> Outcome:
         """Write each changed state and publish its event. A failed publish puts the old state back."""
-        previous = self.state.load_all()
+        previous = self.state.load_all() if previous is None else previous
         outcome = Outcome()
         for target in cycle.targets:
             observation = Observation(

@@ -77,7 +77,14 @@ class ProberPort(Protocol):
     def probe(self, role_arn: str, token: Token, *, session_name: str, duration_seconds: int) -> StsAnswerLike: ...
 
 
-DriftCheck = Callable[[ProviderRecord, InspectionLike | None, datetime], ProviderResult]
+class DriftCheck(Protocol):
+    def __call__(
+        self,
+        record: ProviderRecord,
+        inspection: InspectionLike | None,
+        baseline: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> ProviderResult: ...
 
 
 @dataclass
@@ -113,8 +120,15 @@ class Service:
         self.concurrency = concurrency
         self.clock = clock
 
-    def run_cycle(self, now: datetime, deadline: datetime | None = None, only: Sequence[str] = ()) -> CycleReport:
-        """Check every enabled target (or only `only`) and every provider they and the account have."""
+    def run_cycle(
+        self,
+        now: datetime,
+        deadline: datetime | None = None,
+        only: Sequence[str] = (),
+        baselines: Mapping[str, Mapping[str, Any]] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> CycleReport:
+        """Check every enabled target (or only `only`) and every provider of the account."""
         started = self.clock()
         results: list[TargetResult] = []
         targets: list[Target] = []
@@ -137,9 +151,12 @@ class Service:
                     skipped.append(target.target_id)
                     continue
                 futures[target.target_id] = pool.submit(self._check_target_safely, target, context)
-            results.extend(future.result() for future in futures.values())
+            for done, future in enumerate(futures.values(), start=1):
+                results.append(future.result())
+                if progress is not None:
+                    progress(results[-1].target_id, done, len(futures))
 
-        providers = self._check_providers(context)
+        providers = self._check_providers(context, baselines or {})
         return CycleReport(
             started=started,
             finished=self.clock(),
@@ -152,19 +169,26 @@ class Service:
     # -- shared reads, once per cycle -------------------------------------------------------------------------
 
     def _read_shared(self, targets: Sequence[Target], now: datetime) -> CycleContext:
+        """Each distinct role, every provider, and each issuer (of targets and providers) once."""
         context = CycleContext(now=now)
         role_arns = sorted({t.role_arn for t in targets})
-        issuers = sorted({t.issuer for t in targets if _host_path(t.issuer) not in BUILT_IN_ISSUERS})
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="read") as pool:
             providers_future = pool.submit(self.ports.iam.list_providers)
             role_futures = {arn: pool.submit(self.ports.iam.get_role, arn) for arn in role_arns}
+            context.providers = {record.url: record for record in providers_future.result()}
+            issuers = {t.issuer for t in targets} | {f"https://{url}" for url in context.providers}
             inspector = self.ports.inspector
             inspection_futures = (
-                {issuer: pool.submit(inspector.inspect, issuer) for issuer in issuers} if inspector else {}
+                {
+                    issuer: pool.submit(inspector.inspect, issuer)
+                    for issuer in sorted(issuers)
+                    if _host_path(issuer) not in BUILT_IN_ISSUERS
+                }
+                if inspector
+                else {}
             )
             for arn, future in role_futures.items():
                 context.roles[arn] = future.result()
-            context.providers = {record.url: record for record in providers_future.result()}
             for issuer, future in inspection_futures.items():
                 try:
                     context.inspections[issuer] = future.result()
@@ -274,14 +298,16 @@ class Service:
 
     # -- providers ---------------------------------------------------------------------------------------------
 
-    def _check_providers(self, context: CycleContext) -> list[ProviderResult]:
+    def _check_providers(
+        self, context: CycleContext, baselines: Mapping[str, Mapping[str, Any]]
+    ) -> list[ProviderResult]:
         if self.ports.drift is None:
             return []
         results = []
         for url, record in sorted(context.providers.items()):
             inspection = context.inspections.get(f"https://{url}")
             try:
-                results.append(self.ports.drift(record, inspection, context.now))
+                results.append(self.ports.drift(record, inspection, baselines.get(url), context.now))
             except Exception as exc:
                 log.exception("drift check failed", extra={"provider": url})
                 results.append(

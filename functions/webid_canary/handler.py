@@ -1,0 +1,34 @@
+"""The Lambda shell: Powertools set-up, one cycle within the invocation's deadline, a small summary back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from webid_canary import names
+from webid_canary.adapters.metrics import publish_cycle
+from webid_canary.wiring import monitor
+
+logger = Logger(service=names.SERVICE_NAME)
+metrics = Metrics(namespace=names.METRIC_NAMESPACE, service=names.SERVICE_NAME)
+tracer = Tracer(service=names.SERVICE_NAME)
+
+# Stop starting new work this long before Lambda's own timeout, so the report, state and metrics get out.
+DEADLINE_MARGIN = timedelta(seconds=20)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    deadline = now + timedelta(milliseconds=context.get_remaining_time_in_millis()) - DEADLINE_MARGIN
+    result = monitor().run(now=now, deadline=deadline)
+    headroom = (deadline - datetime.now(UTC)).total_seconds()
+    publish_cycle(metrics, result.cycle, deadline_headroom_seconds=headroom)
+    summary = result.summary()
+    logger.info("cycle finished", extra={"summary": summary})
+    return summary
