@@ -99,12 +99,13 @@ class Reporter:
             return
         if step.event is None:
             return
+        resolved = str(before.last_result.get("root_cause") or "") or None if before else None
         if target is not None:
-            note = notification.for_target(step.event, target, step.record, now=now)
+            note = notification.for_target(step.event, target, step.record, now=now, resolved=resolved)
             topic = target.topic_arn or self.default_topic
         else:
             assert provider is not None
-            note = notification.for_provider(step.event, provider, step.record, now=now)
+            note = notification.for_provider(step.event, provider, step.record, now=now, resolved=resolved)
             topic = self.default_topic
         root_cause = note.attributes["root_cause"]
         if topic is None or self.notifier is None:

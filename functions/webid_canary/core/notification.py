@@ -36,9 +36,12 @@ class Notification:
         return json.dumps(self.body, sort_keys=True, default=str)
 
 
-def for_target(event: Event, result: TargetResult, record: StateRecord, *, now: datetime) -> Notification:
+def for_target(
+    event: Event, result: TargetResult, record: StateRecord, *, now: datetime, resolved: str | None = None
+) -> Notification:
+    """`resolved` is the root cause a recovery clears, so filter policies on `root_cause` see both ends."""
     verdict = result.verdict or {}
-    root_cause = result.root_cause or "none"
+    root_cause = (resolved if event is Event.RECOVERED else result.root_cause) or "none"
     severity = "info" if event is Event.RECOVERED else result.severity
     body: dict[str, Any] = {
         "schema": SCHEMA,
@@ -62,10 +65,12 @@ def for_target(event: Event, result: TargetResult, record: StateRecord, *, now: 
     return Notification(subject, body, target_text(event, result, record), _attributes(event, severity, body))
 
 
-def for_provider(event: Event, result: ProviderResult, record: StateRecord, *, now: datetime) -> Notification:
+def for_provider(
+    event: Event, result: ProviderResult, record: StateRecord, *, now: datetime, resolved: str | None = None
+) -> Notification:
     serious = result.serious
     severity = "info" if event is Event.RECOVERED else _max_severity(serious)
-    codes = sorted({str(f.get("code")) for f in serious})
+    codes = sorted({str(f.get("code")) for f in serious}) or ([resolved] if resolved else [])
     body: dict[str, Any] = {
         "schema": SCHEMA,
         "event": event.value,

@@ -135,11 +135,17 @@ class ProviderResult:
             return None
         return fingerprint(sorted(str(f.get("code")) for f in self.serious))
 
+    @property
+    def root_cause(self) -> str | None:
+        codes = sorted({str(f.get("code")) for f in self.serious})
+        return codes[0] if codes and self.status is not Status.OK else None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "url": self.url,
             "arn": self.arn,
             "status": self.status.value,
+            "root_cause": self.root_cause,
             "hosts": [dict(h) for h in self.hosts],
             "findings": [dict(f) for f in self.findings],
         }
