@@ -48,34 +48,41 @@ class Monitor:
         return CycleResult(cycle, outcome)
 
 
-def build_monitor(settings: Settings, session: Any = None) -> Monitor:
-    """The production wiring: boto3 from the standard credential chain (AWS_ENDPOINT_URL honoured)."""
+def build_ports(settings: Settings, session: Any = None) -> Ports:
+    """The production adapters: boto3 from the standard credential chain (AWS_ENDPOINT_URL honoured)."""
     import boto3
 
     from webid_canary.adapters.iam import IamReader
     from webid_canary.adapters.issuer import IssuerInspector
-    from webid_canary.adapters.notifier import SnsNotifier
-    from webid_canary.adapters.state_table import StateTable
     from webid_canary.adapters.sts import StsProber
     from webid_canary.adapters.targets_table import TargetsTable
     from webid_canary.adapters.token_sources import TokenFetcher
     from webid_canary.drift_check import DriftChecker
 
     session = session or boto3.session.Session()
-    client = session.client
-    state = StateTable(client("dynamodb"), settings.state_table)
-    ports = Ports(
-        targets=TargetsTable(client("dynamodb"), settings.targets_table),
-        iam=IamReader(client("iam")),
+    return Ports(
+        targets=TargetsTable(session.client("dynamodb"), settings.targets_table),
+        iam=IamReader(session.client("iam")),
         inspector=IssuerInspector(allow_private=settings.allow_private_issuers, ca_file=settings.ca_file),
         tokens=TokenFetcher(session, ca_file=settings.ca_file),
-        prober=StsProber(client),
+        prober=StsProber(session.client),
         drift=DriftChecker(expiry_days=settings.cert_expiry_days),
     )
-    service = Service(ports, concurrency=settings.concurrency)
+
+
+def build_monitor(settings: Settings, session: Any = None) -> Monitor:
+    """Service, State table and SNS, wired for the Lambda (and the local environment)."""
+    import boto3
+
+    from webid_canary.adapters.notifier import SnsNotifier
+    from webid_canary.adapters.state_table import StateTable
+
+    session = session or boto3.session.Session()
+    state = StateTable(session.client("dynamodb"), settings.state_table)
+    service = Service(build_ports(settings, session), concurrency=settings.concurrency)
     reporter = Reporter(
         state,
-        SnsNotifier(client("sns")),
+        SnsNotifier(session.client("sns")),
         default_topic=settings.topic_arn,
         reminder_after=timedelta(hours=settings.reminder_hours),
     )

@@ -1,0 +1,108 @@
+"""`webid-canary probe`: the monitor's cycle, run from a laptop, printed instead of reported."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from webid_canary import names
+from webid_canary.core.report import CycleReport, TargetResult
+from webid_canary.core.state import Status
+from webid_canary.settings import Settings
+
+STYLE = {"ok": "green", "failing": "red", "open": "magenta", "error": "yellow", "drift": "yellow"}
+
+
+@click.command()
+@click.argument("target_ids", nargs=-1)
+@click.option("--all", "all_targets", is_flag=True, help="Every enabled target (the default when no ID is given).")
+@click.option("--json", "as_json", is_flag=True, help="Print the cycle report as JSON.")
+@click.option("--targets-table", envvar=names.ENV_TARGETS_TABLE, required=True, help="The Targets table name.")
+@click.option("--allow-private", is_flag=True, help="Allow issuers on private or loopback addresses.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Extra CA bundle for private issuers.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True)
+def probe(
+    target_ids: tuple[str, ...],
+    all_targets: bool,
+    as_json: bool,
+    targets_table: str,
+    allow_private: bool,
+    ca_file: str | None,
+    concurrency: int,
+) -> None:
+    """Check targets now, the way the scheduled monitor does, without touching its state or notifying."""
+    from webid_canary.service import Service
+    from webid_canary.wiring import build_ports
+
+    if all_targets and target_ids:
+        raise click.UsageError("give target IDs or --all, not both")
+    settings = Settings(
+        targets_table=targets_table,
+        state_table="-",
+        topic_arn=None,
+        concurrency=concurrency,
+        allow_private_issuers=allow_private,
+        ca_file=ca_file,
+    )
+    service = Service(build_ports(settings), concurrency=concurrency)
+    err = Console(stderr=True)
+    now = datetime.now(UTC)
+    if err.is_terminal and not as_json:
+        with Progress(
+            TextColumn("[bold]probing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=err,
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def advance(target_id: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description=target_id)
+
+            report = service.run_cycle(now, only=target_ids, progress=advance)
+    else:
+        report = service.run_cycle(now, only=target_ids)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+    else:
+        render(report, Console())
+    bad = report.count(Status.FAILING) + report.count(Status.OPEN) + report.count(Status.ERROR) + report.drifting
+    sys.exit(1 if bad or report.notes else 0)
+
+
+def render(report: CycleReport, console: Console) -> None:
+    table = Table(title=f"webid-canary: {len(report.targets)} targets, {len(report.providers)} providers")
+    for column in ("target", "status", "root cause", "detail"):
+        table.add_column(column)
+    for target in report.targets:
+        status = target.status.value
+        table.add_row(target.target_id, f"[{STYLE[status]}]{status}[/]", target.root_cause or "", detail(target))
+    console.print(table)
+    for provider in report.providers:
+        if provider.status is not Status.OK:
+            codes = ", ".join(sorted({str(f.get("code")) for f in provider.serious}))
+            console.print(f"[yellow]provider {provider.url}: drift ({codes})[/]")
+    for note in report.notes:
+        console.print(f"[yellow]{note}[/]")
+    if report.skipped:
+        console.print(f"[yellow]deadline reached: {len(report.skipped)} targets not checked[/]")
+
+
+def detail(target: TargetResult) -> str:
+    verdict = target.verdict or {}
+    if target.error:
+        return target.error
+    if target.status is Status.OPEN and target.open_to:
+        return "accepts " + "; ".join(f"{n.label} ({n.sub})" for n in target.open_to)
+    if verdict.get("condition_key"):
+        return f"{verdict['condition_key']}: expected {verdict.get('expected')}, got {verdict.get('actual')}"
+    if target.live is not None and not target.live.agrees:
+        return f"live STS said {target.live.error_code or 'allow'}; the prediction differs"
+    return str(verdict.get("explanation") or "") if verdict.get("outcome") == "deny" else ""
