@@ -49,3 +49,11 @@ PROBE_SESSION_POLICY: Final = (
 
 # Notification schema.
 NOTIFICATION_SCHEMA: Final = "webid-canary/notification/v1"
+
+# Powertools adds this dimension to every EMF metric, valued POWERTOOLS_SERVICE_NAME; alarms must match it.
+DIMENSION_SERVICE: Final = "service"
+ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+# CycleDeadlineHeadroom: seconds left before the cycle's own deadline when it ends (the alarm threshold uses it).
+METRIC_CYCLE_DEADLINE_HEADROOM_UNIT: Final = "Seconds"
+# Per-target TargetFailing carries {Target, service} (service from POWERTOOLS_SERVICE_NAME), fleet metrics {service}.

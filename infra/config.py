@@ -1,0 +1,136 @@
+"""The stack's settings, parsed once from CDK context into a frozen, checked value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_SCHEDULE = "rate(5 minutes)"
+DEFAULT_REMINDER_HOURS = 24
+MAX_PERIOD_SECONDS = 12 * 3600
+CONTEXT_KEYS = ("schedule", "alarm_email", "reminder_hours", "enable_cognito_probes", "alarmed_targets")
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$")
+
+
+class ConfigError(Exception):
+    """A context value is missing or malformed; the message names the context key."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"context '{key}': {reason}")
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge rate expression and the interval it stands for."""
+
+    expression: str
+    period_seconds: int
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    """Everything the stack is built from."""
+
+    schedule: Schedule
+    alarm_email: str | None
+    reminder_hours: int
+    enable_cognito_probes: bool
+    alarmed_targets: tuple[str, ...]
+
+
+def parse_schedule(expression: str) -> Schedule:
+    """Accept EventBridge rate expressions; alarm periods and costs are derived from the interval."""
+    match = _RATE.match(expression.strip())
+    if match is None:
+        raise ConfigError(
+            "schedule", f"{expression!r} is not a rate expression such as 'rate(5 minutes)' or 'rate(1 hour)'"
+        )
+    value, unit = int(match.group(1)), match.group(2)
+    if value < 1:
+        raise ConfigError("schedule", "the rate must be at least 1")
+    if (value == 1) != (not unit.endswith("s")):
+        raise ConfigError("schedule", f"EventBridge wants 'rate(1 {unit.rstrip('s')})' for one, plural above one")
+    period = value * _UNIT_SECONDS[unit.rstrip("s")]
+    if period > MAX_PERIOD_SECONDS:
+        raise ConfigError(
+            "schedule", "at most 'rate(12 hours)': the heartbeat alarm watches two intervals within a day"
+        )
+    return Schedule(f"rate({value} {unit})", period)
+
+
+def _text(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(key, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(key, f"expected true or false, got {value!r}")
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(key, f"expected a whole number of hours, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(key, f"expected a whole number of hours, got {value!r}") from exc
+    if isinstance(value, float) and value != number:
+        raise ConfigError(key, f"expected a whole number of hours, got {value!r}")
+    if number < 1:
+        raise ConfigError(key, f"must be at least 1, got {number}")
+    return number
+
+
+def _email(key: str, value: Any) -> str | None:
+    text = _text(key, value).strip()
+    if not text:
+        return None
+    if not _EMAIL.match(text):
+        raise ConfigError(key, f"{text!r} is not an e-mail address")
+    return text
+
+
+def _targets(key: str, value: Any) -> tuple[str, ...]:
+    items: list[Any]
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ConfigError(key, "expected a list of target ids or a comma-separated string")
+    for item in items:
+        if not isinstance(item, str) or not _TARGET_ID.match(item):
+            raise ConfigError(key, f"{item!r} is not a target id")
+    if len(set(items)) != len(items):
+        raise ConfigError(key, "lists a target id twice")
+    return tuple(items)
+
+
+def from_context(get: Callable[[str], Any] | Mapping[str, Any]) -> CanaryConfig:
+    """Build the config from CDK context (a node's try_get_context, or a plain mapping in tests)."""
+    lookup: Callable[[str], Any] = get.get if isinstance(get, Mapping) else get
+
+    def value(key: str, default: Any) -> Any:
+        found = lookup(key)
+        return default if found is None else found
+
+    return CanaryConfig(
+        schedule=parse_schedule(_text("schedule", value("schedule", DEFAULT_SCHEDULE))),
+        alarm_email=_email("alarm_email", value("alarm_email", "")),
+        reminder_hours=_positive_int("reminder_hours", value("reminder_hours", DEFAULT_REMINDER_HOURS)),
+        enable_cognito_probes=_bool("enable_cognito_probes", value("enable_cognito_probes", False)),
+        alarmed_targets=_targets("alarmed_targets", value("alarmed_targets", [])),
+    )

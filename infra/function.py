@@ -1,0 +1,94 @@
+"""The canary function: Python 3.13 on arm64, one cycle at a time, traced, logs kept for a month."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.asset import Asset
+from webid_canary import names
+
+HANDLER = "webid_canary.handler.lambda_handler"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# A cycle is I/O bound (IAM, DynamoDB, HTTPS to issuers, STS) with TLS and signature checks on top:
+# 512 MB on arm64 gives enough CPU for the handshakes and the bounded thread pool without paying for idle memory.
+MEMORY_MB = 512
+# Never longer than the schedule's interval (with reserved concurrency 1 a late cycle would only queue),
+# and at most four minutes; the handler stops its own cycle before the Lambda deadline.
+MAX_TIMEOUT_SECONDS = 240
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+MAX_EVENT_AGE_SECONDS = 21600
+
+
+def timeout_for(period_seconds: int) -> int:
+    """The function timeout for a schedule interval: the interval itself, capped at four minutes."""
+    return min(MAX_TIMEOUT_SECONDS, period_seconds)
+
+
+@dataclass(frozen=True)
+class FunctionProps:
+    """What the function is wired to."""
+
+    asset: Asset
+    targets: dynamodb.ITable
+    state: dynamodb.ITable
+    topic: sns.ITopic
+    reminder_hours: int
+    period_seconds: int
+
+
+class CanaryFunction(Construct):
+    """The function with its own role, log group and environment; permissions are added by Permissions."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: FunctionProps) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # Its own role rather than the managed AWSLambdaBasicExecutionRole: logs go to this one log group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="webid-canary function: reads roles, providers and targets; writes state; notifies",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(props.asset.path), exclude=[".complete"]),
+            memory_size=MEMORY_MB,
+            timeout=Duration.seconds(timeout_for(props.period_seconds)),
+            reserved_concurrent_executions=1,
+            # A missed cycle is replaced by the next one: no retries, no stale events.
+            retry_attempts=0,
+            max_event_age=Duration.seconds(min(MAX_EVENT_AGE_SECONDS, max(60, props.period_seconds))),
+            tracing=lambda_.Tracing.ACTIVE,
+            role=self.role,
+            log_group=self.log_group,
+            description="webid-canary: checks web identity federation targets and OIDC providers",
+            environment={
+                names.ENV_TARGETS_TABLE: props.targets.table_name,
+                names.ENV_STATE_TABLE: props.state.table_name,
+                names.ENV_TOPIC_ARN: props.topic.topic_arn,
+                names.ENV_REMINDER_HOURS: str(props.reminder_hours),
+                names.ENV_SECRET_PREFIX: names.SECRET_PREFIX,
+                names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
+                names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
+                # Responses can carry tokens: keep them out of X-Ray.
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+            },
+        )
