@@ -53,11 +53,10 @@ def build_ports(settings: Settings, session: Any = None) -> Ports:
     import boto3
 
     from webid_canary.adapters.iam import IamReader
-    from webid_canary.adapters.issuer import IssuerInspector
     from webid_canary.adapters.sts import StsProber
     from webid_canary.adapters.targets_table import TargetsTable
     from webid_canary.adapters.token_sources import TokenFetcher
-    from webid_canary.drift_check import DriftChecker
+    from webid_canary.drift_check import DriftChecker, IssuerInspector
 
     session = session or boto3.session.Session()
     return Ports(
