@@ -1,0 +1,482 @@
+"""Inspect an OIDC issuer the way STS meets it: discovery, JWKS, and the TLS chain each host presents.
+
+Only public https URLs without query or fragment are fetched (private, loopback, link-local and metadata
+addresses are refused unless allowed), answers are capped in size and time, redirects never leave the
+host, and every failure comes back as data naming the URL and what failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import urljoin, urlsplit
+
+from cryptography import x509
+
+from webid_canary.core.inspection import (
+    CertificateFacts,
+    Failure,
+    Fetch,
+    HostFacts,
+    IssuerInspection,
+    KeyFacts,
+    Role,
+)
+
+__all__ = [
+    "FetchedJson",
+    "IssuerInspection",
+    "IssuerUrlError",
+    "fetch_json",
+    "fetch_jwks",
+    "inspect_issuer",
+    "inspect_issuers",
+    "last_certificate_thumbprint",
+]
+
+DISCOVERY_SUFFIX: Final = "/.well-known/openid-configuration"
+MAX_REDIRECTS: Final = 3
+_CHUNK: Final = 65536
+_USER_AGENT: Final = "webid-canary"
+# Instance metadata endpoints (AWS IMDS over IPv4 and IPv6): the refusal names them.
+_METADATA: Final = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+
+
+class IssuerUrlError(ValueError):
+    """A URL that may not be fetched at all: the message names the URL and the reason, on one line."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class _FetchError(Exception):
+    def __init__(self, failure: Failure, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.status = status
+
+
+def last_certificate_thumbprint(chain: Iterable[bytes]) -> str | None:
+    """AWS's thumbprint: SHA-1 over the DER of the last certificate presented, 40 lowercase hex."""
+    certificates = list(chain)
+    if not certificates:
+        return None
+    return hashlib.sha1(certificates[-1], usedforsecurity=False).hexdigest()
+
+
+# ----- URLs and addresses
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    url: str
+    host: str
+    port: int
+    path: str
+    addresses: tuple[str, ...]
+
+    @property
+    def netloc(self) -> str:
+        return self.host if self.port == 443 else f"{self.host}:{self.port}"
+
+    @property
+    def display_host(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == 443 else f"{host}:{self.port}"
+
+
+def _split(url: str, *, allow_query: bool) -> tuple[str, int, str]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError as exc:
+        raise IssuerUrlError(url, f"not a valid URL ({exc})") from exc
+    if parts.scheme != "https":
+        raise IssuerUrlError(url, "only https:// URLs are fetched")
+    if not parts.hostname:
+        raise IssuerUrlError(url, "no host")
+    if parts.username or parts.password:
+        raise IssuerUrlError(url, "credentials in the URL are refused")
+    if parts.fragment or (parts.query and not allow_query):
+        raise IssuerUrlError(url, "an issuer URL takes no query or fragment")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return parts.hostname, port, path
+
+
+def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in _METADATA:
+        return f"{address} is an instance metadata address"
+    if address.is_loopback:
+        return f"{address} is a loopback address"
+    if address.is_link_local:
+        return f"{address} is a link-local address"
+    if address.is_private or not address.is_global or address.is_multicast:
+        return f"{address} is a private or reserved address"
+    return None
+
+
+def _resolve(host: str, port: int, timeout: float) -> tuple[str, ...]:
+    """IP addresses of a host; name resolution gets the same time limit as every other network call."""
+    try:
+        return (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        pass
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = future.result(timeout=timeout)
+        except FutureTimeoutError as exc:
+            raise _FetchError(Failure.TIMEOUT, f"resolving {host} timed out after {timeout:g} s") from exc
+        except OSError as exc:
+            raise _FetchError(Failure.CONNECT, f"cannot resolve {host}: {exc.strerror or exc}") from exc
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _target(url: str, *, allow_private: bool, allow_query: bool, timeout: float) -> _Target:
+    host, port, path = _split(url, allow_query=allow_query)
+    addresses = _resolve(host, port, timeout)
+    if not allow_private:
+        for address in addresses:
+            reason = _refusal(ipaddress.ip_address(address))
+            if reason is not None:
+                raise IssuerUrlError(url, f"refused: {host} resolves to {reason} (allow with --allow-private)")
+    return _Target(url=url, host=host, port=port, path=path, addresses=addresses)
+
+
+# ----- TLS
+
+
+@functools.lru_cache(maxsize=16)
+def _client_context(*, cafile: str | None, verify: bool) -> ssl.SSLContext:
+    """A client context; cached because loading the system store costs more than a loopback handshake."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif cafile is None:
+        context.load_default_certs()
+    else:
+        context.load_verify_locations(cafile=cafile)
+    return context
+
+
+@dataclass
+class _Session:
+    """Connections of one inspection: remembers, per host, which trust store verified it and what it presented."""
+
+    ca_file: str | None
+    timeout: float
+    allow_private: bool
+    max_bytes: int
+    hosts: dict[str, HostFacts] = field(default_factory=dict)
+    _mode: dict[str, str] = field(default_factory=dict)
+
+    def contexts(self, key: str) -> list[tuple[str, ssl.SSLContext]]:
+        candidates = [("system", _client_context(cafile=None, verify=True))]
+        if self.ca_file is not None:
+            candidates.append(("ca_file", _client_context(cafile=self.ca_file, verify=True)))
+        candidates.append(("none", _client_context(cafile=None, verify=False)))
+        chosen = self._mode.get(key)
+        return [c for c in candidates if c[0] == chosen] if chosen else candidates
+
+    def connect(self, target: _Target, role: Role, deadline: float) -> ssl.SSLSocket:
+        key = target.display_host
+        verify_error: str | None = None
+        last: Exception | None = None
+        for mode, context in self.contexts(key):
+            try:
+                tls = self._handshake(target, context, deadline)
+            except ssl.SSLCertVerificationError as exc:
+                verify_error = verify_error or f"not trusted by the system store: {exc.verify_message or exc}"
+                last = exc
+                continue
+            except TimeoutError as exc:
+                raise _FetchError(Failure.TIMEOUT, f"TLS connection timed out after {self.timeout:g} s") from exc
+            except ssl.SSLError as exc:
+                raise _FetchError(Failure.TLS, f"TLS handshake failed: {exc.reason or exc}") from exc
+            except OSError as exc:
+                raise _FetchError(Failure.CONNECT, f"cannot connect: {exc.strerror or exc}") from exc
+            if key not in self.hosts:
+                self._mode[key] = mode
+                self.hosts[key] = _host_facts(key, role, tls, mode, verify_error=verify_error, ca_file=self.ca_file)
+            return tls
+        raise _FetchError(Failure.TLS, f"certificate verify failed: {last}")
+
+    def _handshake(self, target: _Target, context: ssl.SSLContext, deadline: float) -> ssl.SSLSocket:
+        errors: list[OSError] = []
+        for address in target.addresses:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                raw = socket.create_connection((address, target.port), timeout=min(remaining, self.timeout))
+            except OSError as exc:
+                errors.append(exc)
+                continue
+            try:
+                return context.wrap_socket(raw, server_hostname=target.host)
+            except BaseException:
+                raw.close()
+                raise
+        raise errors[-1] if errors else OSError(f"no address for {target.host}")
+
+
+def _host_facts(
+    key: str, role: Role, tls: ssl.SSLSocket, mode: str, *, verify_error: str | None, ca_file: str | None
+) -> HostFacts:
+    chain = tuple(_certificate(der) for der in tls.get_unverified_chain() or ())
+    return HostFacts(
+        host=key,
+        role=role,
+        chain=chain,
+        trusted_root_ca=mode == "system",
+        verified_by_ca_file=None if ca_file is None or mode == "system" else mode == "ca_file",
+        tls_version=tls.version(),
+        error=None if mode == "system" else verify_error,
+    )
+
+
+def _certificate(der: bytes) -> CertificateFacts:
+    cert = x509.load_der_x509_certificate(der)
+    return CertificateFacts(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        not_after=cert.not_valid_after_utc,
+        thumbprint=hashlib.sha1(der, usedforsecurity=False).hexdigest(),
+    )
+
+
+# ----- HTTP
+
+
+def _get(session: _Session, target: _Target, role: Role, deadline: float) -> tuple[int, bytes]:
+    tls = session.connect(target, role, deadline)
+    connection = http.client.HTTPSConnection(target.host, target.port, timeout=session.timeout)
+    connection.sock = tls
+    try:
+        # Each read waits at most what is left of the deadline; a trickling server is cut off between reads.
+        tls.settimeout(max(0.001, deadline - time.monotonic()))
+        connection.request(
+            "GET",
+            target.path,
+            headers={"Host": target.netloc, "Accept": "application/json", "User-Agent": _USER_AGENT},
+        )
+        response = connection.getresponse()
+        if 300 <= response.status < 400:
+            return response.status, (response.getheader("Location") or "").encode()
+        if response.status != 200:
+            raise _FetchError(Failure.STATUS, f"HTTP {response.status} {response.reason}", response.status)
+        length = response.getheader("Content-Length")
+        if length is not None and length.isdigit() and int(length) > session.max_bytes:
+            raise _FetchError(Failure.TOO_LARGE, f"answer of {length} bytes exceeds {session.max_bytes}", 200)
+        body = bytearray()
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            chunk = response.read(_CHUNK)
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > session.max_bytes:
+                raise _FetchError(Failure.TOO_LARGE, f"answer exceeds {session.max_bytes} bytes", 200)
+        return response.status, bytes(body)
+    except TimeoutError as exc:
+        raise _FetchError(Failure.TIMEOUT, f"no complete answer within {session.timeout:g} s") from exc
+    except (http.client.HTTPException, OSError) as exc:
+        raise _FetchError(Failure.CONNECT, f"HTTP exchange failed: {exc}") from exc
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedJson:
+    """A JSON object fetched over HTTPS, with how the fetch went and the TLS facts of its host."""
+
+    fetch: Fetch
+    host: HostFacts | None
+    body: Mapping[str, Any] | None
+
+
+def _fetch(session: _Session, url: str, role: Role, *, allow_query: bool, target: _Target | None = None) -> FetchedJson:
+    started = time.monotonic()
+    deadline = started + session.timeout
+    current = url
+    try:
+        if target is None:
+            target = _target(url, allow_private=session.allow_private, allow_query=allow_query, timeout=session.timeout)
+        for _ in range(MAX_REDIRECTS + 1):
+            status, body = _get(session, target, role, deadline)
+            if not 300 <= status < 400:
+                break
+            location = urljoin(current, body.decode("latin-1"))
+            moved = urlsplit(location)
+            if (moved.scheme, moved.hostname, moved.port or 443) != ("https", target.host, target.port):
+                raise _FetchError(Failure.REDIRECT, f"redirect to another host refused: {location}", status)
+            current = location
+            target = _target(current, allow_private=session.allow_private, allow_query=True, timeout=session.timeout)
+        else:
+            raise _FetchError(Failure.REDIRECT, f"more than {MAX_REDIRECTS} redirects", status)
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _FetchError(Failure.NOT_JSON, f"answer is not JSON ({_preview(body)})", status) from exc
+        if not isinstance(document, dict):
+            raise _FetchError(Failure.NOT_JSON, "answer is JSON but not an object", status)
+    except IssuerUrlError as exc:
+        fetch = Fetch(url=url, failure=Failure.REFUSED, error=exc.reason)
+        return FetchedJson(fetch, None, None)
+    except _FetchError as exc:
+        seconds = time.monotonic() - started
+        fetch = Fetch(url=url, status=exc.status, seconds=seconds, failure=exc.failure, error=str(exc))
+        return FetchedJson(fetch, _host_or_error(session, target, role, str(exc)), None)
+    fetch = Fetch(url=url, status=status, seconds=time.monotonic() - started)
+    return FetchedJson(fetch, session.hosts.get(target.display_host), document)
+
+
+def _host_or_error(session: _Session, target: _Target | None, role: Role, error: str) -> HostFacts | None:
+    if target is None:
+        return None
+    return session.hosts.get(target.display_host) or HostFacts(host=target.display_host, role=role, error=error)
+
+
+def _preview(body: bytes) -> str:
+    text = body[:40].decode("utf-8", "replace").replace("\n", " ")
+    return f"starts with {text!r}" if body else "empty"
+
+
+def fetch_json(
+    url: str,
+    *,
+    allow_private: bool = False,
+    ca_file: str | None = None,
+    timeout: float = 5.0,
+    max_bytes: int = 1_000_000,
+    role: Role = Role.ISSUER,
+) -> FetchedJson:
+    """GET one JSON object over HTTPS under the inspection rules; a refused URL raises IssuerUrlError."""
+    _split(url, allow_query=True)
+    session = _Session(ca_file=ca_file, timeout=timeout, allow_private=allow_private, max_bytes=max_bytes)
+    return _fetch(session, url, role, allow_query=True)
+
+
+def fetch_jwks(
+    url: str,
+    *,
+    allow_private: bool = False,
+    ca_file: str | None = None,
+    timeout: float = 5.0,
+    max_bytes: int = 1_000_000,
+) -> FetchedJson:
+    """GET a JWKS; an answer without a `keys` list counts as a failed fetch (failure `invalid`)."""
+    fetched = fetch_json(
+        url, allow_private=allow_private, ca_file=ca_file, timeout=timeout, max_bytes=max_bytes, role=Role.JWKS
+    )
+    if fetched.body is not None and not isinstance(fetched.body.get("keys"), list):
+        fetch = replace(fetched.fetch, failure=Failure.INVALID, error='JWKS has no "keys" list')
+        return FetchedJson(fetch, fetched.host, None)
+    return fetched
+
+
+def inspect_issuer(
+    url: str,
+    *,
+    allow_private: bool = False,
+    ca_file: str | None = None,
+    timeout: float = 5.0,
+    max_bytes: int = 1_000_000,
+    now: datetime,
+) -> IssuerInspection:
+    """Fetch discovery and JWKS and read both hosts' chains; raises IssuerUrlError only for a refused issuer URL."""
+    host, port, path = _split(url, allow_query=False)
+    discovery_url = url.rstrip("/") + DISCOVERY_SUFFIX
+    session = _Session(ca_file=ca_file, timeout=timeout, allow_private=allow_private, max_bytes=max_bytes)
+    try:
+        issuer_target = _target(url, allow_private=allow_private, allow_query=False, timeout=timeout)
+    except _FetchError as exc:
+        failed = Fetch(url=discovery_url, failure=exc.failure, error=str(exc))
+        display = _Target(url, host, port, path, ()).display_host
+        return IssuerInspection(
+            url=url, inspected_at=now, discovery=failed, hosts=(HostFacts(display, Role.ISSUER, error=str(exc)),)
+        )
+    target = replace(issuer_target, url=discovery_url, path=path.rstrip("/") + DISCOVERY_SUFFIX)
+    discovery = _fetch(session, discovery_url, Role.ISSUER, allow_query=False, target=target)
+    inspection = IssuerInspection(url=url, inspected_at=now, discovery=discovery.fetch)
+    if discovery.body is None:
+        return replace(inspection, hosts=_hosts(session, discovery.host))
+    issuer, jwks_uri = discovery.body.get("issuer"), discovery.body.get("jwks_uri")
+    inspection = replace(
+        inspection,
+        issuer=issuer if isinstance(issuer, str) else None,
+        jwks_uri=jwks_uri if isinstance(jwks_uri, str) and jwks_uri else None,
+    )
+    if inspection.jwks_uri is None:
+        return replace(inspection, hosts=_hosts(session, discovery.host))
+    jwks = _fetch(session, inspection.jwks_uri, Role.JWKS, allow_query=True)
+    fetch = jwks.fetch
+    keys: tuple[KeyFacts, ...] = ()
+    if jwks.body is not None:
+        raw_keys = jwks.body.get("keys")
+        if isinstance(raw_keys, list):
+            keys = tuple(KeyFacts.parse(k) for k in raw_keys if isinstance(k, Mapping))
+        else:
+            fetch = replace(fetch, failure=Failure.INVALID, error='JWKS has no "keys" list')
+    return replace(inspection, jwks=fetch, keys=keys, hosts=_hosts(session, discovery.host, jwks.host))
+
+
+def _hosts(session: _Session, *extra: HostFacts | None) -> tuple[HostFacts, ...]:
+    """Each host once, issuer host first; hosts that failed before TLS appear with their error."""
+    found: dict[str, HostFacts] = {}
+    for host in (*session.hosts.values(), *extra):
+        if host is not None:
+            found.setdefault(host.host, host)
+    return tuple(sorted(found.values(), key=lambda h: h.role is not Role.ISSUER))
+
+
+def inspect_issuers(
+    urls: Iterable[str],
+    *,
+    allow_private: bool = False,
+    ca_file: str | None = None,
+    timeout: float = 5.0,
+    max_bytes: int = 1_000_000,
+    now: datetime,
+    concurrency: int = 16,
+    on_done: Callable[[str], None] | None = None,
+) -> dict[str, IssuerInspection | IssuerUrlError]:
+    """Inspect many issuers at once, each fetched once; a refused URL maps to its IssuerUrlError."""
+    unique = list(dict.fromkeys(urls))
+
+    def one(url: str) -> IssuerInspection | IssuerUrlError:
+        try:
+            return inspect_issuer(
+                url, allow_private=allow_private, ca_file=ca_file, timeout=timeout, max_bytes=max_bytes, now=now
+            )
+        except IssuerUrlError as exc:
+            return exc
+        finally:
+            if on_done is not None:
+                on_done(url)
+
+    if not unique:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(unique)))) as pool:
+        return dict(zip(unique, pool.map(one, unique), strict=True))
