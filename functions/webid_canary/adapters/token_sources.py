@@ -1,0 +1,348 @@
+"""Fetch a real token for a live probe: OAuth client credentials, Cognito developer identities, or a stored token.
+
+Secrets are read only under names.SECRET_PREFIX. No error message carries a secret or a token: reasons name the
+source, the secret id, the HTTP status or AWS error code, never a value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import http.client
+import ipaddress
+import json
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote, urlencode, urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from webid_canary import names
+from webid_canary.core.model import Token
+from webid_canary.core.targets import (
+    ClientCredentialsSource,
+    CognitoDeveloperIdentitySource,
+    SecretSource,
+    TokenSource,
+    secret_name,
+)
+
+DEFAULT_TIMEOUT: Final = 5.0
+MAX_RESPONSE_BYTES: Final = 64 * 1024
+COGNITO_TOKEN_SECONDS: Final = 900
+# JSON keys under which a stored secret may keep its value, tried in order.
+CLIENT_SECRET_KEYS: Final = ("client_secret", "secret")
+TOKEN_KEYS: Final = ("token", "id_token", "access_token", "jwt")
+
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_SECRET_REGION = re.compile(r"arn:aws(?:-[a-z]+)*:secretsmanager:([a-z]{2}(?:-[a-z]+)+-\d+):")
+
+
+class TokenSourceError(RuntimeError):
+    """No token could be had from a source; names the source and the reason, never a secret."""
+
+    def __init__(self, source: str, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+        self.retryable = retryable
+
+
+class SecretNotAllowedError(TokenSourceError):
+    """The secret lies outside the product's prefix: the monitor may not read it."""
+
+
+class SecretUnavailableError(TokenSourceError):
+    """Secrets Manager did not hand out the secret (absent, denied, undecryptable, throttled)."""
+
+
+class TokenEndpointError(TokenSourceError):
+    """The OAuth token endpoint could not be used or refused the client."""
+
+
+class CognitoTokenError(TokenSourceError):
+    """Cognito did not issue a token for the developer identity."""
+
+
+class NotAJwtError(TokenSourceError):
+    """What came back is not a JWT, so STS could not accept it either."""
+
+
+@dataclass(frozen=True, slots=True)
+class _AwsFailure:
+    reason: str
+    retryable: bool = False
+
+
+# AWS error code -> what it means for a token source; anything else is reported with its code, not retried.
+ERROR_CODES: Final[Mapping[str, _AwsFailure]] = {
+    "ResourceNotFoundException": _AwsFailure("not found"),
+    "AccessDeniedException": _AwsFailure("access denied to the monitor's role"),
+    "NotAuthorizedException": _AwsFailure("not authorized"),
+    "DecryptionFailure": _AwsFailure("cannot be decrypted with its KMS key"),
+    "InvalidRequestException": _AwsFailure("not usable (marked for deletion?)"),
+    "InvalidParameterException": _AwsFailure("invalid parameter"),
+    "DeveloperUserAlreadyRegisteredException": _AwsFailure("login id already linked to another identity"),
+    "ResourceConflictException": _AwsFailure("conflicts with an existing identity"),
+    "ExternalServiceException": _AwsFailure("an external identity provider failed", retryable=True),
+    "ThrottlingException": _AwsFailure("throttled", retryable=True),
+    "TooManyRequestsException": _AwsFailure("throttled", retryable=True),
+    "LimitExceededException": _AwsFailure("limit exceeded", retryable=True),
+    "InternalServiceError": _AwsFailure("AWS failed on its side", retryable=True),
+    "InternalErrorException": _AwsFailure("AWS failed on its side", retryable=True),
+}
+
+
+def _aws_call(error: type[TokenSourceError], source: str, operation: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+        failure = ERROR_CODES.get(code, _AwsFailure("failed"))
+        raise error(source, f"{operation}: {code}: {failure.reason}", retryable=failure.retryable) from exc
+    except NoCredentialsError as exc:
+        raise error(source, f"{operation}: no AWS credentials") from exc
+    except BotoCoreError as exc:
+        raise error(source, f"{operation}: {type(exc).__name__}", retryable=True) from exc
+
+
+def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_private:
+        return "private"
+    if address.is_multicast or address.is_reserved or address.is_unspecified:
+        return "not routable"
+    return None
+
+
+def _check_jwt(value: str, source: str, what: str) -> str:
+    text = value.strip()
+    if _JWT.fullmatch(text):
+        header = text.split(".", 1)[0]
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        except (binascii.Error, ValueError) as exc:
+            raise NotAJwtError(source, f"{what} is not a JWT (its header is not JSON)") from exc
+        if isinstance(decoded, dict) and isinstance(decoded.get("alg"), str):
+            return text
+    raise NotAJwtError(source, f"{what} is not a JWT ({len(text)} characters, not three base64url parts)")
+
+
+class TokenFetcher:
+    """Fetch a token for a target's TokenSource; boto3 clients are made from `session` on first use."""
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        ca_file: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        allow_private: bool = False,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._session = session
+        self._ca_file = ca_file
+        self._timeout = timeout
+        self._allow_private = allow_private
+        self._max_bytes = max_bytes
+        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None
+
+    def fetch(self, source: TokenSource) -> Token:
+        """A fresh token from the source; raises a TokenSourceError subclass saying why not."""
+        match source:
+            case ClientCredentialsSource():
+                return self._client_credentials(source)
+            case CognitoDeveloperIdentitySource():
+                return self._cognito(source)
+            case SecretSource():
+                return self._stored(source)
+        raise TypeError(f"unknown token source {source!r}")  # pragma: no cover - exhaustive above
+
+    # --- secrets -------------------------------------------------------------------------------------------
+
+    def read_secret(self, secret_id: str, source: str) -> str:
+        """The secret's text; refused outside names.SECRET_PREFIX before any call is made."""
+        name = secret_name(secret_id)
+        if not name.startswith(names.SECRET_PREFIX) or name == names.SECRET_PREFIX:
+            raise SecretNotAllowedError(
+                source, f"secret {secret_id!r} is outside {names.SECRET_PREFIX!r}; the monitor reads only those"
+            )
+        region = match.group(1) if (match := _SECRET_REGION.match(secret_id)) else None
+        client = self._client("secretsmanager", region)
+        answer = _aws_call(
+            SecretUnavailableError,
+            source,
+            f"secret {secret_id}: GetSecretValue",
+            lambda: client.get_secret_value(SecretId=secret_id),
+        )
+        if "SecretString" in answer:
+            return str(answer["SecretString"])
+        try:
+            return bytes(answer.get("SecretBinary", b"")).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SecretUnavailableError(source, f"secret {secret_id}: binary value is not UTF-8 text") from exc
+
+    def _secret_field(self, secret_id: str, source: str, keys: tuple[str, ...]) -> str:
+        text = self.read_secret(secret_id, source).strip()
+        if text.startswith("{"):
+            try:
+                document = json.loads(text)
+            except ValueError as exc:
+                raise SecretUnavailableError(source, f"secret {secret_id}: looks like JSON but does not parse") from exc
+            value = next((document[k] for k in keys if isinstance(document, dict) and k in document), None)
+            if not isinstance(value, str) or not value:
+                raise SecretUnavailableError(
+                    source, f"secret {secret_id}: a JSON secret needs a string under one of {', '.join(keys)}"
+                )
+            return value
+        if not text:
+            raise SecretUnavailableError(source, f"secret {secret_id}: empty")
+        return text
+
+    # --- the three kinds -----------------------------------------------------------------------------------
+
+    def _stored(self, source: SecretSource) -> Token:
+        where = source.describe()
+        value = self._secret_field(source.secret_id, where, TOKEN_KEYS)
+        return Token(_check_jwt(value, where, f"the value of secret {source.secret_id}"))
+
+    def _cognito(self, source: CognitoDeveloperIdentitySource) -> Token:
+        where = source.describe()
+        client = self._client("cognito-identity", source.region)
+        answer = _aws_call(
+            CognitoTokenError,
+            where,
+            "GetOpenIdTokenForDeveloperIdentity",
+            lambda: client.get_open_id_token_for_developer_identity(
+                IdentityPoolId=source.identity_pool_id,
+                Logins={source.developer_provider_name: source.login_id},
+                TokenDuration=COGNITO_TOKEN_SECONDS,
+            ),
+        )
+        token = answer.get("Token")
+        if not isinstance(token, str) or not token:
+            raise CognitoTokenError(where, "GetOpenIdTokenForDeveloperIdentity returned no token")
+        return Token(token)
+
+    def _client_credentials(self, source: ClientCredentialsSource) -> Token:
+        where = source.describe()
+        secret = self._secret_field(source.secret_id, where, CLIENT_SECRET_KEYS)
+        form = {"grant_type": "client_credentials"}
+        form |= {k: v for k, v in (("scope", source.scope), ("audience", source.audience)) if v}
+        form |= {"resource": source.resource} if source.resource else {}
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+        if source.auth_method == "client_secret_post":
+            form |= {"client_id": source.client_id, "client_secret": secret}
+        else:
+            pair = f"{quote(source.client_id, safe='')}:{quote(secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        status, body = self._post(source.token_endpoint, urlencode(form).encode(), headers, where)
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None
+        if status != 200:
+            raise TokenEndpointError(
+                where, _http_reason(status, document, secret), retryable=status == 429 or status >= 500
+            )
+        if not isinstance(document, dict):
+            raise TokenEndpointError(where, "HTTP 200 but the answer is not a JSON object")
+        value = document.get(source.token_field)
+        if not isinstance(value, str) or not value:
+            present = sorted(k for k in document if k.endswith("token"))
+            raise TokenEndpointError(
+                where, f"the answer has no {source.token_field} (token fields present: {', '.join(present) or 'none'})"
+            )
+        what = f"the {source.token_field} returned"
+        if source.token_field == "access_token":  # noqa: S105 - a field name
+            what += " (an opaque access token: ask the issuer for JWT access tokens, e.g. with a resource)"
+        return Token(_check_jwt(value, where, what))
+
+    # --- plumbing ------------------------------------------------------------------------------------------
+
+    def _client(self, service: str, region: str | None) -> Any:
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                options = {} if region is None else {"region_name": region}
+                self._clients[key] = self._session.client(service, **options)
+            return self._clients[key]
+
+    def _context(self, where: str) -> ssl.SSLContext:
+        with self._lock:
+            if self._ssl is None:
+                context = ssl.create_default_context()
+                if self._ca_file:
+                    try:
+                        context.load_verify_locations(cafile=self._ca_file)
+                    except (OSError, ssl.SSLError) as exc:
+                        raise TokenEndpointError(where, f"CA file {self._ca_file} cannot be used: {exc}") from exc
+                self._ssl = context
+            return self._ssl
+
+    def _post(self, url: str, body: bytes, headers: Mapping[str, str], where: str) -> tuple[int, bytes]:
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise TokenEndpointError(where, f"token endpoint {url} is not an https:// URL; refused")
+        host, port = parts.hostname, parts.port or 443
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        except OSError as exc:
+            raise TokenEndpointError(where, f"cannot resolve {host}: {exc}", retryable=True) from exc
+        if not self._allow_private:
+            for address in sorted(addresses):
+                reason = _refusal(ipaddress.ip_address(str(address).split("%", 1)[0]))
+                if reason is not None:
+                    raise TokenEndpointError(
+                        where,
+                        f"{host} resolves to a {reason} address ({address}); refused unless private issuers"
+                        " are allowed",
+                    )
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._context(where))
+        try:
+            connection.request("POST", path, body=body, headers=dict(headers))
+            response = connection.getresponse()
+            data = response.read(self._max_bytes + 1)
+            status = response.status
+        except ssl.SSLCertVerificationError as exc:
+            raise TokenEndpointError(
+                where, f"TLS certificate of {host} not trusted ({exc.verify_message}); a private CA needs the CA file"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise TokenEndpointError(where, f"TLS failed with {host}: {exc.reason}", retryable=True) from exc
+        except TimeoutError as exc:
+            raise TokenEndpointError(
+                where, f"no answer from {host} within {self._timeout:g} s", retryable=True
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise TokenEndpointError(where, f"cannot talk to {host}: {type(exc).__name__}", retryable=True) from exc
+        finally:
+            connection.close()
+        if len(data) > self._max_bytes:
+            raise TokenEndpointError(where, f"answer larger than {self._max_bytes} bytes; refused")
+        if 300 <= status < 400:
+            raise TokenEndpointError(where, f"HTTP {status}: redirects are not followed (a token endpoint answers)")
+        return status, data
+
+
+def _http_reason(status: int, document: object, secret: str) -> str:
+    """`HTTP 401: invalid_client (description)`, with anything resembling the secret blanked out."""
+    reason = f"HTTP {status}"
+    if isinstance(document, dict):
+        code, description = document.get("error"), document.get("error_description")
+        if isinstance(code, str):
+            reason += f": {code[:80]}"
+        if isinstance(description, str) and description:
+            reason += f" ({description[:200]})"
+    return reason.replace(secret, "<redacted>") if secret else reason
