@@ -274,7 +274,7 @@ CASES: list[
         inspection(hosts=(host(days=20, trusted_root_ca=False),)),
         None,
         {"expiry_days": 10},
-        {},
+        [],
     ),
     (
         "client IDs changed since the baseline",
