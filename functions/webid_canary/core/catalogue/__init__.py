@@ -41,6 +41,7 @@ class Entry:
     title: str
     severity: Severity
     remedy: str
+    explanation: str = ""
 
 
 def _index(*groups: tuple[Entry, ...]) -> dict[tuple[Kind, str], Entry]:

@@ -1,7 +1,267 @@
-"""Root causes and hints of the explain contract (shared/DIAGNOSIS.md)."""
+"""Root causes and hints of the explain contract (shared/DIAGNOSIS.md).
+
+Explanations and remedies are templates filled from a check's evidence (`{name}`); the STS error code and
+message for each root cause are AWS's own, from the AssumeRoleWithWebIdentity API reference
+(https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html) and the errors
+people report from it.
+"""
 
 from __future__ import annotations
 
-from . import Entry
+from collections.abc import Mapping
+from types import MappingProxyType
 
-ENTRIES: tuple[Entry, ...] = ()
+from . import Entry, Kind, Severity
+
+R = Kind.ROOT_CAUSE
+H = Kind.HINT
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        "none",
+        R,
+        "The role would be assumed",
+        Severity.INFO,
+        "Nothing to change.",
+        "STS would accept this token and issue credentials for {role_arn}.",
+    ),
+    Entry(
+        "request_session_name_invalid",
+        R,
+        "The role session name is not valid",
+        Severity.HIGH,
+        "Use a RoleSessionName of 2 to 64 characters from letters, digits and + = , . @ _ - "
+        "(for example replace '/' with '-').",
+        "STS rejects the request before reading the token: the session name {session_name!r} {problem}.",
+    ),
+    Entry(
+        "token_malformed",
+        R,
+        "The token is not a usable JWT",
+        Severity.CRITICAL,
+        "Send the OpenID Connect ID token (a JWT with iss, aud, sub and exp), not an access token or a "
+        "truncated value; fix the token field: {problem}.",
+        "STS cannot read the token: {problem}.",
+    ),
+    Entry(
+        "provider_not_found",
+        R,
+        "No IAM OIDC provider for the token's issuer",
+        Severity.CRITICAL,
+        "Create an IAM OIDC provider in account {account} whose URL is exactly {issuer} (the token's iss, "
+        "including any trailing slash), or make the issuer send the URL already registered{registered_hint}.",
+        "The token's issuer is {issuer}, and account {account} has no IAM OIDC provider with exactly that URL"
+        "{registered_note}.",
+    ),
+    Entry(
+        "provider_keys_unreachable",
+        R,
+        "STS cannot get the provider's signing keys",
+        Severity.CRITICAL,
+        "Make the discovery document and jwks_uri of {issuer} reachable from the internet over HTTPS, fast, "
+        "and make sure the JWKS publishes the key id the token is signed with ({kid}).",
+        "STS must fetch the issuer's discovery document and JWKS to verify the token: {problem}.",
+    ),
+    Entry(
+        "provider_thumbprint_mismatch",
+        R,
+        "The provider's certificate does not match a configured thumbprint",
+        Severity.CRITICAL,
+        "Add the thumbprint of the certificate the JWKS host now presents ({presented}) to the IAM OIDC "
+        "provider {provider_url} (aws iam update-open-id-connect-provider-thumbprint), or serve the JWKS with "
+        "a certificate from a public root CA so that AWS no longer needs the thumbprint.",
+        "AWS verifies {provider_url} by thumbprint ({why}); the certificate presented ({presented}) matches "
+        "none of the configured thumbprints ({configured}).",
+    ),
+    Entry(
+        "token_signature_invalid",
+        R,
+        "The token's signature does not verify",
+        Severity.CRITICAL,
+        "Sign tokens with a key the issuer publishes in its JWKS (check kid and alg), and do not alter the "
+        "token in transit.",
+        "The token's signature does not verify against the keys the issuer publishes.",
+    ),
+    Entry(
+        "token_expired",
+        R,
+        "The token has expired",
+        Severity.HIGH,
+        "Fetch a fresh token right before calling STS (exp {exp_iso} is not after {now_iso}); for long jobs, "
+        "refresh the token instead of reusing it.",
+        "The token expired at {exp_iso}, and STS evaluated it at {now_iso}.",
+    ),
+    Entry(
+        "provider_audience_not_registered",
+        R,
+        "The token's audience is not a client ID of the provider",
+        Severity.CRITICAL,
+        "Add {audience} to the client IDs (audiences) of the IAM OIDC provider {provider_url}, or request "
+        "the token with an audience already registered ({client_ids}).",
+        "The token's aud is {audience}, and the IAM OIDC provider {provider_url} registers only {client_ids}.",
+    ),
+    Entry(
+        "role_not_found",
+        R,
+        "The role does not exist",
+        Severity.CRITICAL,
+        "Check the role ARN {role_arn} (account, path, name) or create the role; STS answers a missing role "
+        "like a trust failure.",
+        "The role {role_arn} does not exist, and STS answers that as AccessDenied.",
+    ),
+    Entry(
+        "trust_principal_mismatch",
+        R,
+        "No statement trusts this token's provider",
+        Severity.CRITICAL,
+        "In the trust policy of {role_arn}, set Principal.Federated to {principal} exactly (account, region, "
+        "cluster id, host and trailing slash as registered).",
+        "The trust policy names {named} as federated principal, but this token comes from {principal}.",
+    ),
+    Entry(
+        "trust_action_mismatch",
+        R,
+        "The trust policy does not allow the action",
+        Severity.CRITICAL,
+        "In the statement that trusts {principal}, allow {action} in Action (the caller itself needs no IAM "
+        "permission: AssumeRoleWithWebIdentity is an unsigned call).",
+        "The statements that trust {principal} do not allow {action}{reason}.",
+    ),
+    Entry(
+        "trust_condition_mismatch",
+        R,
+        "A trust policy condition is false",
+        Severity.HIGH,
+        "Make the token carry {expected_text} for {condition_key}, or change that condition in the trust policy "
+        "of {role_arn} to accept {actual_text} if that workload should be trusted.",
+        "The condition {operator} on {condition_key} wants {expected_text}, and the request carries {actual_text}.",
+    ),
+    Entry(
+        "trust_explicit_deny",
+        R,
+        "A Deny statement applies",
+        Severity.HIGH,
+        "Change or remove the Deny statement {statement} in the trust policy of {role_arn}, or stop sending the "
+        "claims it matches; an explicit Deny beats every Allow.",
+        "The Deny statement {statement} matches this request, and an explicit Deny beats every Allow.",
+    ),
+    Entry(
+        "request_duration_exceeds_max",
+        R,
+        "The requested session duration is not allowed",
+        Severity.MEDIUM,
+        "Ask for at most {max_duration} seconds (DurationSeconds), or raise the role's MaxSessionDuration "
+        "(up to 43200).",
+        "The request asks for {duration} seconds{limit_text}.",
+    ),
+    Entry(
+        "request_tags_too_large",
+        R,
+        "The token's session tags exceed STS's limits",
+        Severity.HIGH,
+        "Send at most 50 session tags, keys up to 128 and values up to 256 characters, in the token's "
+        "https://aws.amazon.com/tags claim.",
+        "The token's session tags break STS's limits: {problem}.",
+    ),
+    Entry(
+        "wildcard_in_string_equals",
+        H,
+        "A StringEquals value holds * or ?, which it compares literally",
+        Severity.MEDIUM,
+        "Use StringLike for values with wildcards.",
+    ),
+    Entry(
+        "case_mismatch",
+        H,
+        "The values differ only in letter case",
+        Severity.LOW,
+        "Condition values compare case-sensitively: write the value exactly as the token carries it.",
+    ),
+    Entry(
+        "condition_key_names_other_provider",
+        H,
+        "The condition key's prefix is not this token's provider",
+        Severity.MEDIUM,
+        "Prefix the key with the provider URL exactly as registered (no https://, same trailing slash, "
+        "same cluster id), e.g. {provider_prefix}:sub.",
+    ),
+    Entry(
+        "condition_key_not_in_request",
+        H,
+        "STS does not put this key in the request for this provider",
+        Severity.MEDIUM,
+        "Test a claim STS puts in the request context for this provider (for OIDC: aud, sub, azp, amr), or "
+        "encode what you need in sub.",
+    ),
+    Entry(
+        "github_sub_format",
+        H,
+        "The GitHub sub differs in its trigger part or in the immutable owner@id/repo@id form",
+        Severity.MEDIUM,
+        "Match the sub GitHub really sends: environment jobs send repo:OWNER/REPO:environment:NAME, pull "
+        "requests repo:OWNER/REPO:pull_request, others repo:OWNER/REPO:ref:REF; repositories with immutable "
+        "subject claims send repo:OWNER@ID/REPO@ID:...",
+    ),
+    Entry(
+        "google_aud_is_azp",
+        H,
+        "For Google tokens with azp, accounts.google.com:aud is compared with azp",
+        Severity.MEDIUM,
+        "Put the azp value under accounts.google.com:aud and the token's aud under accounts.google.com:oaud.",
+    ),
+    Entry(
+        "vacuous_for_all_values",
+        H,
+        "A ForAllValues condition passes only because its key is absent",
+        Severity.HIGH,
+        'Add a Null condition requiring the key ({{"Null": {{"KEY": "false"}}}}) or use ForAnyValue / a '
+        "single-valued operator.",
+    ),
+)
+
+# root cause -> (STS error code, message template)
+STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
+    {
+        "none": (None, ""),
+        "request_session_name_invalid": (
+            "ValidationError",
+            "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy "
+            "constraint: {constraint}",
+        ),
+        "token_malformed": ("InvalidIdentityToken", "{sts_message}"),
+        "provider_not_found": (
+            "InvalidIdentityToken",
+            "No OpenIDConnect provider found in your account for {issuer}",
+        ),
+        "provider_keys_unreachable": (
+            "InvalidIdentityToken",
+            "Couldn't retrieve verification key from your identity provider,  please reference "
+            "AssumeRoleWithWebIdentity documentation for requirements",
+        ),
+        "provider_thumbprint_mismatch": (
+            "InvalidIdentityToken",
+            "OpenIDConnect provider's HTTPS certificate doesn't match configured thumbprint",
+        ),
+        "token_signature_invalid": (
+            "InvalidIdentityToken",
+            "The web identity token that was passed could not be validated by AWS. Get a new identity token "
+            "from the identity provider and then retry the request.",
+        ),
+        "token_expired": (
+            "ExpiredTokenException",
+            "Token expired: current date/time {now_epoch} must be before the expiration date/time {exp_epoch}",
+        ),
+        "provider_audience_not_registered": ("InvalidIdentityToken", "Incorrect token audience"),
+        "role_not_found": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "trust_principal_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "trust_action_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "trust_condition_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "request_duration_exceeds_max": ("ValidationError", "{sts_message}"),
+        "request_tags_too_large": (
+            "PackedPolicyTooLarge",
+            "The request was rejected because the total packed size of the session policies and session tags "
+            "combined was too large. {problem}",
+        ),
+    }
+)

@@ -1,0 +1,266 @@
+"""`webid-canary explain` and `webid-canary lint`: parse the inputs, call the engine, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from webid_canary.core.case import Case, build_case, parse_case, parse_instant, parse_provider
+from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
+from webid_canary.core.claims import decode_token
+from webid_canary.core.explain import explain as explain_case
+from webid_canary.core.lint import LintFinding
+from webid_canary.core.lint import lint as lint_policy
+from webid_canary.core.model import InputError, Token
+from webid_canary.core.policy import load_json, parse_trust_policy
+from webid_canary.render import finding_lines, verdict_lines
+
+EMPTY_POLICY = '{"Version": "2012-10-17", "Statement": []}'
+
+
+class OneLineError(click.ClickException):
+    """Unusable input: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors are one line naming the option, like every other input error."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise OneLineError(f"usage: {exc.format_message()}") from exc
+
+
+def _fail(field: str, reason: str) -> NoReturn:
+    raise OneLineError(f"{field}: {reason}")
+
+
+def _read(path: str, field: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(field, f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _json_file(path: str, field: str) -> object:
+    text = _read(path, field)
+    try:
+        return load_json(text)
+    except (ValueError, RecursionError) as exc:
+        _fail(field, f"not JSON ({exc})")
+
+
+def _now(value: str | None) -> datetime:
+    return parse_instant(value, "now") if value is not None else datetime.now(UTC)
+
+
+def _account_from(policy_text: str | Mapping[str, object]) -> str:
+    try:
+        policy = parse_trust_policy(policy_text)
+    except InputError:
+        return "000000000000"
+    for name in policy.federated_principals():
+        parts = name.split(":")
+        if len(parts) > 5 and parts[0] == "arn" and parts[4]:
+            return parts[4]
+    return "000000000000"
+
+
+def _from_aws(role_arn: str, token_file: str, now: datetime, session_name: str | None, duration: int | None) -> Case:
+    import boto3
+
+    from webid_canary.adapters.iam import AwsError, IamReader
+
+    token = Token(_read(token_file, "token_file").strip())
+    claims = decode_token(token)
+    try:
+        reader = IamReader(boto3.client("iam"))
+        role = reader.get_role(role_arn)
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else None
+        provider = reader.find_provider(claims.iss, account) if claims.iss else None
+    except AwsError as exc:
+        _fail("aws", str(exc))
+    except Exception as exc:  # boto3 set-up (region, profile) fails with many types
+        _fail("aws", f"{type(exc).__name__}: {exc}")
+    return build_case(
+        role_arn=role_arn,
+        trust_policy=role.trust_policy_document if role else EMPTY_POLICY,
+        provider=provider,
+        token=token,
+        now=now,
+        session_name=session_name,
+        duration_seconds=duration,
+        role_max_session_duration=role.max_session_duration if role else 3600,
+        role_exists=role is not None,
+    )
+
+
+def _load_case(options: Mapping[str, Any]) -> Case:
+    now = _now(options["now"])
+    if options["case_file"]:
+        doc = _json_file(options["case_file"], "case")
+        if not isinstance(doc, Mapping):
+            _fail("case", "expected a JSON object")
+        return parse_case(doc, default_now=now)
+    if options["token_file"] or (options["role_arn"] and not options["trust_policy"]):
+        if not (options["role_arn"] and options["token_file"]):
+            _fail("role_arn", "--role-arn and --token-file go together")
+        return _from_aws(options["role_arn"], options["token_file"], now, options["session_name"], options["duration"])
+    if not options["trust_policy"]:
+        _fail("trust_policy", "missing: give --case FILE, --trust-policy FILE or --role-arn ARN --token-file FILE")
+    policy_doc = _json_file(options["trust_policy"], "trust_policy")
+    if not isinstance(policy_doc, Mapping):
+        _fail("trust_policy", "expected a JSON object with a Statement")
+    claims: Mapping[str, object] | None = None
+    token = None
+    if options["claims"]:
+        loaded = _json_file(options["claims"], "token_claims")
+        if not isinstance(loaded, Mapping):
+            _fail("token_claims", "expected a JSON object")
+        claims = loaded
+    elif options["token"]:
+        token = Token(_read(options["token"], "token").strip())
+    else:
+        _fail("token_claims", "missing: give --claims FILE or --token FILE")
+    provider = parse_provider(_json_file(options["provider"], "oidc_provider")) if options["provider"] else None
+    role_arn = options["role_arn"] or f"arn:aws:iam::{_account_from(policy_doc)}:role/unnamed"
+    return build_case(
+        role_arn=role_arn,
+        trust_policy=policy_doc,
+        provider=provider,
+        claims=claims,
+        token=token,
+        now=now,
+        session_name=options["session_name"],
+        duration_seconds=options["duration"],
+        role_max_session_duration=options["max_duration"],
+    )
+
+
+def _inputs(command: Callable[..., None]) -> Callable[..., None]:
+    options: Sequence[Callable[[Callable[..., None]], Callable[..., None]]] = (
+        click.option("--case", "case_file", metavar="FILE", help="A case file (shared/DIAGNOSIS.md)."),
+        click.option("--trust-policy", metavar="FILE", help="The role's trust policy (JSON)."),
+        click.option("--claims", metavar="FILE", help="The token's decoded claims (JSON)."),
+        click.option("--token", metavar="FILE", help="A raw JWT (decoded without verification)."),
+        click.option("--provider", metavar="FILE", help="The IAM OIDC provider: {url, client_ids, thumbprints}."),
+        click.option("--role-arn", metavar="ARN", help="The role; with --token-file, read from AWS."),
+        click.option("--token-file", metavar="FILE", help="A raw JWT; the role and provider come from AWS."),
+        click.option("--now", metavar="T", help="ISO-8601 instant of the request (default: now)."),
+        click.option("--session-name", metavar="N", help="RoleSessionName."),
+        click.option("--duration", type=int, metavar="S", help="DurationSeconds."),
+        click.option("--max-duration", type=int, default=3600, metavar="S", help="The role's MaxSessionDuration."),
+        click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON."),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _echo_lines(lines: list[str], style: Callable[[str], str | None]) -> None:
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.markup import escape
+
+        console = Console(highlight=False)
+        for line in lines:
+            chosen = style(line)
+            console.print(f"[{chosen}]{escape(line)}[/]" if chosen else escape(line))
+    else:
+        click.echo("\n".join(lines))
+
+
+def _verdict_style(line: str) -> str | None:
+    for start, chosen in (
+        ("ALLOW", "bold green"),
+        ("DENY", "bold red"),
+        ("hint", "yellow"),
+        ("fix", "cyan"),
+        ("key", "bold"),
+    ):
+        if line.startswith(start):
+            return chosen
+    return "dim" if line.startswith("  ") else None
+
+
+def _finding_style(line: str) -> str | None:
+    for severity, chosen in (
+        ("CRITICAL", "bold red"),
+        ("HIGH", "red"),
+        ("MEDIUM", "yellow"),
+        ("LOW", "blue"),
+        ("INFO", "dim"),
+    ):
+        if line.startswith(severity):
+            return chosen
+    return None
+
+
+def _guard(run: Callable[[], int]) -> None:
+    try:
+        code = run()
+    except InputError as exc:
+        raise OneLineError(f"{exc.field}: {exc.reason}") from exc
+    sys.exit(code)
+
+
+@click.command("explain", cls=OneLineCommand)
+@_inputs
+@click.option("--trace", is_flag=True, help="Show every check STS makes, in order.")
+def explain(trace: bool, as_json: bool, **options: Any) -> None:
+    """Predict what STS answers to one AssumeRoleWithWebIdentity request, and why."""
+
+    def run() -> int:
+        verdict = explain_case(_load_case(options))
+        if as_json:
+            click.echo(json.dumps(verdict.to_json(), indent=2))
+        else:
+            _echo_lines(verdict_lines(verdict, trace=trace), _verdict_style)
+        return 0 if verdict.allowed else 1
+
+    _guard(run)
+
+
+@click.command("lint", cls=OneLineCommand)
+@_inputs
+def lint(as_json: bool, **options: Any) -> None:
+    """Report risky shapes in a role's trust policy."""
+
+    def run() -> int:
+        case = _load_case(options)
+        provider_url = case.provider.url if case.provider else None
+        findings: tuple[LintFinding, ...] = lint_policy(case.policy, provider_url=provider_url)
+        if as_json:
+            from webid_canary.core.catalogue import Kind, entry
+
+            rows = [
+                {
+                    "code": f.code,
+                    "severity": str(f.severity),
+                    "title": entry(Kind.LINT, f.code).title,
+                    "evidence": dict(f.evidence),
+                    "remedy": entry(Kind.LINT, f.code).remedy,
+                }
+                for f in findings
+            ]
+            click.echo(json.dumps({"findings": rows}, indent=2, default=str))
+        else:
+            _echo_lines(finding_lines(findings), _finding_style)
+        worst = max((SEVERITY_ORDER[f.severity] for f in findings), default=0)
+        return 1 if worst > SEVERITY_ORDER[Severity.INFO] else 0
+
+    _guard(run)

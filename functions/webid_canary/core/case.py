@@ -1,0 +1,209 @@
+"""One AssumeRoleWithWebIdentity request to predict, parsed once from a case document or from its parts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .claims import Claims, decode_token, parse_claims
+from .model import IdpFacts, InputError, ProviderRecord, Token
+from .policy import TrustPolicy, parse_trust_policy
+
+DEFAULT_MAX_SESSION_DURATION = 3600
+NO_IDP_FACTS = IdpFacts()
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """Everything STS looks at for one request, already parsed."""
+
+    role_arn: str
+    policy: TrustPolicy
+    provider: ProviderRecord | None
+    claims: Claims
+    now: datetime
+    session_name: str | None = None
+    duration_seconds: int | None = None
+    role_max_session_duration: int = DEFAULT_MAX_SESSION_DURATION
+    idp: IdpFacts = NO_IDP_FACTS
+    role_exists: bool = True
+
+    @property
+    def role_account(self) -> str | None:
+        parts = self.role_arn.split(":")
+        return parts[4] if len(parts) > 5 and parts[4] else None
+
+    @property
+    def partition(self) -> str:
+        parts = self.role_arn.split(":")
+        return parts[1] if len(parts) > 5 and parts[1] else "aws"
+
+
+def parse_instant(value: object, field_name: str = "now") -> datetime:
+    """An ISO-8601 instant (a naive one is taken as UTC)."""
+    if not isinstance(value, str):
+        raise InputError(field_name, "expected an ISO-8601 date and time such as 2026-01-01T00:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(field_name, f"not an ISO-8601 date and time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _strings(value: object, field_name: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise InputError(field_name, "expected a list of strings")
+    return tuple(value)
+
+
+def _optional_bool(doc: Mapping[str, object], key: str, prefix: str) -> bool | None:
+    value = doc.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InputError(f"{prefix}.{key}", "expected true or false")
+    return value
+
+
+def _integer(value: object, field_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(field_name, "expected a whole number of seconds")
+    return value
+
+
+def parse_provider(doc: object, field_name: str = "oidc_provider") -> ProviderRecord | None:
+    """An IAM OIDC provider record (`url` without scheme, client IDs, thumbprints), or None."""
+    if doc is None:
+        return None
+    if not isinstance(doc, Mapping):
+        raise InputError(field_name, "expected an object with url, client_ids and thumbprints, or null")
+    url = doc.get("url")
+    if not isinstance(url, str) or not url:
+        raise InputError(f"{field_name}.url", "expected the provider URL as IAM stores it, e.g. host/path")
+    arn = doc.get("arn")
+    if arn is not None and not isinstance(arn, str):
+        raise InputError(f"{field_name}.arn", "expected a string")
+    return ProviderRecord(
+        url=url.removeprefix("https://"),
+        client_ids=_strings(doc.get("client_ids", []), f"{field_name}.client_ids"),
+        thumbprints=tuple(t.lower() for t in _strings(doc.get("thumbprints", []), f"{field_name}.thumbprints")),
+        arn=arn,
+    )
+
+
+def parse_idp(doc: object) -> IdpFacts:
+    """Facts about the live identity provider; absent facts stay None (not checked)."""
+    if doc is None:
+        return IdpFacts()
+    if not isinstance(doc, Mapping):
+        raise InputError("idp_environment", "expected an object")
+    presented = doc.get("presented_thumbprints")
+    kids = doc.get("jwks_kids")
+    return IdpFacts(
+        presented_thumbprints=(
+            None
+            if presented is None
+            else tuple(t.lower() for t in _strings(presented, "idp_environment.presented_thumbprints"))
+        ),
+        trusted_root_ca=_optional_bool(doc, "trusted_root_ca", "idp_environment"),
+        jwks_reachable=_optional_bool(doc, "jwks_reachable", "idp_environment"),
+        jwks_kids=None if kids is None else _strings(kids, "idp_environment.jwks_kids"),
+        signature_valid=_optional_bool(doc, "signature_valid", "idp_environment"),
+    )
+
+
+def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
+    if claims is not None:
+        if not isinstance(claims, Mapping):
+            raise InputError("token_claims", "expected an object (the decoded JWT payload)")
+        return parse_claims(claims)
+    if token is not None:
+        return decode_token(token)
+    raise InputError("token_claims", "missing: give token_claims (decoded payload) or token (a raw JWT)")
+
+
+def _role_arn(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise InputError("role_arn", "missing: expected arn:aws:iam::<account>:role/<name>")
+    parts = value.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or parts[2] != "iam" or not parts[5].startswith("role/"):
+        raise InputError("role_arn", f"not an IAM role ARN: {value!r}")
+    return value
+
+
+def build_case(
+    *,
+    role_arn: str,
+    trust_policy: str | Mapping[str, object],
+    provider: ProviderRecord | None,
+    claims: Mapping[str, object] | None = None,
+    token: Token | None = None,
+    now: datetime,
+    session_name: str | None = None,
+    duration_seconds: int | None = None,
+    role_max_session_duration: int = DEFAULT_MAX_SESSION_DURATION,
+    idp: IdpFacts = NO_IDP_FACTS,
+    role_exists: bool = True,
+) -> Case:
+    """A case from its parts; raises InputError(field, reason) for unusable input."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return Case(
+        role_arn=_role_arn(role_arn),
+        policy=parse_trust_policy(trust_policy),
+        provider=provider,
+        claims=_claims(claims, token),
+        now=now,
+        session_name=session_name,
+        duration_seconds=duration_seconds,
+        role_max_session_duration=role_max_session_duration,
+        idp=idp,
+        role_exists=role_exists,
+    )
+
+
+def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None) -> Case:
+    """A case from a case document (shared/DIAGNOSIS.md); unknown fields are ignored."""
+    if not isinstance(doc, Mapping):
+        raise InputError("case", "expected a JSON object")
+    if "trust_policy" not in doc or doc["trust_policy"] is None:
+        raise InputError("trust_policy", "missing")
+    policy_doc = doc["trust_policy"]
+    if not isinstance(policy_doc, str | Mapping):
+        raise InputError("trust_policy", "expected an object or a JSON string")
+    token_value = doc.get("token")
+    if token_value is not None and not isinstance(token_value, str):
+        raise InputError("token", "expected the raw JWT as a string")
+    claims_doc = doc.get("token_claims")
+    if claims_doc is not None and not isinstance(claims_doc, Mapping):
+        raise InputError("token_claims", "expected an object (the decoded JWT payload)")
+    request = doc.get("request") or {}
+    if not isinstance(request, Mapping):
+        raise InputError("request", "expected an object")
+    session_name = request.get("role_session_name")
+    if session_name is not None and not isinstance(session_name, str):
+        raise InputError("request.role_session_name", "expected a string")
+    duration = request.get("duration_seconds")
+    if "now" in doc and doc["now"] is not None:
+        now = parse_instant(doc["now"])
+    elif default_now is not None:
+        now = default_now
+    else:
+        raise InputError("now", "missing: the instant at which STS evaluates the request")
+    role_exists = doc.get("role_exists", True)
+    if not isinstance(role_exists, bool):
+        raise InputError("role_exists", "expected true or false")
+    return build_case(
+        role_arn=_role_arn(doc.get("role_arn")),
+        trust_policy=policy_doc,
+        provider=parse_provider(doc.get("oidc_provider")),
+        claims=claims_doc,
+        token=Token(token_value) if token_value is not None else None,
+        now=now,
+        session_name=session_name,
+        duration_seconds=None if duration is None else _integer(duration, "request.duration_seconds"),
+        role_max_session_duration=_integer(
+            doc.get("role_max_session_duration", DEFAULT_MAX_SESSION_DURATION), "role_max_session_duration"
+        ),
+        idp=parse_idp(doc.get("idp_environment")),
+        role_exists=role_exists,
+    )

@@ -1,0 +1,153 @@
+"""A web identity token's claims, parsed once: `aud` normalised, missing or mistyped claims named."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+import jwt
+
+from .model import Token
+
+TAGS_CLAIM: Final = "https://aws.amazon.com/tags"
+SOURCE_IDENTITY_CLAIM: Final = "https://aws.amazon.com/source_identity"
+REQUIRED: Final = ("iss", "aud", "sub", "exp")
+
+_EMPTY: Mapping[str, object] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTags:
+    """Session tags a token asks for (the `https://aws.amazon.com/tags` claim)."""
+
+    tags: tuple[tuple[str, str], ...] = ()
+    transitive_keys: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """The claims STS reads from a token. `problems` names each required claim missing or mistyped."""
+
+    raw: Mapping[str, object] = field(default=_EMPTY, repr=False)
+    iss: str | None = None
+    aud: tuple[str, ...] = ()
+    sub: str | None = None
+    exp: float | None = None
+    azp: str | None = None
+    amr: tuple[str, ...] | None = None
+    kid: str | None = None
+    problems: tuple[str, ...] = ()
+    session_tags: SessionTags | None = None
+    source_identity: str | None = None
+
+    @property
+    def well_formed(self) -> bool:
+        return not self.problems
+
+    @property
+    def issuer_host(self) -> str | None:
+        """The issuer as IAM stores provider URLs: without `https://`."""
+        return None if self.iss is None else self.iss.removeprefix("https://")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _session_tags(value: object) -> SessionTags:
+    if not isinstance(value, Mapping):
+        return SessionTags(problems=("the tags claim is not an object",))
+    problems: list[str] = []
+    tags: list[tuple[str, str]] = []
+    principal_tags = value.get("principal_tags", {})
+    if isinstance(principal_tags, Mapping):
+        for key, raw in principal_tags.items():
+            values = _strings(raw)
+            if values is None or len(values) != 1:
+                problems.append(f"tag {key!r} must hold exactly one string value")
+                continue
+            tags.append((str(key), values[0]))
+    else:
+        problems.append("principal_tags is not an object")
+    transitive = _strings(value.get("transitive_tag_keys", []))
+    if transitive is None:
+        problems.append("transitive_tag_keys is not a list of strings")
+    return SessionTags(tuple(tags), transitive or (), tuple(problems))
+
+
+def parse_claims(doc: Mapping[str, object], *, kid: str | None = None) -> Claims:
+    """Claims from a decoded JWT payload; never raises for odd values, it records them in `problems`."""
+    problems: list[str] = []
+    iss = doc.get("iss")
+    if iss is None:
+        problems.append("iss: missing")
+    elif not isinstance(iss, str) or not iss:
+        problems.append("iss: not a non-empty string")
+    aud_raw = doc.get("aud")
+    aud = _strings(aud_raw)
+    if aud_raw is None:
+        problems.append("aud: missing")
+    elif not aud:
+        problems.append("aud: not a string or a non-empty list of strings")
+    sub = doc.get("sub")
+    if sub is None:
+        problems.append("sub: missing")
+    elif not isinstance(sub, str):
+        problems.append("sub: not a string")
+    exp = doc.get("exp")
+    if exp is None:
+        problems.append("exp: missing")
+    elif not _is_number(exp):
+        problems.append("exp: not a number of seconds since the epoch")
+    azp = doc.get("azp")
+    amr = _strings(doc.get("amr")) if "amr" in doc else None
+    tags = _session_tags(doc[TAGS_CLAIM]) if TAGS_CLAIM in doc else None
+    source_identity = doc.get(SOURCE_IDENTITY_CLAIM)
+    return Claims(
+        raw=MappingProxyType(dict(doc)),
+        iss=iss if isinstance(iss, str) and iss else None,
+        aud=aud or (),
+        sub=sub if isinstance(sub, str) else None,
+        exp=float(exp) if _is_number(exp) else None,  # type: ignore[arg-type]
+        azp=azp if isinstance(azp, str) else None,
+        amr=amr,
+        kid=kid,
+        problems=tuple(problems),
+        session_tags=tags,
+        source_identity=str(source_identity) if source_identity is not None else None,
+    )
+
+
+def decode_token(token: Token) -> Claims:
+    """Claims of a raw JWT, decoded without verifying its signature (STS verifies; we predict)."""
+    try:
+        header = jwt.get_unverified_header(token.value)
+        payload = jwt.decode(
+            token.value,
+            options={
+                "verify_signature": False,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "verify_aud": False,
+                "verify_iss": False,
+            },
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        return Claims(problems=(f"token: not a JWT ({type(exc).__name__})",))
+    if not isinstance(payload, dict):
+        return Claims(problems=("token: the payload is not a JSON object",))
+    kid = header.get("kid")
+    return parse_claims(payload, kid=kid if isinstance(kid, str) else None)

@@ -1,0 +1,186 @@
+"""IAM condition operators, with the missing-key rules of the IAM User Guide.
+
+Source: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+(a key absent from the request makes a positive operator false and a negated one true; `...IfExists` is true on
+an absent key; `Null` tests presence) and
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+(`ForAllValues` is true on an absent key, `ForAnyValue` false).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+Matcher = Callable[[str, str], bool]
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return _glob_cached(pattern)
+
+
+@lru_cache(maxsize=4096)
+def _glob_cached(pattern: str) -> re.Pattern[str]:
+    parts = ("." if char == "?" else ".*" if char == "*" else re.escape(char) for char in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def glob_match(pattern: str, value: str) -> bool:
+    """IAM's wildcard match: `*` any run of characters, `?` exactly one; case-sensitive."""
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == value
+    return _glob(pattern).fullmatch(value) is not None
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _date(text: str) -> datetime | None:
+    number = _number(text)
+    if number is not None:
+        try:
+            return datetime.fromtimestamp(number, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _compare[T](parse: Callable[[str], T | None], test: Callable[[T, T], bool]) -> Matcher:
+    def match(policy: str, actual: str) -> bool:
+        p, a = parse(policy), parse(actual)
+        return p is not None and a is not None and test(a, p)
+
+    return match
+
+
+def _arn_match(policy: str, actual: str) -> bool:
+    p_parts, a_parts = policy.split(":", 5), actual.split(":", 5)
+    if len(p_parts) != 6 or len(a_parts) != 6:
+        return glob_match(policy, actual)
+    return all(glob_match(p, a) for p, a in zip(p_parts, a_parts, strict=True))
+
+
+def _ip_match(policy: str, actual: str) -> bool:
+    try:
+        return ipaddress.ip_address(actual) in ipaddress.ip_network(policy, strict=False)
+    except ValueError:
+        return False
+
+
+def _binary_match(policy: str, actual: str) -> bool:
+    try:
+        return base64.b64decode(policy, validate=True) == base64.b64decode(actual, validate=True)
+    except (binascii.Error, ValueError):
+        return policy == actual
+
+
+# base operator -> (matcher, negated, family)
+_BASES: dict[str, tuple[Matcher, bool, str]] = {
+    "StringEquals": (lambda p, a: p == a, False, "String"),
+    "StringNotEquals": (lambda p, a: p == a, True, "String"),
+    "StringEqualsIgnoreCase": (lambda p, a: p.casefold() == a.casefold(), False, "String"),
+    "StringNotEqualsIgnoreCase": (lambda p, a: p.casefold() == a.casefold(), True, "String"),
+    "StringLike": (glob_match, False, "String"),
+    "StringNotLike": (glob_match, True, "String"),
+    "NumericEquals": (_compare(_number, lambda a, p: a == p), False, "Numeric"),
+    "NumericNotEquals": (_compare(_number, lambda a, p: a == p), True, "Numeric"),
+    "NumericLessThan": (_compare(_number, lambda a, p: a < p), False, "Numeric"),
+    "NumericLessThanEquals": (_compare(_number, lambda a, p: a <= p), False, "Numeric"),
+    "NumericGreaterThan": (_compare(_number, lambda a, p: a > p), False, "Numeric"),
+    "NumericGreaterThanEquals": (_compare(_number, lambda a, p: a >= p), False, "Numeric"),
+    "DateEquals": (_compare(_date, lambda a, p: a == p), False, "Date"),
+    "DateNotEquals": (_compare(_date, lambda a, p: a == p), True, "Date"),
+    "DateLessThan": (_compare(_date, lambda a, p: a < p), False, "Date"),
+    "DateLessThanEquals": (_compare(_date, lambda a, p: a <= p), False, "Date"),
+    "DateGreaterThan": (_compare(_date, lambda a, p: a > p), False, "Date"),
+    "DateGreaterThanEquals": (_compare(_date, lambda a, p: a >= p), False, "Date"),
+    "Bool": (lambda p, a: p.lower() == a.lower(), False, "Bool"),
+    "BinaryEquals": (_binary_match, False, "Binary"),
+    "IpAddress": (_ip_match, False, "IpAddress"),
+    "NotIpAddress": (_ip_match, True, "IpAddress"),
+    "ArnEquals": (_arn_match, False, "Arn"),
+    "ArnLike": (_arn_match, False, "Arn"),
+    "ArnNotEquals": (_arn_match, True, "Arn"),
+    "ArnNotLike": (_arn_match, True, "Arn"),
+    "Null": (lambda p, a: False, False, "Null"),
+}
+_BASE_BY_LOWER = {name.lower(): name for name in _BASES}
+SET_OPERATORS = ("ForAnyValue", "ForAllValues")
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A condition operator split into its parts: set prefix, base, `IfExists`."""
+
+    name: str
+    base: str
+    set_operator: str | None
+    if_exists: bool
+    negated: bool
+    family: str
+    matcher: Matcher
+
+    @property
+    def wildcards(self) -> bool:
+        return self.base in ("StringLike", "StringNotLike", "ArnLike", "ArnNotLike", "ArnEquals", "ArnNotEquals")
+
+
+@lru_cache(maxsize=512)
+def parse_operator(name: str) -> Operator:
+    """Split an operator name; raises ValueError for a name IAM does not know."""
+    rest = name
+    set_operator = None
+    if ":" in rest:
+        prefix, rest = rest.split(":", 1)
+        matches = [s for s in SET_OPERATORS if s.lower() == prefix.lower()]
+        if not matches:
+            raise ValueError(f"unknown condition operator {name!r}")
+        set_operator = matches[0]
+    if_exists = rest.lower().endswith("ifexists")
+    if if_exists:
+        rest = rest[: -len("IfExists")]
+    base = _BASE_BY_LOWER.get(rest.lower())
+    if base is None or (base == "Null" and (if_exists or set_operator)):
+        raise ValueError(f"unknown condition operator {name!r}")
+    matcher, negated, family = _BASES[base]
+    return Operator(name, base, set_operator, if_exists, negated, family, matcher)
+
+
+def _value_passes(operator: Operator, expected: tuple[str, ...], actual: str) -> bool:
+    matched = any(operator.matcher(policy, actual) for policy in expected)
+    return not matched if operator.negated else matched
+
+
+def evaluate(operator: Operator, expected: tuple[str, ...], actual: tuple[str, ...] | None) -> bool:
+    """Whether one condition holds. `actual` None (or empty) means the key is not in the request."""
+    if operator.base == "Null":
+        wants_absent = any(value.lower() == "true" for value in expected)
+        wants_present = any(value.lower() == "false" for value in expected)
+        return (wants_absent and not actual) or (wants_present and bool(actual))
+    if not actual:
+        if operator.if_exists or operator.set_operator == "ForAllValues":
+            return True
+        if operator.set_operator == "ForAnyValue":
+            return False
+        return operator.negated
+    if operator.set_operator == "ForAllValues":
+        return all(_value_passes(operator, expected, value) for value in actual)
+    if operator.set_operator == "ForAnyValue":
+        return any(_value_passes(operator, expected, value) for value in actual)
+    # A single-valued operator on several request values: true when any value matches (negated: none does).
+    matched = any(operator.matcher(policy, value) for value in actual for policy in expected)
+    return not matched if operator.negated else matched

@@ -1,0 +1,208 @@
+"""Trust policies parsed once, in every shape IAM accepts, into frozen statements."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .conditions import parse_operator
+from .model import InputError
+
+FIELD = "trust_policy"
+
+
+class DuplicateKey(NamedTuple):
+    """A JSON key written twice in one object: IAM keeps the last value and drops the earlier one."""
+
+    path: str
+    key: str
+    dropped: object
+
+
+class DuplicateAwareDict(dict[str, object]):
+    """A dict from JSON that remembers the keys written more than once (last value wins, as in IAM)."""
+
+    dropped: tuple[tuple[str, object], ...] = ()
+
+
+def _pairs_hook(pairs: list[tuple[str, object]]) -> DuplicateAwareDict:
+    result = DuplicateAwareDict()
+    dropped: list[tuple[str, object]] = []
+    for key, value in pairs:
+        if key in result:
+            dropped.append((key, result[key]))
+        result[key] = value
+    if dropped:
+        result.dropped = tuple(dropped)
+    return result
+
+
+def load_json(text: str | bytes) -> object:
+    """Parse JSON keeping track of duplicate keys; raises ValueError when it is not JSON."""
+    return json.loads(text, object_pairs_hook=_pairs_hook)
+
+
+def _duplicates(node: object, path: str = "$") -> Iterator[DuplicateKey]:
+    if isinstance(node, Mapping):
+        for key, dropped in getattr(node, "dropped", ()):
+            yield DuplicateKey(path, key, dropped)
+        for key, value in node.items():
+            yield from _duplicates(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _duplicates(value, f"{path}[{index}]")
+
+
+class Condition(NamedTuple):
+    """One key tested by one operator, exactly as written in the policy."""
+
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Principals:
+    """A Principal or NotPrincipal element: `*` or a mapping of type to values."""
+
+    everyone: bool = False
+    by_type: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def values(self, principal_type: str) -> tuple[str, ...]:
+        for kind, values in self.by_type:
+            if kind == principal_type:
+                return values
+        return ()
+
+    def names(self, principal_type: str, name: str) -> bool:
+        return self.everyone or "*" in self.values(principal_type) or name in self.values(principal_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement, normalised: lists everywhere, conditions flattened in written order."""
+
+    index: int
+    sid: str | None
+    effect: str
+    principal: Principals | None
+    not_principal: Principals | None
+    actions: tuple[str, ...] | None
+    not_actions: tuple[str, ...] | None
+    conditions: tuple[Condition, ...]
+
+    @property
+    def label(self) -> str:
+        return f"statement {self.index + 1}" + (f" ({self.sid})" if self.sid else "")
+
+    def federated_principals(self) -> tuple[str, ...]:
+        return () if self.principal is None else self.principal.values("Federated")
+
+
+@dataclass(frozen=True, slots=True)
+class TrustPolicy:
+    """A role's trust policy with the duplicate keys the JSON text carried."""
+
+    version: str | None
+    statements: tuple[Statement, ...]
+    duplicates: tuple[DuplicateKey, ...] = ()
+
+    def federated_principals(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for statement in self.statements:
+            for name in statement.federated_principals():
+                seen.setdefault(name, None)
+        return tuple(seen)
+
+
+def _scalar(value: object, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    raise InputError(FIELD, f"{where}: expected a string, found {type(value).__name__}")
+
+
+def _string_list(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, list):
+        if not value:
+            raise InputError(FIELD, f"{where}: empty list")
+        return tuple(_scalar(item, where) for item in value)
+    return (_scalar(value, where),)
+
+
+def _principals(value: object, where: str) -> Principals:
+    if value == "*":
+        return Principals(everyone=True)
+    if not isinstance(value, Mapping) or not value:
+        raise InputError(FIELD, f'{where}: expected "*" or an object such as {{"Federated": ...}}')
+    by_type = tuple((str(kind), _string_list(names, f"{where}.{kind}")) for kind, names in value.items())
+    everyone = any(kind == "AWS" and "*" in names for kind, names in by_type)
+    return Principals(everyone=everyone, by_type=by_type)
+
+
+def _conditions(value: object, where: str) -> tuple[Condition, ...]:
+    if not isinstance(value, Mapping):
+        raise InputError(FIELD, f"{where}: expected an object of operators")
+    found: list[Condition] = []
+    for operator, block in value.items():
+        try:
+            parse_operator(operator)
+        except ValueError as exc:
+            raise InputError(FIELD, f"{where}: {exc}") from exc
+        if not isinstance(block, Mapping) or not block:
+            raise InputError(FIELD, f"{where}.{operator}: expected an object of condition keys")
+        for key, values in block.items():
+            found.append(Condition(str(operator), str(key), _string_list(values, f"{where}.{operator}.{key}")))
+    return tuple(found)
+
+
+def _statement(index: int, raw: object) -> Statement:
+    where = f"Statement[{index}]"
+    if not isinstance(raw, Mapping):
+        raise InputError(FIELD, f"{where}: expected an object")
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise InputError(FIELD, f'{where}.Effect: expected "Allow" or "Deny"')
+    if ("Principal" in raw) == ("NotPrincipal" in raw):
+        raise InputError(FIELD, f"{where}: needs exactly one of Principal or NotPrincipal")
+    if ("Action" in raw) == ("NotAction" in raw):
+        raise InputError(FIELD, f"{where}: needs exactly one of Action or NotAction")
+    sid = raw.get("Sid")
+    return Statement(
+        index=index,
+        sid=sid if isinstance(sid, str) and sid else None,
+        effect=str(effect),
+        principal=_principals(raw["Principal"], f"{where}.Principal") if "Principal" in raw else None,
+        not_principal=(_principals(raw["NotPrincipal"], f"{where}.NotPrincipal") if "NotPrincipal" in raw else None),
+        actions=_string_list(raw["Action"], f"{where}.Action") if "Action" in raw else None,
+        not_actions=_string_list(raw["NotAction"], f"{where}.NotAction") if "NotAction" in raw else None,
+        conditions=_conditions(raw["Condition"], f"{where}.Condition") if "Condition" in raw else (),
+    )
+
+
+def parse_trust_policy(doc: str | bytes | Mapping[str, object]) -> TrustPolicy:
+    """Parse a trust policy (JSON text or an object); raises InputError("trust_policy", ...) if unusable."""
+    if isinstance(doc, str | bytes):
+        try:
+            parsed = load_json(doc)
+        except (ValueError, RecursionError) as exc:
+            raise InputError(FIELD, f"not JSON ({exc})") from exc
+    else:
+        parsed = doc
+    if not isinstance(parsed, Mapping):
+        raise InputError(FIELD, "expected a JSON object with a Statement")
+    statements_raw = parsed.get("Statement")
+    if statements_raw is None:
+        raise InputError(FIELD, "no Statement")
+    raw_list: Sequence[object] = statements_raw if isinstance(statements_raw, list) else [statements_raw]
+    version = parsed.get("Version")
+    return TrustPolicy(
+        version=version if isinstance(version, str) else None,
+        statements=tuple(_statement(i, raw) for i, raw in enumerate(raw_list)),
+        duplicates=tuple(_duplicates(parsed)),
+    )

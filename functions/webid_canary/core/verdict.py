@@ -1,0 +1,98 @@
+"""The answer to one request: what STS says, why, and what to change. Built from codes and evidence."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .catalogue import Kind, entry
+from .catalogue.explain import STS_ANSWERS
+
+ALLOW = "allow"
+DENY = "deny"
+
+_EMPTY: Mapping[str, object] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A failed check: its root cause code, the evidence behind it, and for conditions the key and values."""
+
+    code: str
+    evidence: Mapping[str, object] = field(default=_EMPTY)
+    condition_key: str | None = None
+    expected: tuple[str, ...] = ()
+    actual: tuple[str, ...] = ()
+
+
+class _Evidence(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+_FORMATTER = string.Formatter()
+
+
+def fill(template: str, evidence: Mapping[str, object]) -> str:
+    """A catalogue template filled with evidence; an unknown field shows as `?`, never raises."""
+    try:
+        return _FORMATTER.vformat(template, (), _Evidence(evidence))
+    except (ValueError, IndexError, KeyError, AttributeError):
+        return template
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The prediction for one AssumeRoleWithWebIdentity request (the explain contract's JSON, as a type)."""
+
+    outcome: str
+    error_code: str | None
+    message: str
+    root_cause: str
+    condition_key: str | None = None
+    expected: tuple[str, ...] = ()
+    actual: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()
+    explanation: str = ""
+    remedy: str = ""
+    trace: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == ALLOW
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "outcome": self.outcome,
+            "error_code": self.error_code,
+            "message": self.message,
+            "root_cause": self.root_cause,
+            "condition_key": self.condition_key,
+            "expected": list(self.expected),
+            "actual": list(self.actual),
+            "hints": list(self.hints),
+            "explanation": self.explanation,
+            "remedy": self.remedy,
+            "trace": list(self.trace),
+        }
+
+
+def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...]) -> Verdict:
+    """Turn a finding into a verdict using the catalogue's texts and STS's error code and message."""
+    cause = entry(Kind.ROOT_CAUSE, finding.code)
+    error_code, message = STS_ANSWERS[finding.code]
+    return Verdict(
+        outcome=ALLOW if finding.code == "none" else DENY,
+        error_code=error_code,
+        message=fill(message, finding.evidence),
+        root_cause=finding.code,
+        condition_key=finding.condition_key,
+        expected=finding.expected,
+        actual=finding.actual,
+        hints=hints,
+        explanation=fill(cause.explanation, finding.evidence),
+        remedy=fill(cause.remedy, finding.evidence),
+        trace=trace,
+    )

@@ -1,0 +1,64 @@
+"""Plain-text rendering of verdicts and lint findings for a person (terminal and e-mail share it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from webid_canary.core.catalogue import Kind, entry
+from webid_canary.core.lint import LintFinding
+from webid_canary.core.verdict import Verdict
+
+
+def _values(values: Iterable[str]) -> str:
+    shown = [repr(v) for v in values]
+    return ", ".join(shown) if shown else "(absent)"
+
+
+def verdict_lines(verdict: Verdict, *, trace: bool = False) -> list[str]:
+    """A short account of one verdict: outcome, cause, failing key with values, why, fix, hints."""
+    cause = entry(Kind.ROOT_CAUSE, verdict.root_cause)
+    if verdict.allowed:
+        lines = [f"ALLOW  {cause.explanation and verdict.explanation}"]
+    else:
+        lines = [f"DENY   {verdict.error_code}: {verdict.message}", f"cause  {verdict.root_cause}: {cause.title}"]
+        if verdict.condition_key is not None:
+            lines += [
+                f"key    {verdict.condition_key}",
+                f"  expected {_values(verdict.expected)}",
+                f"  actual   {_values(verdict.actual)}",
+            ]
+        lines.append(f"why    {verdict.explanation}")
+    lines.append(f"fix    {verdict.remedy}")
+    for hint in verdict.hints:
+        lines.append(f"hint   {hint}: {entry(Kind.HINT, hint).title}")
+    if trace:
+        lines.append("trace")
+        lines += [f"  {step}" for step in verdict.trace]
+    return lines
+
+
+def render_verdict(verdict: Verdict, *, trace: bool = False) -> str:
+    """The verdict as plain text."""
+    return "\n".join(verdict_lines(verdict, trace=trace))
+
+
+def _evidence(evidence: Mapping[str, object]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in evidence.items())
+
+
+def finding_lines(findings: Iterable[LintFinding]) -> list[str]:
+    """One block per lint finding: severity, code and title, evidence, remedy."""
+    lines: list[str] = []
+    for finding in findings:
+        rule = entry(Kind.LINT, finding.code)
+        lines += [
+            f"{finding.severity.upper():8} {finding.code}: {rule.title}",
+            f"         {_evidence(finding.evidence)}",
+            f"         fix: {rule.remedy}",
+        ]
+    return lines or ["no findings"]
+
+
+def render_findings(findings: Iterable[LintFinding]) -> str:
+    """Lint findings as plain text."""
+    return "\n".join(finding_lines(findings))
