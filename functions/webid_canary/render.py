@@ -16,11 +16,11 @@ def _values(values: Iterable[str]) -> str:
 
 def verdict_lines(verdict: Verdict, *, trace: bool = False) -> list[str]:
     """A short account of one verdict: outcome, cause, failing key with values, why, fix, hints."""
-    cause = entry(Kind.ROOT_CAUSE, verdict.root_cause)
     if verdict.allowed:
-        lines = [f"ALLOW  {cause.explanation and verdict.explanation}"]
+        lines = [f"ALLOW  {verdict.explanation}"]
     else:
-        lines = [f"DENY   {verdict.error_code}: {verdict.message}", f"cause  {verdict.root_cause}: {cause.title}"]
+        title = entry(Kind.ROOT_CAUSE, verdict.root_cause).title
+        lines = [f"DENY   {verdict.error_code}: {verdict.message}", f"cause  {verdict.root_cause}: {title}"]
         if verdict.condition_key is not None:
             lines += [
                 f"key    {verdict.condition_key}",

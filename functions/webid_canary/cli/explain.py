@@ -18,7 +18,7 @@ from webid_canary.core.explain import explain as explain_case
 from webid_canary.core.lint import LintFinding
 from webid_canary.core.lint import lint as lint_policy
 from webid_canary.core.model import InputError, Token
-from webid_canary.core.policy import load_json, parse_trust_policy
+from webid_canary.core.policy import TrustPolicy, load_json, parse_trust_policy
 from webid_canary.render import finding_lines, verdict_lines
 
 EMPTY_POLICY = '{"Version": "2012-10-17", "Statement": []}'
@@ -151,6 +151,41 @@ def _load_case(options: Mapping[str, Any]) -> Case:
     )
 
 
+def _load_policy(options: Mapping[str, Any]) -> tuple[TrustPolicy, str | None]:
+    """Only what lint needs: the trust policy, and the provider URL when one is given."""
+    if options["case_file"]:
+        doc = _json_file(options["case_file"], "case")
+        if not isinstance(doc, Mapping):
+            _fail("case", "expected a JSON object")
+        policy_doc = doc.get("trust_policy")
+        if not isinstance(policy_doc, str | Mapping):
+            _fail("trust_policy", "missing")
+        provider = parse_provider(doc.get("oidc_provider"))
+        return parse_trust_policy(policy_doc), provider.url if provider else None
+    provider = parse_provider(_json_file(options["provider"], "oidc_provider")) if options["provider"] else None
+    url = provider.url if provider else None
+    if options["trust_policy"]:
+        policy_doc = _json_file(options["trust_policy"], "trust_policy")
+        if not isinstance(policy_doc, Mapping):
+            _fail("trust_policy", "expected a JSON object with a Statement")
+        return parse_trust_policy(policy_doc), url
+    if options["role_arn"]:
+        import boto3
+
+        from webid_canary.adapters.iam import AwsError, IamReader
+
+        try:
+            role = IamReader(boto3.client("iam")).get_role(options["role_arn"])
+        except AwsError as exc:
+            _fail("aws", str(exc))
+        except Exception as exc:  # boto3 set-up (region, profile) fails with many types
+            _fail("aws", f"{type(exc).__name__}: {exc}")
+        if role is None:
+            _fail("role_arn", f"no such role: {options['role_arn']}")
+        return parse_trust_policy(role.trust_policy_document), url
+    _fail("trust_policy", "missing: give --case FILE, --trust-policy FILE or --role-arn ARN")
+
+
 def _inputs(command: Callable[..., None]) -> Callable[..., None]:
     options: Sequence[Callable[[Callable[..., None]], Callable[..., None]]] = (
         click.option("--case", "case_file", metavar="FILE", help="A case file (shared/DIAGNOSIS.md)."),
@@ -241,9 +276,8 @@ def lint(as_json: bool, **options: Any) -> None:
     """Report risky shapes in a role's trust policy."""
 
     def run() -> int:
-        case = _load_case(options)
-        provider_url = case.provider.url if case.provider else None
-        findings: tuple[LintFinding, ...] = lint_policy(case.policy, provider_url=provider_url)
+        policy, provider_url = _load_policy(options)
+        findings: tuple[LintFinding, ...] = lint_policy(policy, provider_url=provider_url)
         if as_json:
             from webid_canary.core.catalogue import Kind, entry
 

@@ -82,7 +82,7 @@ def _check_request(case: Case) -> Step:
     duration = case.duration_seconds
     if duration is not None and not MIN_DURATION <= duration <= MAX_DURATION:
         bound = "greater than or equal to 900" if duration < MIN_DURATION else "less than or equal to 43200"
-        evidence: dict[str, object] = {
+        limits: dict[str, object] = {
             "duration": duration,
             "max_duration": min(case.role_max_session_duration, MAX_DURATION),
             "limit_text": f", outside STS's range of {MIN_DURATION} to {MAX_DURATION}",
@@ -91,7 +91,7 @@ def _check_request(case: Case) -> Step:
         }
         return Step(
             f"request: DurationSeconds {duration} outside 900..43200: fail",
-            Finding("request_duration_exceeds_max", evidence),
+            Finding("request_duration_exceeds_max", limits),
         )
     shown = "not given" if name is None else repr(name)
     return Step(f"request: session name {shown}, duration {duration or 'default'}: ok")
@@ -227,10 +227,13 @@ def _check_audience(case: Case, match: ProviderMatch) -> Step:
         return Step("audience: no client ID list for built-in providers")
     if not case.claims.aud:
         return Step("audience: skipped (no aud)")
-    if any(aud in provider.client_ids for aud in case.claims.aud):
-        return Step(f"audience: {','.join(case.claims.aud)} registered: ok")
+    # With azp present STS takes azp as the token's audience (see data/context_keys.json, row oidc:aud).
+    audiences = (case.claims.azp,) if case.claims.azp else case.claims.aud
+    shown = ",".join(audiences) + (" (azp)" if case.claims.azp else "")
+    if any(aud in provider.client_ids for aud in audiences):
+        return Step(f"audience: {shown} registered: ok")
     evidence = {
-        "audience": ", ".join(case.claims.aud),
+        "audience": ", ".join(audiences),
         "provider_url": provider.url,
         "client_ids": ", ".join(provider.client_ids) or "no client IDs",
     }
@@ -287,7 +290,7 @@ def _hints_for(result: ConditionResult, request: Request, claims: Claims) -> Ite
         and any(_github_sub_differs(p, a) for p in condition.values for a in result.actual)
     ):
         yield "github_sub_format"
-    if context.family == "google" and lowered.endswith(":aud") and claims.azp and claims.azp not in condition.values:
+    if lowered.endswith(":aud") and claims.azp and claims.azp not in claims.aud and claims.azp not in condition.values:
         yield "google_aud_is_azp"
 
 

@@ -93,6 +93,8 @@ def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...
         actual=finding.actual,
         hints=hints,
         explanation=fill(cause.explanation, finding.evidence),
-        remedy=fill(cause.remedy, finding.evidence),
+        remedy=" ".join(
+            [fill(cause.remedy, finding.evidence), *(fill(entry(Kind.HINT, h).remedy, finding.evidence) for h in hints)]
+        ),
         trace=trace,
     )
