@@ -39,6 +39,7 @@ __all__ = [
     "FetchedJson",
     "IssuerInspection",
     "IssuerUrlError",
+    "check_issuer_url",
     "fetch_json",
     "fetch_jwks",
     "inspect_issuer",
@@ -159,6 +160,11 @@ def _target(url: str, *, allow_private: bool, allow_query: bool, timeout: float)
             if reason is not None:
                 raise IssuerUrlError(url, f"refused: {host} resolves to {reason} (allow with --allow-private)")
     return _Target(url=url, host=host, port=port, path=path, addresses=addresses)
+
+
+def check_issuer_url(url: str) -> None:
+    """Raise IssuerUrlError when an issuer URL breaks the rules (https, a host, no query, fragment or credentials)."""
+    _split(url, allow_query=False)
 
 
 # ----- TLS
