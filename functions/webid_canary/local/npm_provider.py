@@ -147,7 +147,10 @@ class NpmOpenIdProvider:
             process.stdin.write(json.dumps(settings))
             process.stdin.close()
             if not got_line.wait(self.start_timeout) or "issuer" not in ready:
-                status = process.poll()
+                try:
+                    status: int | None = process.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    status = None
                 self.stop()
                 what = (
                     f"node exited with status {status}"
