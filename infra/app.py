@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
 from infra.asset import AssetBuildError, build_asset
 from infra.config import CanaryConfig, ConfigError, from_context
@@ -14,14 +15,19 @@ STACK_ID = "WebIdCanary"
 
 
 def build_app(app: cdk.App, config: CanaryConfig) -> CanaryStack:
-    """Add the stack to an app; the account and region come from the deploying credentials."""
-    return CanaryStack(
+    """Add the stack and the cdk-nag AwsSolutions checks to an app; synthesis fails on an unacknowledged finding.
+
+    The account and region come from the deploying credentials: nothing is looked up at synth time.
+    """
+    stack = CanaryStack(
         app,
         STACK_ID,
         config=config,
         asset=build_asset(),
         description="webid-canary: continuous checks of AWS web identity federation",
     )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
 
 
 def main() -> int:

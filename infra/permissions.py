@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -14,8 +15,16 @@ from webid_canary import names
 
 IAM_READ_ACTIONS = ("iam:GetRole", "iam:GetOpenIDConnectProvider")
 IAM_LIST_ACTIONS = ("iam:ListRoles", "iam:ListOpenIDConnectProviders")
+PUBLISH_ACTIONS = ("sns:Publish",)
+# What SNS calls on the publisher's behalf to encrypt a message with the topic's key.
+TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
 COGNITO_ACTIONS = ("cognito-identity:GetOpenIdTokenForDeveloperIdentity",)
+
+
+def acknowledge(role: iam.IRole, finding: str, reason: str) -> None:
+    """Record why one cdk-nag AwsSolutions-IAM5 wildcard finding on the role is intended."""
+    Validations.of(role).acknowledge(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason=reason))
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,7 @@ class PermissionsProps:
     targets: dynamodb.ITable
     state: dynamodb.ITable
     topic: sns.ITopic
+    topic_key: kms.IKey
     enable_cognito_probes: bool
 
 
@@ -42,8 +52,9 @@ class Permissions(Construct):
         role = props.role
         props.targets.grant_read_data(role)
         props.state.grant_read_write_data(role)
-        # With a KMS-encrypted topic this also grants the key use that publishing needs.
-        props.topic.grant_publish(role)
+        # topic.grant_publish would add kms:GenerateDataKey*; the two actions SNS uses are granted instead.
+        iam.Grant.add_to_principal(grantee=role, actions=list(PUBLISH_ACTIONS), resource_arns=[props.topic.topic_arn])
+        props.topic_key.grant(role, *TOPIC_KEY_ACTIONS)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadRolesAndOidcProviders",
@@ -72,6 +83,29 @@ class Permissions(Construct):
                 ],
             )
         )
+        acknowledge(
+            role,
+            "Resource::*",
+            "iam:ListRoles and iam:ListOpenIDConnectProviders act on the account and X-Ray's "
+            "PutTraceSegments/PutTelemetryRecords have no resource type: IAM accepts only '*' for them.",
+        )
+        acknowledge(
+            role,
+            "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*",
+            "Targets are registered at run time in the Targets table, so any role of this account may be read; "
+            "iam:GetRole is read-only and returns the trust policy the cycle evaluates.",
+        )
+        acknowledge(
+            role,
+            "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:oidc-provider/*",
+            "Providers follow the registered issuers at run time; iam:GetOpenIDConnectProvider is read-only.",
+        )
+        acknowledge(
+            role,
+            f"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
+            f"{names.SECRET_PREFIX}*",
+            "Token-source secrets are named at registration; the wildcard is confined to the product's prefix.",
+        )
         if props.enable_cognito_probes:
             role.add_to_principal_policy(
                 iam.PolicyStatement(
@@ -81,4 +115,9 @@ class Permissions(Construct):
                         stack.format_arn(service="cognito-identity", resource="identitypool", resource_name="*")
                     ],
                 )
+            )
+            acknowledge(
+                role,
+                "Resource::arn:<AWS::Partition>:cognito-identity:<AWS::Region>:<AWS::AccountId>:identitypool/*",
+                "Identity pools of Cognito-style targets are registered at run time, in this account and region.",
             )

@@ -48,6 +48,7 @@ class CanaryStack(Stack):
                 targets=tables.targets,
                 state=tables.state,
                 topic=topic.topic,
+                topic_key=topic.key,
                 enable_cognito_probes=config.enable_cognito_probes,
             ),
         )
