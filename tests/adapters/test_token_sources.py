@@ -115,7 +115,7 @@ def endpoint(pki: Pki) -> Iterator[Endpoint]:
     server.endpoint = Endpoint(
         url=f"https://127.0.0.1:{server.server_address[1]}/oauth2/token", ca_file=str(pki.ca_file)
     )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server.endpoint
     server.shutdown()
