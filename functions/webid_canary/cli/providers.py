@@ -323,10 +323,9 @@ def drift(
                 (gone,) = check_drift(None, None, previous, now=now)
                 findings_all.append(gone)
                 reports.append(provider_report(url, previous.arn, (), [gone]))
-    for missing in missing_providers(providers if wanted_url is None else [], trusts):
-        if wanted_url is None or missing.evidence["url"] == wanted_url:
-            findings_all.append(missing)
-            reports.append(provider_report(missing.evidence["url"], missing.evidence["arn"], (), [missing]))
+    for missing in missing_providers(providers, trusts):
+        findings_all.append(missing)
+        reports.append(provider_report(missing.evidence["url"], missing.evidence["arn"], (), [missing]))
 
     if baseline_path is not None:
         _write_baselines(baseline_path, updated)

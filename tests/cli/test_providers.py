@@ -1,0 +1,329 @@
+"""`webid-canary thumbprint` and `webid-canary drift` as a person or a pipeline runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from click.testing import CliRunner, Result
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from webid_canary.cli.main import cli
+from webid_canary.local.issuer import LocalIssuer, free_port
+
+IssuerFactory = Callable[..., LocalIssuer]
+ROLE_ARN_PREFIX = "arn:aws:iam::123456789012:role/"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def policy(*provider_arns: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Federated": arn}, "Action": "sts:AssumeRoleWithWebIdentity"}
+                for arn in provider_arns
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """moto in-process: boto3's standard chain inside the command reaches it."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield boto3.client("iam")
+
+
+def register(iam: object, issuer: LocalIssuer, *thumbprints: str, trusted: bool = True) -> str:
+    arn: str = iam.create_open_id_connect_provider(  # type: ignore[attr-defined]
+        Url=issuer.url, ClientIDList=["sts.amazonaws.com"], ThumbprintList=list(thumbprints or [issuer.thumbprint])
+    )["OpenIDConnectProviderArn"]
+    if trusted:
+        iam.create_role(RoleName=f"role-{issuer.port}", AssumeRolePolicyDocument=policy(arn))  # type: ignore[attr-defined]
+    return arn
+
+
+# ----- thumbprint
+
+
+def test_thumbprint_prints_the_issuer_hosts_last_certificate(local_issuer: LocalIssuer) -> None:
+    result = run("thumbprint", local_issuer.url + "/", "--allow-private", "--ca-file", local_issuer.ca_file)
+    assert result.exit_code == 0, result.output
+    assert f"thumbprint  {local_issuer.thumbprint}" in result.output
+    assert "CA file only (not a public root)" in result.output
+    assert "checks this thumbprint against the provider's list" in result.output
+
+
+def test_thumbprint_json_gives_every_host_and_whether_aws_uses_it(issuer_factory: IssuerFactory) -> None:
+    issuer = issuer_factory(jwks_on_second_host=True)
+    result = run("thumbprint", issuer.url, "--json", "--allow-private", "--ca-file", issuer.ca_file)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    hosts = {h["role"]: h for h in document["hosts"]}
+    assert hosts["issuer"]["thumbprint"] == issuer.thumbprint
+    assert hosts["jwks"]["thumbprint"] == issuer.jwks_thumbprint
+    assert hosts["jwks"]["aws_uses_thumbprint"] is True
+    assert hosts["issuer"]["verified_by_ca_file"] is True
+    assert [c["thumbprint"] for c in hosts["issuer"]["chain"]][-1] == issuer.thumbprint
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["http://127.0.0.1:1/"], "error: http://127.0.0.1:1/: only https:// URLs are fetched"),
+        (
+            ["https://127.0.0.1:1/"],
+            "error: https://127.0.0.1:1/: refused: 127.0.0.1 resolves to 127.0.0.1 is a loopback",
+        ),
+        (["https://127.0.0.1:1/?a=b", "--allow-private"], "no query or fragment"),
+        (["https://127.0.0.1:1/", "--allow-private", "--ca-file", "/nonexistent.pem"], "error: --ca-file: cannot read"),
+        (["https://127.0.0.1:1/", "--timeout", "0"], "error: usage:"),
+    ],
+)
+def test_thumbprint_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = run("thumbprint", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_thumbprint_of_a_closed_port_says_what_failed() -> None:
+    result = run("thumbprint", f"https://127.0.0.1:{free_port()}", "--allow-private")
+    assert result.exit_code == 1
+    assert "no certificate: cannot connect" in result.output
+    assert "Traceback" not in result.output
+
+
+# ----- drift
+
+
+def test_drift_json_reports_the_contracts_codes(account: object, issuer_factory: IssuerFactory) -> None:
+    rotated = issuer_factory(path="rotated")
+    split = issuer_factory(path="split", jwks_on_second_host=True)
+    no_kid = issuer_factory(path="no-kid")
+    renamed = issuer_factory(path="renamed")
+    for issuer in (rotated, split, no_kid, renamed):
+        register(account, issuer)
+    rotated.rotate_intermediate()
+    no_kid.set_mode(omit_kid=True)
+    renamed.set_mode(discovery_issuer=renamed.url + "/v2")
+    account.create_role(  # type: ignore[attr-defined]
+        RoleName="orphan", AssumeRolePolicyDocument=policy("arn:aws:iam::123456789012:oidc-provider/gone.example")
+    )
+
+    result = run("drift", "--all", "--json", "--allow-private", "--ca-file", rotated.ca_file)
+    assert result.exit_code == 1, result.output
+    reports = {p["url"]: p for p in json.loads(result.output)["providers"]}
+    found = {url: {(f["code"], f["severity"]) for f in p["findings"]} for url, p in reports.items()}
+    assert found == {
+        rotated.provider_url: {("thumbprint_mismatch", "critical")},
+        split.provider_url: {("thumbprint_host_uncovered", "high")},
+        no_kid.provider_url: {("jwks_kid_missing", "high")},
+        renamed.provider_url: {("issuer_mismatch", "critical")},
+        "gone.example": {("provider_missing", "critical")},
+    }
+    split_hosts = reports[split.provider_url]["hosts"]
+    assert [h["role"] for h in split_hosts] == ["issuer", "jwks"]
+    assert set(split_hosts[0]) == {"host", "role", "thumbprint", "trusted_root_ca", "not_after"}
+    assert reports[rotated.provider_url]["arn"].endswith(":oidc-provider/" + rotated.provider_url)
+
+
+def test_drift_of_one_healthy_issuer_exits_0_and_unused_is_only_info(
+    account: object, local_issuer: LocalIssuer
+) -> None:
+    register(account, local_issuer, trusted=False)
+    result = run("drift", "--issuer", local_issuer.url, "--json", "--allow-private", "--ca-file", local_issuer.ca_file)
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.output)["providers"]
+    assert [(f["code"], f["severity"]) for f in report["findings"]] == [("provider_unused", "info")]
+
+
+def test_drift_with_a_baseline_sees_rotation_and_deletion(
+    account: object, local_issuer: LocalIssuer, tmp_path: Path
+) -> None:
+    arn = register(account, local_issuer)
+    baseline = tmp_path / "baseline.json"
+    args = ["drift", "--json", "--allow-private", "--ca-file", local_issuer.ca_file, "--baseline", str(baseline)]
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    stored = json.loads(baseline.read_text())["providers"][local_issuer.provider_url]
+    assert stored["thumbprints"] == {f"127.0.0.1:{local_issuer.port}": local_issuer.thumbprint}
+    assert stored["key_ids"] == ["key-1"]
+
+    local_issuer.rotate_intermediate()
+    local_issuer.rotate_signing_key(keep_old=False)
+    second = run(*args)
+    codes = {f["code"] for f in json.loads(second.output)["providers"][0]["findings"]}
+    assert codes == {"thumbprint_changed", "thumbprint_mismatch", "jwks_keys_changed"}
+    assert second.exit_code == 1
+
+    account.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)  # type: ignore[attr-defined]
+    third = run(*args)
+    reports = json.loads(third.output)["providers"]
+    assert {(p["url"], f["code"]) for p in reports for f in p["findings"]} >= {
+        (local_issuer.provider_url, "provider_deleted"),
+        (local_issuer.provider_url, "provider_missing"),
+    }
+    assert third.exit_code == 1
+
+
+def test_drift_text_names_the_finding_and_the_fix(account: object, local_issuer: LocalIssuer) -> None:
+    register(account, local_issuer, "0" * 40)
+    result = run("drift", "--allow-private", "--ca-file", local_issuer.ca_file)
+    assert result.exit_code == 1
+    assert "critical thumbprint_mismatch" in result.output
+    assert "fix: Add the presented thumbprint" in result.output
+    assert local_issuer.thumbprint in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--issuer", "http://idp.example"], "error: http://idp.example: only https:// URLs are fetched"),
+        (["--issuer", "https://idp.example", "--all"], "error: usage: give --issuer URL or --all, not both"),
+        (["--expiry-days", "0"], "error: usage:"),
+        (["--ca-file", "/nonexistent.pem"], "error: --ca-file: cannot read /nonexistent.pem"),
+    ],
+)
+def test_drift_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = run("drift", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_drift_refuses_a_private_issuer_without_the_flag(account: object, local_issuer: LocalIssuer) -> None:
+    register(account, local_issuer)
+    result = run("drift", "--issuer", local_issuer.url)
+    assert result.exit_code == 2
+    assert "loopback address (allow with --allow-private)" in result.output
+    # In --all mode the refusal is a finding for that provider, not the end of the run.
+    every = run("drift", "--json")
+    (report,) = json.loads(every.output)["providers"]
+    (finding,) = report["findings"]
+    assert finding["code"] == "discovery_unreachable"
+    assert finding["evidence"]["failure"] == "refused"
+
+
+def test_a_broken_baseline_file_is_one_line(account: object, tmp_path: Path) -> None:
+    broken = tmp_path / "baseline.json"
+    broken.write_text('{"providers": {"x": {"url": "x"}}}')
+    result = run("drift", "--baseline", str(broken))
+    assert result.exit_code == 2
+    assert "error: --baseline:" in result.output
+    assert "baseline.recorded_at: missing" in result.output
+
+
+# ----- the real command against a moto server, as a pipeline would run it
+
+
+@pytest.mark.slow
+def test_drift_command_against_a_moto_server(issuer_factory: IssuerFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(name, value)
+        iam = boto3.client("iam")
+        issuer = issuer_factory(path="tenant")
+        register(iam, issuer)
+        issuer.rotate_intermediate()
+        command = Path(sys.executable).parent / "webid-canary"
+        done = subprocess.run(
+            [str(command), "drift", "--issuer", issuer.url, "--json", "--allow-private", "--ca-file", issuer.ca_file],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 1, done.stderr
+    (report,) = json.loads(done.stdout)["providers"]
+    assert [f["code"] for f in report["findings"]] == ["thumbprint_mismatch"]
+    assert report["findings"][0]["evidence"]["presented"] == issuer.thumbprint
+
+
+# ----- acceptance: certificates nobody here wrote
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not on PATH")
+def test_thumbprint_of_a_server_whose_chain_openssl_made(tmp_path: Path) -> None:
+    ext = tmp_path / "ext.cnf"
+    ext.write_text(
+        "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+        "[leaf]\nbasicConstraints=critical,CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+    )
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "root.key",
+             "-out", "root.pem", "-subj", "/CN=openssl root", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=tmp_path)  # fmt: skip
+    for name, issuer, section in (("int", "root", "ca"), ("leaf", "int", "leaf")):
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f"{name}.key",
+                 "-out", f"{name}.csr", "-subj", f"/CN=openssl {name}", cwd=tmp_path)  # fmt: skip
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey", f"{issuer}.key",
+                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "20", "-extfile", str(ext),
+                 "-extensions", section, cwd=tmp_path)  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", "leaf.pem", "-key", "leaf.key",
+         "-cert_chain", "int.pem", "-www", "-quiet"],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        expected = ""
+        while time.monotonic() < deadline and not expected:
+            shown = subprocess.run(
+                ["openssl", "s_client", "-showcerts", "-connect", f"127.0.0.1:{port}"],
+                input=b"", capture_output=True, timeout=10, check=False,
+            ).stdout.decode()  # fmt: skip
+            if "BEGIN CERTIFICATE" in shown:
+                last = shown.rsplit("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END CERTIFICATE-----")[0]
+                import base64
+                import hashlib
+
+                expected = hashlib.sha1(base64.b64decode("".join(last.split()))).hexdigest()
+            else:
+                time.sleep(0.1)
+        assert expected, "openssl s_server did not start"
+        result = run(
+            "thumbprint", f"https://127.0.0.1:{port}/", "--allow-private", "--ca-file", str(tmp_path / "root.pem")
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert f"thumbprint  {expected}" in result.output
+    assert "CN=openssl int" in result.output
+    # s_server answers with an HTML status page, not a discovery document: said, not a traceback.
+    assert "answer is not JSON" in result.output
+    assert result.exit_code == 1
