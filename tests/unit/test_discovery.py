@@ -135,6 +135,6 @@ def test_a_long_role_name_keeps_the_provider_suffix_within_64_characters() -> No
 
     assert ids == [
         "deploy-role-for-the-payments-service-in-production-eu-wes-github",
-        "deploy-role-for-the-payments-service-in-production-eu-eks-abcdef01",
+        "deploy-role-for-the-payments-service-in-production-eks-abcdef01",
     ]
     assert all(len(i) <= 64 for i in ids)
