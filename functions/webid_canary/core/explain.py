@@ -331,7 +331,7 @@ class TrustOutcome:
 
 def _failing_text(values: tuple[str, ...] | None) -> str:
     if not values:
-        return "nothing (the key is not in the request)"
+        return "no value (the key is absent from the request)"
     return " or ".join(repr(v) for v in values)
 
 

@@ -132,8 +132,9 @@ ENTRIES: tuple[Entry, ...] = (
         R,
         "A trust policy condition is false",
         Severity.HIGH,
-        "Make the token carry {expected_text} for {condition_key}, or change that condition in the trust policy "
-        "of {role_arn} to accept {actual_text} if that workload should be trusted.",
+        "If this workload should be trusted, change the {operator} condition on {condition_key} in the trust "
+        "policy of {role_arn} (it wants {expected_text}; the request has {actual_text}); otherwise the denial is "
+        "the policy doing its job.",
         "The condition {operator} on {condition_key} wants {expected_text}, and the request carries {actual_text}.",
     ),
     Entry(
