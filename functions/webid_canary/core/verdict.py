@@ -94,7 +94,10 @@ def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...
         hints=hints,
         explanation=fill(cause.explanation, finding.evidence),
         remedy=" ".join(
-            [fill(cause.remedy, finding.evidence), *(fill(entry(Kind.HINT, h).remedy, finding.evidence) for h in hints)]
+            [
+                *([] if finding.code == "none" and hints else [fill(cause.remedy, finding.evidence)]),
+                *(fill(entry(Kind.HINT, hint).remedy, finding.evidence) for hint in hints),
+            ]
         ),
         trace=trace,
     )
