@@ -40,6 +40,7 @@ from webid_canary.core.model import ProviderRecord, Token
 from webid_canary.local.strict_sts import (
     COGNITO_ISSUER,
     CachedKeySource,
+    HttpsKeySource,
     IssuerKeys,
     KeySource,
     StrictSts,
@@ -247,15 +248,12 @@ def _strict_assume_role_with_web_identity(self: TokenResponse) -> ActionResult:
     if installation is None:  # uninstalled while a request was in flight
         return _originals["sts"](self)  # type: ignore[no-any-return]
     token = self._get_param("WebIdentityToken")
-    policy_arns = self._get_param("PolicyArns") or []
     request = WebIdentityRequest(
         role_arn=self._get_param("RoleArn"),
         role_session_name=self._get_param("RoleSessionName"),
         token=None if token is None else Token(str(token)),
         duration_seconds=_int_param(self, "DurationSeconds"),
         policy=self._get_param("Policy"),
-        provider_id=self._get_param("ProviderId"),
-        policy_arns=tuple(str(p.get("arn", "")) for p in policy_arns if isinstance(p, dict)),
     )
     try:
         accepted = installation.sts.assume(request)
@@ -331,6 +329,11 @@ def strict_sts_service(
     cache = CachedKeySource(keys) if cache_seconds is None else CachedKeySource(keys, ttl_seconds=cache_seconds)
     sts = StrictSts(directory=MotoDirectory(), keys=cache, clock=clock, cognito=LocalCognitoIdentity())
     return StrictStsInstallation(sts=sts, cache=cache)
+
+
+def local_strict_sts(ca_file: str, *, ca_file_is_public: bool = False) -> StrictStsInstallation:
+    """The strict STS the local environment uses: loopback issuers allowed, the local PKI's roots trusted."""
+    return strict_sts_service(HttpsKeySource(ca_file=ca_file, allow_private=True, ca_file_is_public=ca_file_is_public))
 
 
 @contextlib.contextmanager

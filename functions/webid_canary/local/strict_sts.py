@@ -177,8 +177,6 @@ class WebIdentityRequest:
     token: Token | None
     duration_seconds: int | None = None
     policy: str | None = None
-    provider_id: str | None = None
-    policy_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
