@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
+
 from webid_canary.adapters.iam import (
     AwsAccessError,
     AwsThrottledError,
@@ -46,9 +47,7 @@ def iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def test_get_role_by_name_and_by_arn_returns_trust_policy_text_and_duration(iam: Any) -> None:
-    iam.create_role(
-        RoleName="deploy", Path="/ci/", AssumeRolePolicyDocument=json.dumps(TRUST), MaxSessionDuration=7200
-    )
+    iam.create_role(RoleName="deploy", Path="/ci/", AssumeRolePolicyDocument=json.dumps(TRUST), MaxSessionDuration=7200)
     reader = IamReader(iam)
 
     by_name = reader.get_role("deploy")

@@ -76,7 +76,12 @@ def _claim(key: str) -> str:
 
 def _positive(condition: Condition) -> bool:
     operator = parse_operator(condition.operator)
-    return not operator.negated and not operator.if_exists and operator.base != "Null"
+    return (
+        not operator.negated
+        and not operator.if_exists
+        and operator.base != "Null"
+        and operator.set_operator != "ForAllValues"
+    )
 
 
 def _statement_findings(

@@ -1,0 +1,244 @@
+"""The explain and lint commands: inputs, the JSON contract, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from webid_canary.cli.explain import explain, lint
+
+EXAMPLE = json.loads((Path(__file__).parents[1] / "unit" / "cases" / "providers.json").read_text())
+GITHUB_DENY = next(c for c in EXAMPLE if c["id"] == "github-pull-request")
+CONTRACT_KEYS = {
+    "outcome",
+    "error_code",
+    "message",
+    "root_cause",
+    "condition_key",
+    "expected",
+    "actual",
+    "hints",
+    "explanation",
+    "remedy",
+    "trace",
+}
+ROOT = Path(__file__).parents[2]
+
+
+def _write(tmp_path: Path, name: str, doc: Any) -> str:
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return str(path)
+
+
+def test_case_file_json_follows_the_contract_and_exit_status_is_1_on_deny(tmp_path: Path) -> None:
+    result = CliRunner().invoke(explain, ["--case", _write(tmp_path, "c.json", GITHUB_DENY), "--json"])
+
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert set(out) == CONTRACT_KEYS
+    assert out["root_cause"] == "trust_condition_mismatch"
+    assert out["condition_key"] == "token.actions.githubusercontent.com:sub"
+    assert out["expected"] == ["repo:acme/payments:ref:refs/heads/main"]
+    assert out["actual"] == ["repo:acme/payments:pull_request"]
+    assert "github_sub_format" in out["hints"]
+
+
+def test_allow_exits_0_and_human_output_is_short_and_plain_when_piped(tmp_path: Path) -> None:
+    allow = next(c for c in EXAMPLE if c["id"] == "eks-allow")
+    result = CliRunner().invoke(explain, ["--case", _write(tmp_path, "c.json", allow)])
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("ALLOW")
+    assert "\x1b[" not in result.stdout
+    assert len(result.stdout.splitlines()) <= 4
+
+
+def test_deny_human_output_names_key_expected_actual_and_fix(tmp_path: Path) -> None:
+    result = CliRunner().invoke(explain, ["--case", _write(tmp_path, "c.json", GITHUB_DENY), "--trace"])
+
+    assert result.exit_code == 1
+    text = result.stdout
+    assert "DENY   AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity" in text
+    assert "key    token.actions.githubusercontent.com:sub" in text
+    assert "'repo:acme/payments:pull_request'" in text
+    assert "fix    " in text and "trace" in text
+
+
+def test_pieces_in_separate_files_with_a_raw_token(tmp_path: Path) -> None:
+    claims = dict(GITHUB_DENY["token_claims"], sub="repo:acme/payments:ref:refs/heads/main")
+    token = jwt.encode(claims, "k" * 32, algorithm="HS256")
+    args = [
+        "--trust-policy", _write(tmp_path, "tp.json", GITHUB_DENY["trust_policy"]),
+        "--token", _write(tmp_path, "t.jwt", token + "\n"),
+        "--provider", _write(tmp_path, "p.json", GITHUB_DENY["oidc_provider"]),
+        "--now", GITHUB_DENY["now"],
+        "--session-name", "deploy-payments",
+        "--duration", "900",
+        "--json",
+    ]  # fmt: skip
+    result = CliRunner().invoke(explain, args)
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["root_cause"] == "none"
+    assert token not in result.output
+
+
+def test_pieces_with_claims_and_no_provider_is_provider_not_found(tmp_path: Path) -> None:
+    args = [
+        "--trust-policy", _write(tmp_path, "tp.json", GITHUB_DENY["trust_policy"]),
+        "--claims", _write(tmp_path, "c.json", GITHUB_DENY["token_claims"]),
+        "--now", GITHUB_DENY["now"],
+        "--json",
+    ]  # fmt: skip
+    result = CliRunner().invoke(explain, args)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["root_cause"] == "provider_not_found"
+
+
+@pytest.mark.parametrize(
+    ("args", "files", "field"),
+    [
+        (["--case", "{d}/missing.json"], {}, "error: case: cannot read"),
+        (["--case", "{d}/bad.json"], {"bad.json": "{not json"}, "error: case: not JSON"),
+        (
+            ["--case", "{d}/c.json"],
+            {"c.json": '{"role_arn": "arn:aws:iam::1:role/r", "now": "2026-01-01T00:00:00Z"}'},
+            "error: trust_policy: missing",
+        ),
+        (
+            ["--case", "{d}/c.json"],
+            {
+                "c.json": '{"role_arn": "arn:aws:iam::1:role/r", "trust_policy": {"Statement": []}, "now": "2026-01-01T00:00:00Z"}'
+            },
+            "error: token_claims: missing",
+        ),
+        (
+            ["--case", "{d}/c.json"],
+            {"c.json": '{"role_arn": "arn:aws:iam::1:role/r", "trust_policy": "nope", "token_claims": {}}'},
+            "error: trust_policy: not JSON",
+        ),
+        (["--case", "{d}/c.json", "--now", "yesterday"], {"c.json": "{}"}, "error: now: not an ISO-8601"),
+        ([], {}, "error: trust_policy: missing"),
+        (["--no-such-option"], {}, "error: usage: No such option"),
+        (["--duration", "soon"], {}, "error: usage:"),
+    ],
+)
+def test_unusable_input_exits_2_with_one_line_on_stderr(
+    tmp_path: Path, args: list[str], files: dict[str, str], field: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = CliRunner().invoke(explain, [a.format(d=tmp_path) for a in args])
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(field)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=200))
+def test_garbage_case_files_exit_2_with_one_line(tmp_path: Path, garbage: bytes) -> None:
+    path = tmp_path / "garbage.json"
+    path.write_bytes(garbage)
+    result = CliRunner().invoke(explain, ["--case", str(path), "--json"])
+
+    assert result.exit_code in (1, 2) if garbage.strip().startswith(b"{") else result.exit_code == 2
+    if result.exit_code == 2:
+        assert result.stdout == ""
+        assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: ")
+
+
+def test_lint_json_and_exit_status(tmp_path: Path) -> None:
+    open_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}},
+            }
+        ],
+    }
+    risky = CliRunner().invoke(lint, ["--trust-policy", _write(tmp_path, "p.json", open_policy), "--json"])
+    clean = CliRunner().invoke(lint, ["--case", _write(tmp_path, "c.json", GITHUB_DENY)])
+
+    assert risky.exit_code == 1
+    findings = json.loads(risky.stdout)["findings"]
+    assert [f["code"] for f in findings] == ["sub_not_pinned"]
+    assert set(findings[0]) == {"code", "severity", "title", "evidence", "remedy"}
+    assert findings[0]["severity"] == "critical"
+    assert clean.exit_code == 0
+    assert clean.stdout.strip() == "no findings"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield boto3.client("iam", region_name="us-east-1")
+
+
+def test_role_arn_and_token_file_read_the_role_and_provider_from_aws(aws: Any, tmp_path: Path) -> None:
+    aws.create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
+    )
+    role = aws.create_role(
+        RoleName="deploy",
+        AssumeRolePolicyDocument=json.dumps(GITHUB_DENY["trust_policy"]),
+        MaxSessionDuration=3600,
+    )["Role"]
+    token = jwt.encode(GITHUB_DENY["token_claims"], "k" * 32, algorithm="HS256")
+    token_file = _write(tmp_path, "token", token)
+    base = ["--token-file", token_file, "--now", GITHUB_DENY["now"], "--json"]
+
+    deny = CliRunner().invoke(explain, ["--role-arn", role["Arn"], *base])
+    first_failure_wins = CliRunner().invoke(explain, ["--role-arn", role["Arn"], *base, "--duration", "7200"])
+    missing = CliRunner().invoke(explain, ["--role-arn", "arn:aws:iam::123456789012:role/nope", *base])
+
+    assert deny.exit_code == 1, deny.output
+    assert json.loads(deny.stdout)["condition_key"] == "token.actions.githubusercontent.com:sub"
+    assert json.loads(first_failure_wins.stdout)["root_cause"] == "trust_condition_mismatch"
+    assert json.loads(missing.stdout)["root_cause"] == "role_not_found"
+
+
+def test_installed_console_script_runs_explain(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "webid-canary"
+    if not script.exists():
+        script = ROOT / ".venv" / "bin" / "webid-canary"
+    done = subprocess.run(
+        [str(script), "explain", "--case", _write(tmp_path, "c.json", GITHUB_DENY), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["root_cause"] == "trust_condition_mismatch"
+    bad = subprocess.run(
+        [str(script), "explain", "--case", str(tmp_path / "none.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
