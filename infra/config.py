@@ -7,13 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from webid_canary.core.model import InputError
+from webid_canary.core.pricing import rate_seconds
+
 DEFAULT_SCHEDULE = "rate(5 minutes)"
 DEFAULT_REMINDER_HOURS = 24
 MAX_PERIOD_SECONDS = 12 * 3600
 CONTEXT_KEYS = ("schedule", "alarm_email", "reminder_hours", "enable_cognito_probes", "alarmed_targets")
 
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$")
 
@@ -48,22 +49,15 @@ class CanaryConfig:
 
 def parse_schedule(expression: str) -> Schedule:
     """Accept EventBridge rate expressions; alarm periods and costs are derived from the interval."""
-    match = _RATE.match(expression.strip())
-    if match is None:
-        raise ConfigError(
-            "schedule", f"{expression!r} is not a rate expression such as 'rate(5 minutes)' or 'rate(1 hour)'"
-        )
-    value, unit = int(match.group(1)), match.group(2)
-    if value < 1:
-        raise ConfigError("schedule", "the rate must be at least 1")
-    if (value == 1) != (not unit.endswith("s")):
-        raise ConfigError("schedule", f"EventBridge wants 'rate(1 {unit.rstrip('s')})' for one, plural above one")
-    period = value * _UNIT_SECONDS[unit.rstrip("s")]
+    try:
+        period = rate_seconds(expression)
+    except InputError as exc:
+        raise ConfigError("schedule", exc.reason) from exc
     if period > MAX_PERIOD_SECONDS:
         raise ConfigError(
             "schedule", "at most 'rate(12 hours)': the heartbeat alarm watches two intervals within a day"
         )
-    return Schedule(f"rate({value} {unit})", period)
+    return Schedule(expression.strip(), period)
 
 
 def _text(key: str, value: Any) -> str:
