@@ -71,10 +71,17 @@ def test_hourly_schedule_means_730_lambda_requests() -> None:
     assert requests.monthly_usd == pytest.approx(730 * 0.20 / 1_000_000)
 
 
-def test_state_writes_follow_targets_and_providers() -> None:
-    """Two 2 KB state writes (two write units each) per cycle for one target and one provider."""
-    (writes,) = [x for x in run(1, 1).lines if x.item == "writes"]
-    assert writes.quantity == pytest.approx(8760 * 2 * 2)
+def test_state_writes_follow_changes_not_cycles() -> None:
+    """One target and one provider, each 2 KB state item changing about once a day: 2 x 30 x 2 write units."""
+    for period in (60, FIVE_MINUTES, 3600):
+        (writes,) = [x for x in run(1, 1, period=period).lines if x.item.startswith("writes")]
+        assert writes.quantity == 2 * 30 * 2
+
+
+def test_scans_read_every_cycle() -> None:
+    """100 targets of 1 KB and 100 state items of 2 KB: 25 + 50 read units per cycle."""
+    (reads,) = [x for x in run(100, 0).lines if x.item.startswith("reads")]
+    assert reads.quantity == pytest.approx(8760 * 75)
 
 
 def test_stack_is_far_cheaper_than_a_canary_per_target_at_fleet_sizes() -> None:

@@ -74,6 +74,8 @@ class Assumptions:
     log_bytes_per_provider: int = 800
     state_item_kb: int = 2
     target_item_kb: int = 1
+    # State is written only when something changes (status, reason, reminder): about once a day per item.
+    state_writes_per_item_per_month: int = 30
     notifications_per_month: int = 100
     log_retention_days: int = 30
 
@@ -216,11 +218,10 @@ def estimate(inputs: CostInputs, prices: PriceTable, assumptions: Assumptions | 
     cycle_seconds = a.base_seconds + a.seconds_per_target * n + a.seconds_per_provider * m
     log_bytes = a.log_bytes_per_cycle + a.log_bytes_per_target * n + a.log_bytes_per_provider * m
     log_gb = cycles * log_bytes / GB
-    # Each cycle scans Targets (eventually consistent: half a unit per 4 KB), reads and writes one state item
-    # per target and per provider.
-    scan_rru = math.ceil(n * a.target_item_kb / 4) / 2
-    state_rru = (n + m) * math.ceil(a.state_item_kb / 4)
-    state_wru = (n + m) * a.state_item_kb
+    # Each cycle scans Targets and State with strongly consistent reads (one unit per 4 KB read); State items
+    # are written only when they change.
+    scan_rru = math.ceil(n * a.target_item_kb / 4) + math.ceil((n + m) * a.state_item_kb / 4)
+    state_wru_per_month = (n + m) * a.state_writes_per_item_per_month * a.state_item_kb
     table_gb = (n * a.target_item_kb + (n + m) * a.state_item_kb) * 1024 / GB
 
     def line(service: str, item: str, quantity: float, price_id: str) -> CostLine:
@@ -245,8 +246,8 @@ def estimate(inputs: CostInputs, prices: PriceTable, assumptions: Assumptions | 
         ),
         line("Lambda", "arm64 duration", cycles * cycle_seconds * a.memory_gb, "lambda.arm64_gb_second"),
         line("Lambda", "requests", cycles, "lambda.request"),
-        line("DynamoDB", "reads", cycles * (scan_rru + state_rru), "dynamodb.read_request_unit"),
-        line("DynamoDB", "writes", cycles * state_wru, "dynamodb.write_request_unit"),
+        line("DynamoDB", "reads (two scans a cycle)", cycles * scan_rru, "dynamodb.read_request_unit"),
+        line("DynamoDB", "writes (state changes)", state_wru_per_month, "dynamodb.write_request_unit"),
         line("DynamoDB", "storage", table_gb, "dynamodb.storage"),
         line("DynamoDB", "point-in-time recovery", table_gb, "dynamodb.pitr"),
         line("SNS", "publishes", a.notifications_per_month, "sns.publish"),
