@@ -133,8 +133,17 @@ class LocalCognitoIdentity:
     """
 
     def __init__(self) -> None:
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._lock = threading.Lock()
+        self._private: rsa.RSAPrivateKey | None = None
         self.kid = f"local-cognito-{uuid.uuid4().hex[:8]}"
+
+    @property
+    def _key(self) -> rsa.RSAPrivateKey:
+        """The signing key, made on first use (most tests never touch Cognito)."""
+        with self._lock:
+            if self._private is None:
+                self._private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return self._private
 
     def keys(self) -> IssuerKeys:
         public = RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
