@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,19 @@ def test_item_keeps_the_design_shape() -> None:
 
     assert item == BASE
     assert isinstance(parse_target(BASE), Target)
+
+
+def test_the_documented_items_validate() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "targets.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.DOTALL)
+    full = json.loads(blocks[0])
+    sources = [json.loads(chunk) for chunk in blocks[1].split("\n\n")]
+
+    target = parse_target(full)
+
+    assert target_to_item(target).items() <= full.items()
+    assert target.topic_arn == full["topic_arn"]
+    assert set(full) == set(FIELDS)
+    assert [s["type"] for s in sources] == ["client_credentials", "cognito_developer_identity", "secret"]
+    for source in sources:
+        assert parse_target({**full, "token_source": source}).token_source is not None
