@@ -329,3 +329,40 @@ def test_drift_of_moto_provider_records_against_live_issuers(iam: IamReader, iss
         rotated.provider_url: {"thumbprint_mismatch"},
         split.provider_url: {"thumbprint_host_uncovered"},
     }
+
+
+# ----- a chain that reaches a root of the system store
+
+
+@pytest.fixture
+def system_store_with_local_roots(monkeypatch: pytest.MonkeyPatch, local_issuer: LocalIssuer) -> Iterator[None]:
+    """Make the session's roots the system trust store (SSL_CERT_FILE), as if they were public roots."""
+    from webid_canary.adapters import issuer as adapter
+
+    monkeypatch.setenv("SSL_CERT_FILE", local_issuer.ca_file)
+    adapter._store.cache_clear()
+    yield
+    monkeypatch.undo()
+    adapter._store.cache_clear()
+
+
+@pytest.mark.usefixtures("system_store_with_local_roots")
+def test_a_chain_to_a_trusted_root_makes_a_mismatch_informational(local_issuer: LocalIssuer) -> None:
+    provider = record(local_issuer)
+    local_issuer.rotate_intermediate()
+    seen = inspect(local_issuer, ca_file=None)
+    assert seen.hosts[0].trusted_root_ca is True
+    assert seen.hosts[0].error is None
+    assert seen.idp_facts().trusted_root_ca is True
+    findings = check_drift(provider, seen, None, now=NOW)
+    assert [(f.code, f.severity) for f in findings] == [("thumbprint_mismatch", Severity.INFO)]
+    assert findings[0].evidence["aws_uses_thumbprints"] is False
+
+
+def test_a_certificate_for_another_name_is_not_verified(issuer_factory: IssuerFactory) -> None:
+    issuer = issuer_factory(hosts=("localhost",))
+    host = inspect(issuer).hosts[0]
+    assert host.verified_by_ca_file is False
+    assert host.trusted_root_ca is False
+    # Still fingerprinted: STS in thumbprint mode compares the thumbprint, whatever the name.
+    assert host.thumbprint == issuer.thumbprint

@@ -12,18 +12,24 @@ import hashlib
 import http.client
 import ipaddress
 import json
+import os
 import socket
 import ssl
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509 import DNSName, IPAddress
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from webid_canary.core.inspection import (
     CertificateFacts,
@@ -170,64 +176,91 @@ def check_issuer_url(url: str) -> None:
 # ----- TLS
 
 
-@functools.lru_cache(maxsize=16)
-def _client_context(*, cafile: str | None, verify: bool) -> ssl.SSLContext:
-    """A client context; cached because loading the system store costs more than a loopback handshake."""
+@functools.lru_cache(maxsize=1)
+def _client_context() -> ssl.SSLContext:
+    """One handshake per connection that accepts any chain: trust is judged afterwards, from what was presented."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif cafile is None:
-        context.load_default_certs()
-    else:
-        context.load_verify_locations(cafile=cafile)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
     return context
+
+
+_STORE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _store(ca_file: str | None) -> Store | None:
+    """The roots of a PEM file, or of the system trust store (the one OpenSSL would use) when None."""
+    files = [ca_file] if ca_file is not None else _system_roots()
+    roots: list[x509.Certificate] = []
+    with _STORE_LOCK, warnings.catch_warnings():
+        # System bundles carry a few legacy roots cryptography warns about; they still count as roots.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        for name in files:
+            try:
+                with open(name, "rb") as handle:
+                    roots += x509.load_pem_x509_certificates(handle.read())
+            except (OSError, ValueError):
+                continue
+    return Store(roots) if roots else None
+
+
+def _system_roots() -> list[str]:
+    """The system bundle OpenSSL reads (SSL_CERT_FILE honoured), else the PEM files of its directory."""
+    paths = ssl.get_default_verify_paths()
+    bundle = next((f for f in (paths.cafile, paths.openssl_cafile) if f and os.path.isfile(f)), None)
+    if bundle is not None:
+        return [bundle]
+    directory = paths.capath or paths.openssl_capath
+    if not directory or not os.path.isdir(directory):
+        return []
+    return sorted(os.path.join(directory, n) for n in os.listdir(directory) if n.endswith((".pem", ".crt")))
+
+
+def _verify(chain: list[x509.Certificate], host: str, store: Store | None, now: datetime) -> str | None:
+    """None when the presented chain leads to a root of `store` for this host name, else why not."""
+    if store is None:
+        return "no trust store"
+    if not chain:
+        return "no certificate presented"
+    try:
+        subject: x509.verification.Subject = IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        subject = DNSName(host)
+    try:
+        PolicyBuilder().store(store).time(now).build_server_verifier(subject).verify(chain[0], chain[1:])
+    except VerificationError as exc:
+        return str(exc)
+    return None
 
 
 @dataclass
 class _Session:
-    """Connections of one inspection: remembers, per host, which trust store verified it and what it presented."""
+    """Connections of one inspection: each host's presented chain is read and judged once."""
 
     ca_file: str | None
     timeout: float
     allow_private: bool
     max_bytes: int
+    now: datetime
     hosts: dict[str, HostFacts] = field(default_factory=dict)
-    _mode: dict[str, str] = field(default_factory=dict)
-
-    def contexts(self, key: str) -> list[tuple[str, ssl.SSLContext]]:
-        candidates = [("system", _client_context(cafile=None, verify=True))]
-        if self.ca_file is not None:
-            candidates.append(("ca_file", _client_context(cafile=self.ca_file, verify=True)))
-        candidates.append(("none", _client_context(cafile=None, verify=False)))
-        chosen = self._mode.get(key)
-        return [c for c in candidates if c[0] == chosen] if chosen else candidates
 
     def connect(self, target: _Target, role: Role, deadline: float) -> ssl.SSLSocket:
+        try:
+            tls = self._handshake(target, deadline)
+        except TimeoutError as exc:
+            raise _FetchError(Failure.TIMEOUT, f"TLS connection timed out after {self.timeout:g} s") from exc
+        except ssl.SSLError as exc:
+            raise _FetchError(Failure.TLS, f"TLS handshake failed: {exc.reason or exc}") from exc
+        except OSError as exc:
+            raise _FetchError(Failure.CONNECT, f"cannot connect: {exc.strerror or exc}") from exc
         key = target.display_host
-        verify_error: str | None = None
-        last: Exception | None = None
-        for mode, context in self.contexts(key):
-            try:
-                tls = self._handshake(target, context, deadline)
-            except ssl.SSLCertVerificationError as exc:
-                verify_error = verify_error or f"not trusted by the system store: {exc.verify_message or exc}"
-                last = exc
-                continue
-            except TimeoutError as exc:
-                raise _FetchError(Failure.TIMEOUT, f"TLS connection timed out after {self.timeout:g} s") from exc
-            except ssl.SSLError as exc:
-                raise _FetchError(Failure.TLS, f"TLS handshake failed: {exc.reason or exc}") from exc
-            except OSError as exc:
-                raise _FetchError(Failure.CONNECT, f"cannot connect: {exc.strerror or exc}") from exc
-            if key not in self.hosts:
-                self._mode[key] = mode
-                self.hosts[key] = _host_facts(key, role, tls, mode, verify_error=verify_error, ca_file=self.ca_file)
-            return tls
-        raise _FetchError(Failure.TLS, f"certificate verify failed: {last}")
+        if key not in self.hosts:
+            self.hosts[key] = self._facts(key, target.host, role, tls)
+        return tls
 
-    def _handshake(self, target: _Target, context: ssl.SSLContext, deadline: float) -> ssl.SSLSocket:
+    def _handshake(self, target: _Target, deadline: float) -> ssl.SSLSocket:
         errors: list[OSError] = []
         for address in target.addresses:
             remaining = deadline - time.monotonic()
@@ -239,30 +272,33 @@ class _Session:
                 errors.append(exc)
                 continue
             try:
-                return context.wrap_socket(raw, server_hostname=target.host)
+                return _client_context().wrap_socket(raw, server_hostname=target.host)
             except BaseException:
                 raw.close()
                 raise
         raise errors[-1] if errors else OSError(f"no address for {target.host}")
 
+    def _facts(self, key: str, host: str, role: Role, tls: ssl.SSLSocket) -> HostFacts:
+        ders = list(tls.get_unverified_chain() or ())
+        certificates = [x509.load_der_x509_certificate(der) for der in ders]
+        public = _verify(certificates, host, _store(None), self.now)
+        private = (
+            None
+            if self.ca_file is None or public is None
+            else _verify(certificates, host, _store(self.ca_file), self.now)
+        )
+        return HostFacts(
+            host=key,
+            role=role,
+            chain=tuple(_certificate(der, cert) for der, cert in zip(ders, certificates, strict=True)),
+            trusted_root_ca=public is None,
+            verified_by_ca_file=None if self.ca_file is None or public is None else private is None,
+            tls_version=tls.version(),
+            error=None if public is None else f"not trusted by the system store: {public}",
+        )
 
-def _host_facts(
-    key: str, role: Role, tls: ssl.SSLSocket, mode: str, *, verify_error: str | None, ca_file: str | None
-) -> HostFacts:
-    chain = tuple(_certificate(der) for der in tls.get_unverified_chain() or ())
-    return HostFacts(
-        host=key,
-        role=role,
-        chain=chain,
-        trusted_root_ca=mode == "system",
-        verified_by_ca_file=None if ca_file is None or mode == "system" else mode == "ca_file",
-        tls_version=tls.version(),
-        error=None if mode == "system" else verify_error,
-    )
 
-
-def _certificate(der: bytes) -> CertificateFacts:
-    cert = x509.load_der_x509_certificate(der)
+def _certificate(der: bytes, cert: x509.Certificate) -> CertificateFacts:
     return CertificateFacts(
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
@@ -276,7 +312,8 @@ def _certificate(der: bytes) -> CertificateFacts:
 
 def _get(session: _Session, target: _Target, role: Role, deadline: float) -> tuple[int, bytes]:
     tls = session.connect(target, role, deadline)
-    connection = http.client.HTTPSConnection(target.host, target.port, timeout=session.timeout)
+    # A plain HTTPConnection over our own TLS socket: HTTPSConnection would load a trust store per request.
+    connection = http.client.HTTPConnection(target.host, target.port, timeout=session.timeout)
     connection.sock = tls
     try:
         # Each read waits at most what is left of the deadline; a trickling server is cut off between reads.
@@ -377,10 +414,19 @@ def fetch_json(
     timeout: float = 5.0,
     max_bytes: int = 1_000_000,
     role: Role = Role.ISSUER,
+    now: datetime | None = None,
 ) -> FetchedJson:
-    """GET one JSON object over HTTPS under the inspection rules; a refused URL raises IssuerUrlError."""
+    """GET one JSON object over HTTPS under the inspection rules; a URL breaking them raises IssuerUrlError.
+
+    A private or loopback address (without `allow_private`) comes back as a failed fetch (`refused`)."""
     _split(url, allow_query=True)
-    session = _Session(ca_file=ca_file, timeout=timeout, allow_private=allow_private, max_bytes=max_bytes)
+    session = _Session(
+        ca_file=ca_file,
+        timeout=timeout,
+        allow_private=allow_private,
+        max_bytes=max_bytes,
+        now=now or datetime.now(UTC),
+    )
     return _fetch(session, url, role, allow_query=True)
 
 
@@ -391,10 +437,17 @@ def fetch_jwks(
     ca_file: str | None = None,
     timeout: float = 5.0,
     max_bytes: int = 1_000_000,
+    now: datetime | None = None,
 ) -> FetchedJson:
     """GET a JWKS; an answer without a `keys` list counts as a failed fetch (failure `invalid`)."""
     fetched = fetch_json(
-        url, allow_private=allow_private, ca_file=ca_file, timeout=timeout, max_bytes=max_bytes, role=Role.JWKS
+        url,
+        allow_private=allow_private,
+        ca_file=ca_file,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        role=Role.JWKS,
+        now=now,
     )
     if fetched.body is not None and not isinstance(fetched.body.get("keys"), list):
         fetch = replace(fetched.fetch, failure=Failure.INVALID, error='JWKS has no "keys" list')
@@ -414,7 +467,7 @@ def inspect_issuer(
     """Fetch discovery and JWKS and read both hosts' chains; raises IssuerUrlError only for a refused issuer URL."""
     host, port, path = _split(url, allow_query=False)
     discovery_url = url.rstrip("/") + DISCOVERY_SUFFIX
-    session = _Session(ca_file=ca_file, timeout=timeout, allow_private=allow_private, max_bytes=max_bytes)
+    session = _Session(ca_file=ca_file, timeout=timeout, allow_private=allow_private, max_bytes=max_bytes, now=now)
     try:
         issuer_target = _target(url, allow_private=allow_private, allow_query=False, timeout=timeout)
     except _FetchError as exc:
