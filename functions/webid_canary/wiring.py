@@ -63,7 +63,7 @@ def build_ports(settings: Settings, session: Any = None) -> Ports:
         targets=TargetsTable(session.client("dynamodb"), settings.targets_table),
         iam=IamReader(session.client("iam")),
         inspector=IssuerInspector(allow_private=settings.allow_private_issuers, ca_file=settings.ca_file),
-        tokens=TokenFetcher(session, ca_file=settings.ca_file),
+        tokens=TokenFetcher(session, ca_file=settings.ca_file, allow_private=settings.allow_private_issuers),
         prober=StsProber(session.client),
         drift=DriftChecker(expiry_days=settings.cert_expiry_days),
     )
