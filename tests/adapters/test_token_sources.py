@@ -30,6 +30,7 @@ from webid_canary.adapters.token_sources import (
 )
 from webid_canary.core.model import Token
 from webid_canary.core.targets import ClientCredentialsSource, CognitoDeveloperIdentitySource, SecretSource
+from webid_canary.local.npm_provider import NpmOpenIdProvider
 from webid_canary.local.pki import Pki
 
 REGION = "eu-west-1"
@@ -425,3 +426,24 @@ def test_cognito_errors_name_the_pool_and_the_code(session: Any, code: str, retr
     assert "eu-west-1:7d3e2c10-5b7a-4f0e-9a61-2c4b8e1f0d93" in str(caught.value)
     assert code in str(caught.value)
     assert caught.value.retryable is retryable
+
+
+@pytest.mark.slow
+@pytest.mark.node
+def test_client_credentials_against_the_npm_openid_provider(session: Any, npm_provider: NpmOpenIdProvider) -> None:
+    session.client("secretsmanager").create_secret(
+        Name="webid-canary/npm-client", SecretString=json.dumps({"client_secret": npm_provider.client_secret})
+    )
+    source = ClientCredentialsSource(
+        token_endpoint=npm_provider.token_endpoint,
+        client_id=npm_provider.client_id,
+        secret_id="webid-canary/npm-client",
+        resource=npm_provider.resource,
+    )
+
+    token = TokenFetcher(session, ca_file=npm_provider.ca_file, allow_private=True).fetch(source)
+
+    claims = jwt.decode(token.value, options={"verify_signature": False})
+    assert claims["iss"] == npm_provider.url
+    assert claims["aud"] == npm_provider.audience
+    assert claims["client_id"] == npm_provider.client_id
