@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.parse
+import urllib.request
+from xml.etree import ElementTree
 
 import pytest
 from botocore.exceptions import ClientError
@@ -86,3 +89,32 @@ def test_an_expired_token_is_refused_over_http(
             RoleSessionName="webid-canary",
             WebIdentityToken=local_issuer.mint({"sub": SUB, "aud": AUD}, expires_in=-1),
         )
+
+
+def test_the_wire_answer_is_an_sts_error_document(moto_server: str, role_arn: str) -> None:
+    """Without any SDK: status 400 and STS's query-protocol error XML."""
+    form = urllib.parse.urlencode(
+        {
+            "Action": "AssumeRoleWithWebIdentity",
+            "Version": "2011-06-15",
+            "RoleArn": role_arn,
+            "RoleSessionName": "webid-canary",
+            "WebIdentityToken": "garbage-not-a-jwt",
+        }
+    ).encode()
+    request = urllib.request.Request(moto_server + "/", data=form, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    document = ElementTree.fromstring(caught.value.read())
+    namespace = {"sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
+    assert document.tag == "{https://sts.amazonaws.com/doc/2011-06-15/}ErrorResponse"
+    assert document.findtext("sts:Error/sts:Type", namespaces=namespace) == "Sender"
+    assert document.findtext("sts:Error/sts:Code", namespaces=namespace) == "InvalidIdentityToken"
+    assert document.findtext("sts:RequestId", namespaces=namespace)
+
+
+def test_the_environment_points_processes_at_the_server(local_moto_server: LocalMotoServer) -> None:
+    environment = local_moto_server.environment()
+    assert environment["AWS_ENDPOINT_URL"] == local_moto_server.endpoint_url
+    assert environment["AWS_DEFAULT_REGION"] == "us-east-1"

@@ -140,11 +140,22 @@ def test_a_thumbprint_that_does_not_match_the_chain_is_refused(
 def test_a_rotated_intermediate_breaks_the_pinned_thumbprint(federation: Federation) -> None:
     federation.assume(federation.good_token())
     federation.issuer.rotate_intermediate()
-    federation.aws.installation.clear_jwks_cache()  # type: ignore[union-attr]
+    federation.aws.clear_jwks_cache()
 
     code, _, message = federation.refused(federation.good_token())
     assert code == "InvalidIdentityToken"
     assert "thumbprint" in message
+
+
+def test_updating_the_thumbprint_list_repairs_the_provider(federation: Federation) -> None:
+    federation.issuer.rotate_intermediate()
+    federation.aws.clear_jwks_cache()
+    assert federation.refused(federation.good_token())[0] == "InvalidIdentityToken"
+
+    federation.aws.client("iam").update_open_id_connect_provider_thumbprint(
+        OpenIDConnectProviderArn=federation.provider_arn, ThumbprintList=[federation.issuer.thumbprint]
+    )
+    assert federation.assume(federation.good_token())["SubjectFromWebIdentityToken"] == SUB
 
 
 def test_a_sub_the_trust_policy_does_not_allow_is_access_denied(federation: Federation) -> None:
@@ -207,7 +218,7 @@ def test_keys_are_cached_until_the_cache_is_cleared(federation: Federation) -> N
     code, _, _ = federation.refused(fresh)
     assert code == "InvalidIdentityToken"
 
-    federation.aws.installation.clear_jwks_cache()  # type: ignore[union-attr]
+    federation.aws.clear_jwks_cache()
     assert federation.assume(fresh)["SubjectFromWebIdentityToken"] == SUB
 
 

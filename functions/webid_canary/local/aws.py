@@ -399,6 +399,11 @@ class LocalAws:
         """A boto3 client for this environment (fake credentials, the environment's region)."""
         return _client(service, region=self.region, endpoint_url=None, **kwargs)
 
+    def clear_jwks_cache(self, issuer: str | None = None) -> None:
+        """Make the strict STS fetch issuers' keys again (after a key rotation)."""
+        if self.installation is not None:
+            self.installation.clear_jwks_cache(issuer)
+
 
 class LocalMotoServer:
     """A ThreadedMotoServer on 127.0.0.1 (port chosen by the OS) with the strict STS installed."""
@@ -466,6 +471,15 @@ class LocalMotoServer:
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client talking HTTP to this server."""
         return _client(service, region=self.region, endpoint_url=self.endpoint_url, **kwargs)
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that point any AWS SDK or CLI process at this server (fake credentials)."""
+        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": self.region}
+
+    def clear_jwks_cache(self, issuer: str | None = None) -> None:
+        """Make the strict STS fetch issuers' keys again (after a key rotation)."""
+        if self.installation is not None:
+            self.installation.clear_jwks_cache(issuer)
 
     def reset(self) -> None:
         """Drop every resource the server holds (moto's reset API)."""
