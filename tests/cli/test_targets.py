@@ -35,7 +35,7 @@ def item(target_id: str, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -74,34 +74,34 @@ def write(tmp_path: Path, name: str, document: Any) -> str:
 # --- register ------------------------------------------------------------------------------------------------
 
 
-def test_register_a_json_list_stores_every_target(aws: Any, tmp_path: Path) -> None:
+def test_register_a_json_list_stores_every_target(dynamodb: Any, tmp_path: Path) -> None:
     path = write(tmp_path, "targets.json", [item("payments-api-prod"), item("payments-api-dev", severity="low")])
 
     result = run("register", "--file", path)
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["registered payments-api-prod", "registered payments-api-dev"]
-    assert set(stored(aws)) == {"payments-api-prod", "payments-api-dev"}
-    assert stored(aws)["payments-api-dev"]["severity"] == {"S": "low"}
+    assert set(stored(dynamodb)) == {"payments-api-prod", "payments-api-dev"}
+    assert stored(dynamodb)["payments-api-dev"]["severity"] == {"S": "low"}
 
 
-def test_register_a_yaml_item(aws: Any, tmp_path: Path) -> None:
+def test_register_a_yaml_item(dynamodb: Any, tmp_path: Path) -> None:
     path = write(tmp_path, "target.yaml", item("payments-api-prod", duration_seconds=3600))
 
     result = run("register", "-f", path)
 
     assert result.exit_code == 0, result.output
-    assert stored(aws)["payments-api-prod"]["duration_seconds"] == {"N": "3600"}
+    assert stored(dynamodb)["payments-api-prod"]["duration_seconds"] == {"N": "3600"}
 
 
-def test_register_from_stdin(aws: Any) -> None:
+def test_register_from_stdin(dynamodb: Any) -> None:
     result = run("register", "--file", "-", stdin=json.dumps(item("from-stdin")))
 
     assert result.exit_code == 0, result.output
-    assert "from-stdin" in stored(aws)
+    assert "from-stdin" in stored(dynamodb)
 
 
-def test_a_bad_file_writes_nothing_and_names_every_problem(aws: Any, tmp_path: Path) -> None:
+def test_a_bad_file_writes_nothing_and_names_every_problem(dynamodb: Any, tmp_path: Path) -> None:
     items = [
         item("good-target"),
         item("bad-issuer", issuer="http://plain.example"),
@@ -118,10 +118,10 @@ def test_a_bad_file_writes_nothing_and_names_every_problem(aws: Any, tmp_path: P
     assert errors[1] == "error: #3: target_id: required"
     assert errors[2].startswith("error: bad-duration: severty: unknown field; did you mean 'severity'?")
     assert errors[3].startswith("error: bad-duration: duration_seconds: must be between 900 and 43200")
-    assert stored(aws) == {}
+    assert stored(dynamodb) == {}
 
 
-def test_registration_never_overwrites_another_target_without_replace(aws: Any, tmp_path: Path) -> None:
+def test_registration_never_overwrites_another_target_without_replace(dynamodb: Any, tmp_path: Path) -> None:
     run("register", "--file", write(tmp_path, "a.json", item("payments-api-prod", owner="team-payments")))
     path = write(tmp_path, "b.json", [item("brand-new"), item("payments-api-prod", owner="intruders")])
 
@@ -129,11 +129,11 @@ def test_registration_never_overwrites_another_target_without_replace(aws: Any, 
 
     assert result.exit_code == 2
     assert "error: payments-api-prod: target_id: already registered; use --replace to update it" in result.stderr
-    assert set(stored(aws)) == {"payments-api-prod"}
-    assert stored(aws)["payments-api-prod"]["owner"] == {"S": "team-payments"}
+    assert set(stored(dynamodb)) == {"payments-api-prod"}
+    assert stored(dynamodb)["payments-api-prod"]["owner"] == {"S": "team-payments"}
 
 
-def test_replace_updates_an_existing_target(aws: Any, tmp_path: Path) -> None:
+def test_replace_updates_an_existing_target(dynamodb: Any, tmp_path: Path) -> None:
     run("register", "--file", write(tmp_path, "a.json", item("payments-api-prod")))
 
     result = run(
@@ -145,20 +145,20 @@ def test_replace_updates_an_existing_target(aws: Any, tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["updated payments-api-prod", "registered another-one"]
-    assert stored(aws)["payments-api-prod"]["owner"] == {"S": "sre"}
+    assert stored(dynamodb)["payments-api-prod"]["owner"] == {"S": "sre"}
 
 
-def test_an_id_given_twice_in_one_file_is_refused(aws: Any, tmp_path: Path) -> None:
+def test_an_id_given_twice_in_one_file_is_refused(dynamodb: Any, tmp_path: Path) -> None:
     path = write(tmp_path, "twice.json", [item("same-id"), item("same-id", owner="other")])
 
     result = run("register", "--file", path)
 
     assert result.exit_code == 2
     assert "error: same-id: target_id: given twice in this input (items #1 and #2)" in result.stderr
-    assert stored(aws) == {}
+    assert stored(dynamodb) == {}
 
 
-def test_register_with_flags(aws: Any) -> None:
+def test_register_with_flags(dynamodb: Any) -> None:
     result = run(
         "register",
         "--target-id", "deploy-main",
@@ -189,7 +189,7 @@ def test_register_with_flags(aws: Any) -> None:
     )
 
 
-def test_register_with_a_token_source_flag(aws: Any) -> None:
+def test_register_with_a_token_source_flag(dynamodb: Any) -> None:
     result = run(
         "register",
         "--target-id", "live-one",
@@ -205,7 +205,7 @@ def test_register_with_a_token_source_flag(aws: Any) -> None:
     }
 
 
-def test_bad_flags_are_refused_naming_the_field(aws: Any) -> None:
+def test_bad_flags_are_refused_naming_the_field(dynamodb: Any) -> None:
     result = run(
         "register",
         "--target-id", "deploy-main",
@@ -218,7 +218,7 @@ def test_bad_flags_are_refused_naming_the_field(aws: Any) -> None:
     assert result.exit_code == 2
     assert "error: deploy-main: claims.aud: required" in result.stderr
     assert "error: deploy-main: duration_seconds: must be between 900 and 43200 seconds, not 60" in result.stderr
-    assert stored(aws) == {}
+    assert stored(dynamodb) == {}
 
 
 @pytest.mark.parametrize(
@@ -231,7 +231,7 @@ def test_bad_flags_are_refused_naming_the_field(aws: Any) -> None:
         (["--file", "/nonexistent/targets.json"], "error: file: cannot read /nonexistent/targets.json"),
     ],
 )
-def test_usage_errors_are_one_line(aws: Any, args: list[str], message: str) -> None:
+def test_usage_errors_are_one_line(dynamodb: Any, args: list[str], message: str) -> None:
     result = run("register", *args)
 
     assert result.exit_code == 2
@@ -239,7 +239,7 @@ def test_usage_errors_are_one_line(aws: Any, args: list[str], message: str) -> N
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_a_file_that_is_not_json_or_yaml_is_one_line(aws: Any, tmp_path: Path) -> None:
+def test_a_file_that_is_not_json_or_yaml_is_one_line(dynamodb: Any, tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{"target_id": "x",')
 
@@ -249,7 +249,7 @@ def test_a_file_that_is_not_json_or_yaml_is_one_line(aws: Any, tmp_path: Path) -
     assert result.stderr.startswith(f"error: file: {path} is neither JSON nor YAML")
 
 
-def test_duplicate_json_keys_are_refused(aws: Any, tmp_path: Path) -> None:
+def test_duplicate_json_keys_are_refused(dynamodb: Any, tmp_path: Path) -> None:
     path = tmp_path / "dup.json"
     path.write_text('{"target_id": "a-target", "severity": "low", "severity": "critical"}')
 
@@ -259,15 +259,15 @@ def test_duplicate_json_keys_are_refused(aws: Any, tmp_path: Path) -> None:
     assert "key 'severity' written twice" in result.stderr
 
 
-def test_dry_run_validates_and_writes_nothing(aws: Any, tmp_path: Path) -> None:
+def test_dry_run_validates_and_writes_nothing(dynamodb: Any, tmp_path: Path) -> None:
     result = run("register", "--dry-run", "--file", write(tmp_path, "t.json", [item("one-target"), item("two-target")]))
 
     assert result.exit_code == 0
     assert "valid: 2 target(s); nothing written" in result.stdout
-    assert stored(aws) == {}
+    assert stored(dynamodb) == {}
 
 
-def test_missing_table_setting_is_named(aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_table_setting_is_named(dynamodb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(names.ENV_TARGETS_TABLE)
 
     result = run("list")
@@ -278,7 +278,7 @@ def test_missing_table_setting_is_named(aws: Any, tmp_path: Path, monkeypatch: p
     )
 
 
-def test_a_table_that_does_not_exist_is_an_aws_error(aws: Any) -> None:
+def test_a_table_that_does_not_exist_is_an_aws_error(dynamodb: Any) -> None:
     result = run("list", "--targets-table", "no-such-table")
 
     assert result.exit_code == 1
@@ -301,10 +301,10 @@ def put_malformed(client: Any) -> None:
     )
 
 
-def test_list_shows_a_malformed_item_as_an_error_row(aws: Any, tmp_path: Path) -> None:
+def test_list_shows_a_malformed_item_as_an_error_row(dynamodb: Any, tmp_path: Path) -> None:
     run("register", "--file", write(tmp_path, "t.json", [item("payments-api-prod"), item("payments-api-dev")]))
     run("disable", "payments-api-dev")
-    put_malformed(aws)
+    put_malformed(dynamodb)
 
     result = run("list")
 
@@ -320,9 +320,9 @@ def test_list_shows_a_malformed_item_as_an_error_row(aws: Any, tmp_path: Path) -
     assert "1 item(s) do not validate" in result.stderr
 
 
-def test_list_json_separates_valid_and_invalid_items(aws: Any, tmp_path: Path) -> None:
+def test_list_json_separates_valid_and_invalid_items(dynamodb: Any, tmp_path: Path) -> None:
     run("register", "--file", write(tmp_path, "t.json", item("payments-api-prod")))
-    put_malformed(aws)
+    put_malformed(dynamodb)
 
     document = json.loads(run("list", "--json").stdout)
 
@@ -337,7 +337,7 @@ def test_list_json_separates_valid_and_invalid_items(aws: Any, tmp_path: Path) -
     ]
 
 
-def test_show_prints_one_target(aws: Any, tmp_path: Path) -> None:
+def test_show_prints_one_target(dynamodb: Any, tmp_path: Path) -> None:
     run("register", "--file", write(tmp_path, "t.json", item("payments-api-prod")))
 
     result = run("show", "payments-api-prod")
@@ -347,15 +347,15 @@ def test_show_prints_one_target(aws: Any, tmp_path: Path) -> None:
     assert 'must_deny: [{"sub": "system:serviceaccount:payments:debug-shell"}]' in result.stdout
 
 
-def test_show_of_an_unknown_id_is_one_line(aws: Any) -> None:
+def test_show_of_an_unknown_id_is_one_line(dynamodb: Any) -> None:
     result = run("show", "nobody-here")
 
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: nobody-here: target_id: not registered in {TABLE}"
 
 
-def test_show_of_a_malformed_item_prints_it_and_its_problem(aws: Any) -> None:
-    put_malformed(aws)
+def test_show_of_a_malformed_item_prints_it_and_its_problem(dynamodb: Any) -> None:
+    put_malformed(dynamodb)
 
     result = run("show", "broken-item", "--json")
 
@@ -367,7 +367,7 @@ def test_show_of_a_malformed_item_prints_it_and_its_problem(aws: Any) -> None:
 # --- remove, enable, disable -----------------------------------------------------------------------------------
 
 
-def test_remove_deletes_and_refuses_unknown_ids(aws: Any, tmp_path: Path) -> None:
+def test_remove_deletes_and_refuses_unknown_ids(dynamodb: Any, tmp_path: Path) -> None:
     run("register", "--file", write(tmp_path, "t.json", [item("one-target"), item("two-target")]))
 
     first = run("remove", "one-target")
@@ -376,24 +376,24 @@ def test_remove_deletes_and_refuses_unknown_ids(aws: Any, tmp_path: Path) -> Non
     assert (first.exit_code, first.stdout.strip()) == (0, "removed one-target")
     assert again.exit_code == 2
     assert again.stderr.strip() == f"error: one-target: target_id: not registered in {TABLE}"
-    assert set(stored(aws)) == {"two-target"}
+    assert set(stored(dynamodb)) == {"two-target"}
 
 
-def test_disable_and_enable_flip_only_the_flag(aws: Any, tmp_path: Path) -> None:
+def test_disable_and_enable_flip_only_the_flag(dynamodb: Any, tmp_path: Path) -> None:
     run("register", "--file", write(tmp_path, "t.json", item("payments-api-prod")))
 
     assert run("disable", "payments-api-prod").stdout.strip() == "disabled payments-api-prod"
-    assert stored(aws)["payments-api-prod"]["enabled"] == {"BOOL": False}
+    assert stored(dynamodb)["payments-api-prod"]["enabled"] == {"BOOL": False}
     assert run("enable", "payments-api-prod").stdout.strip() == "enabled payments-api-prod"
-    assert stored(aws)["payments-api-prod"]["enabled"] == {"BOOL": True}
-    assert stored(aws)["payments-api-prod"]["owner"] == {"S": "team-payments"}
+    assert stored(dynamodb)["payments-api-prod"]["enabled"] == {"BOOL": True}
+    assert stored(dynamodb)["payments-api-prod"]["owner"] == {"S": "team-payments"}
 
 
-def test_enable_of_an_unknown_id_creates_nothing(aws: Any) -> None:
+def test_enable_of_an_unknown_id_creates_nothing(dynamodb: Any) -> None:
     result = run("enable", "ghost-target")
 
     assert result.exit_code == 2
-    assert stored(aws) == {}
+    assert stored(dynamodb) == {}
 
 
 # --- discover --------------------------------------------------------------------------------------------------
@@ -416,7 +416,7 @@ def trust(provider: str, conditions: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def roles(aws: Any) -> Any:
+def roles(dynamodb: Any) -> Any:
     iam = boto3.client("iam")
     iam.create_role(
         RoleName="deploy",
@@ -446,7 +446,7 @@ def roles(aws: Any) -> Any:
     return iam
 
 
-def test_discover_proposes_without_writing(roles: Any, aws: Any) -> None:
+def test_discover_proposes_without_writing(roles: Any, dynamodb: Any) -> None:
     result = run("discover", "--json")
 
     assert result.exit_code == 0, result.output
@@ -457,16 +457,16 @@ def test_discover_proposes_without_writing(roles: Any, aws: Any) -> None:
     assert proposals["deploy"]["target"]["claims_are_representative"] is True
     assert proposals["deploy"]["status"] == "new"
     assert document["roles_read"] == 3
-    assert stored(aws) == {}
+    assert stored(dynamodb) == {}
 
 
-def test_discover_register_gives_full_coverage_and_is_idempotent(roles: Any, aws: Any) -> None:
+def test_discover_register_gives_full_coverage_and_is_idempotent(roles: Any, dynamodb: Any) -> None:
     first = run("discover", "--register", "--owner", "platform")
     second = run("discover", "--json")
 
     assert first.exit_code == 0, first.output
-    assert set(stored(aws)) == {"deploy", "payments-api"}
-    assert stored(aws)["deploy"]["owner"] == {"S": "platform"}
+    assert set(stored(dynamodb)) == {"deploy", "payments-api"}
+    assert stored(dynamodb)["deploy"]["owner"] == {"S": "platform"}
     statuses = {p["target"]["target_id"]: p["status"] for p in json.loads(second.stdout)["proposals"]}
     assert statuses == {"deploy-2": "covered by deploy", "payments-api-2": "covered by payments-api"}
     listed = run("list", "--json")
@@ -479,3 +479,31 @@ def test_discover_human_output_marks_representative_claims(roles: Any) -> None:
     assert result.exit_code == 0, result.output
     assert "repo:acme/payments:ref:refs/heads/main ~" in result.stdout
     assert "2 new proposal(s); run again with --register" in result.stdout
+
+
+@pytest.mark.slow
+def test_commands_reach_aws_through_aws_endpoint_url(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto_server,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(names.ENV_TARGETS_TABLE, raising=False)
+    boto3.client("dynamodb").create_table(
+        TableName="over-http",
+        KeySchema=[{"AttributeName": "target_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "target_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    registered = run(
+        "register", "--targets-table", "over-http", "--file", write(tmp_path, "t.json", item("over-http-target"))
+    )
+    listed = run("list", "--json", "--targets-table", "over-http")
+
+    assert registered.exit_code == 0, registered.output
+    assert [t["target_id"] for t in json.loads(listed.stdout)["targets"]] == ["over-http-target"]
