@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from .claims import Claims, decode_token, parse_claims
 from .model import IdpFacts, InputError, ProviderRecord, Token
@@ -31,13 +32,20 @@ class Case:
 
     @property
     def role_account(self) -> str | None:
-        parts = self.role_arn.split(":")
-        return parts[4] if len(parts) > 5 and parts[4] else None
+        return _arn_parts(self.role_arn)[1]
 
     @property
     def partition(self) -> str:
-        parts = self.role_arn.split(":")
-        return parts[1] if len(parts) > 5 and parts[1] else "aws"
+        return _arn_parts(self.role_arn)[0]
+
+
+@lru_cache(maxsize=4096)
+def _arn_parts(arn: str) -> tuple[str, str | None]:
+    """(partition, account) of an ARN."""
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return "aws", None
+    return parts[1] or "aws", parts[4] or None
 
 
 def parse_instant(value: object, field_name: str = "now") -> datetime:

@@ -144,8 +144,8 @@ def _as_values(value: object) -> tuple[str, ...] | None:
     return None
 
 
-def _claim_values(claims: Claims, claim: str) -> tuple[str, ...] | None:
-    for name in claim.split("|"):
+def _claim_values(claims: Claims, claim: tuple[str, ...]) -> tuple[str, ...] | None:
+    for name in claim:
         if name == "aud":
             if claims.aud:
                 return claims.aud
@@ -157,18 +157,60 @@ def _claim_values(claims: Claims, claim: str) -> tuple[str, ...] | None:
     return None
 
 
+@cache
+def _index(prefix: str, family: str, builtin: bool, day: date) -> tuple[Mapping[str, tuple[str, ...]], frozenset[str]]:
+    """Lower-cased key -> the claims it reads (first present wins) on this day, and every key name STS defines."""
+    index = {f"{prefix}:{row.key.lower()}": tuple(row.claim.split("|")) for row in key_rows(family, builtin, day)}
+    known = frozenset(index) | frozenset(row.key.lower() for row in facts().global_keys)
+    return MappingProxyType(index), known
+
+
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """The keys STS puts in the request context (names lower-cased: key names are case-insensitive)."""
+    """The keys STS puts in the request context; values are read from the claims when asked for.
+
+    Key names are case-insensitive, so lookups go through lower-cased names.
+    """
 
     prefix: str
     family: str
     builtin: bool
-    values: Mapping[str, tuple[str, ...]]
+    claims: Claims
+    now: datetime
+    federated_provider: str
+    session_name: str | None
+    index: Mapping[str, tuple[str, ...]]
     known: frozenset[str]
 
     def get(self, key: str) -> tuple[str, ...] | None:
-        return self.values.get(key.lower())
+        lowered = key.lower()
+        claim = self.index.get(lowered)
+        if claim is not None:
+            return _claim_values(self.claims, claim)
+        return self._global(lowered)
+
+    def _global(self, lowered: str) -> tuple[str, ...] | None:
+        if lowered == "aws:federatedprovider":
+            return (self.federated_provider,)
+        if lowered == "aws:currenttime":
+            return (self.now.astimezone(UTC).isoformat().replace("+00:00", "Z"),)
+        if lowered == "aws:epochtime":
+            return (str(int(self.now.timestamp())),)
+        if lowered == "sts:rolesessionname":
+            return None if self.session_name is None else (self.session_name,)
+        if lowered == "sts:sourceidentity":
+            return None if self.claims.source_identity is None else (self.claims.source_identity,)
+        tags = self.claims.session_tags
+        if tags is None or not tags.tags:
+            return None
+        if lowered == "aws:tagkeys":
+            return tuple(tag_key for tag_key, _ in tags.tags)
+        if lowered == "sts:transitivetagkeys":
+            return tags.transitive_keys or None
+        if lowered.startswith("aws:requesttag/"):
+            wanted = lowered.removeprefix("aws:requesttag/")
+            return next(((value,) for tag_key, value in tags.tags if tag_key.lower() == wanted), None)
+        return None
 
     def provider_of(self, key: str) -> str | None:
         """The provider prefix of a key (`host/path:claim` -> `host/path`), None for global keys."""
@@ -196,30 +238,6 @@ def build_context(
     session_name: str | None = None,
 ) -> RequestContext:
     """The request context for this token and provider, as of `now`."""
-    family = builtin_family(prefix) if builtin else family_of(prefix)
-    family = family or "oidc"
-    day = now.astimezone(UTC).date()
-    values: dict[str, tuple[str, ...]] = {}
-    known: set[str] = set()
-    lowered_prefix = prefix.lower()
-    for row in key_rows(family, builtin, day):
-        name = f"{lowered_prefix}:{row.key.lower()}"
-        known.add(name)
-        found = _claim_values(claims, row.claim)
-        if found:
-            values[name] = found
-    known.update(row.key.lower() for row in facts().global_keys)
-    values["aws:federatedprovider"] = (federated_provider,)
-    values["aws:currenttime"] = (now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),)
-    values["aws:epochtime"] = (str(int(now.timestamp())),)
-    if session_name is not None:
-        values["sts:rolesessionname"] = (session_name,)
-    if claims.session_tags is not None and claims.session_tags.tags:
-        for tag_key, tag_value in claims.session_tags.tags:
-            values[f"aws:requesttag/{tag_key.lower()}"] = (tag_value,)
-        values["aws:tagkeys"] = tuple(tag_key for tag_key, _ in claims.session_tags.tags)
-        if claims.session_tags.transitive_keys:
-            values["sts:transitivetagkeys"] = claims.session_tags.transitive_keys
-    if claims.source_identity is not None:
-        values["sts:sourceidentity"] = (claims.source_identity,)
-    return RequestContext(prefix, family, builtin, MappingProxyType(values), frozenset(known))
+    family = (builtin_family(prefix) if builtin else family_of(prefix)) or "oidc"
+    index, known = _index(prefix.lower(), family, builtin, now.astimezone(UTC).date())
+    return RequestContext(prefix, family, builtin, claims, now, federated_provider, session_name, index, known)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 from datetime import UTC, datetime
 
 from .case import Case
@@ -28,8 +30,7 @@ STRING_EQUALS_FAMILY = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """One check's result: a trace line, and a finding when it failed."""
 
     line: str
@@ -44,16 +45,16 @@ class Request:
     context: RequestContext
 
 
-@dataclass(frozen=True, slots=True)
-class ConditionResult:
+class ConditionResult(NamedTuple):
     condition: Condition
     passed: bool
     actual: tuple[str, ...] | None
 
 
+@lru_cache(maxsize=4096)
 def _iso(epoch: float) -> str:
     try:
-        return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(int(epoch), tz=UTC).isoformat().replace("+00:00", "Z")
     except (OverflowError, OSError, ValueError):
         return str(epoch)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -32,13 +31,10 @@ class _Evidence(dict[str, object]):
         return "?"
 
 
-_FORMATTER = string.Formatter()
-
-
 def fill(template: str, evidence: Mapping[str, object]) -> str:
     """A catalogue template filled with evidence; an unknown field shows as `?`, never raises."""
     try:
-        return _FORMATTER.vformat(template, (), _Evidence(evidence))
+        return template.format_map(_Evidence(evidence))
     except (ValueError, IndexError, KeyError, AttributeError):
         return template
 
