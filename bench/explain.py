@@ -44,7 +44,7 @@ CLAIMS = {
 }
 
 
-def main() -> dict[str, float]:
+def main() -> dict[str, int]:
     case = build_case(
         role_arn="arn:aws:iam::123456789012:role/deploy",
         trust_policy=POLICY,
