@@ -353,6 +353,7 @@ def test_mismatch_evidence_gives_presented_and_configured() -> None:
     (finding,) = check_drift(PROVIDER, inspection(hosts=(host(last=NEW, trusted_root_ca=False),)), None, now=NOW)
     assert finding.evidence["presented"] == NEW
     assert finding.evidence["configured"] == [OLD]
+    assert finding.evidence["free_slots"] == 4
     assert finding.evidence["aws_uses_thumbprints"] is True
 
 

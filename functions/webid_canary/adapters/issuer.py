@@ -106,6 +106,10 @@ class _Target:
         return host if self.port == 443 else f"{host}:{self.port}"
 
 
+# IAM: "The URL must begin with https:// ... path components are allowed but query parameters are not"
+# (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html). STS fetches
+# <issuer>/.well-known/openid-configuration and the jwks_uri it names, which must be publicly reachable
+# (https://repost.aws/knowledge-center/iam-sts-invalididentitytoken).
 def _split(url: str, *, allow_query: bool) -> tuple[str, int, str]:
     try:
         parts = urlsplit(url)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from webid_canary.core.catalogue import SEVERITY_ORDER, Entry, Kind, Severity, entry
-from webid_canary.core.inspection import HostFacts, IssuerInspection, Role
+from webid_canary.core.inspection import HostFacts, IssuerInspection
 from webid_canary.core.model import ProviderRecord
 
 
@@ -27,17 +27,19 @@ class DatedFact:
 
 
 # AWS verifies the JWKS host through its library of trusted root CAs and uses the configured thumbprints
-# only when the chain does not reach one of them, or when it cannot use the TLS facts. AWS's notes first
-# named some IdPs (Auth0, GitHub, GitLab, Google, S3-hosted JWKS) and now state it for every IdP; this
+# only when the chain does not reach one of them, or when it cannot retrieve the TLS certificate. AWS's notes
+# first named some IdPs (Auth0, GitHub, GitLab, Google, S3-hosted JWKS) and now state it for every IdP; this
 # table applies it to every chain from the first date on.
 THUMBPRINTS_IGNORED_FOR_TRUSTED_ROOTS: Final = DatedFact(
     since=datetime(2023, 7, 6, tzinfo=UTC),
     statement="thumbprints are not used when the JWKS host's chain reaches a CA AWS trusts",
     source=(
-        "IAM API Reference, UpdateOpenIDConnectProviderThumbprint (note on trusted root CAs); "
-        "IAM User Guide, Obtain the thumbprint for an OpenID Connect identity provider; date first seen: "
-        "https://github.com/aws-actions/configure-aws-credentials/issues/763 (2023-07-07) and "
-        'https://github.com/unfunco/terraform-aws-oidc-github/pull/52 ("Starting on 6 July 2023")'
+        "https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateOpenIDConnectProviderThumbprint.html "
+        "(note on trusted root CAs); "
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc_verify-thumbprint.html; "
+        "date: https://github.com/aws-actions/configure-aws-credentials/issues/763 (IAM console banner seen "
+        "2023-07-07) and https://github.com/unfunco/terraform-aws-oidc-github/pull/52 "
+        '("Starting on 6 July 2023")'
     ),
 )
 
@@ -47,14 +49,13 @@ STS_PATIENCE_SECONDS: Final = 5.0
 # Warn at half of it: STS's own network path to the IdP is longer than ours.
 DEFAULT_SLOW_SECONDS: Final = STS_PATIENCE_SECONDS / 2
 
-# Signing algorithms an IAM OIDC provider accepts (the drift contract; IAM User Guide, "Create an OpenID
-# Connect (OIDC) identity provider in IAM").
+# Signing algorithms an IAM OIDC provider accepts (the drift contract, shared/DIAGNOSIS.md).
 SUPPORTED_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 _CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 
-# IAM limits (CreateOpenIDConnectProvider): up to 5 thumbprints, up to 100 client IDs.
+# "IAM lets you have up to five thumbprints for an OIDC provider":
+# https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html
 MAX_THUMBPRINTS: Final = 5
-MAX_CLIENT_IDS: Final = 100
 EXPIRY_HIGH_DAYS: Final = 7
 
 
@@ -359,6 +360,7 @@ def _thumbprint_findings(provider: ProviderRecord, inspection: IssuerInspection,
                     "role": host.role.value,
                     "presented": host.thumbprint,
                     "configured": sorted(listed),
+                    "free_slots": max(0, MAX_THUMBPRINTS - len(listed)),
                     "trusted_root_ca": host.trusted_root_ca,
                     "aws_uses_thumbprints": used,
                 },
@@ -494,7 +496,6 @@ __all__ = [
     "THUMBPRINTS_IGNORED_FOR_TRUSTED_ROOTS",
     "DriftFinding",
     "ProviderBaseline",
-    "Role",
     "aws_uses_thumbprint",
     "baseline_from",
     "check_drift",
