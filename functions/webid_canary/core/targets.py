@@ -279,27 +279,17 @@ def secret_name(secret_id: str) -> str:
 # --- parsing -----------------------------------------------------------------------------------------------
 
 
-class _Errors:
-    """Collects TargetErrors while parsing continues with the next field."""
-
-    def __init__(self) -> None:
-        self.items: list[TargetError] = []
-
-    def add(self, error: TargetError) -> None:
-        self.items.append(error)
-
-
 def _parse(item: object) -> tuple[Target | None, list[TargetError]]:
-    errors = _Errors()
+    errors: list[TargetError] = []
     if not isinstance(item, Mapping):
         return None, [TargetError("item", f"must be an object, not {_kind(item)}")]
     raw = cast(Mapping[object, object], item)
     for key in raw:
         if not isinstance(key, str) or key not in FIELDS:
-            errors.add(TargetError(str(key), _unknown_field(key, FIELDS)))
+            errors.append(TargetError(str(key), _unknown_field(key, FIELDS)))
     for name in REQUIRED_FIELDS:
         if raw.get(name) is None:
-            errors.add(TargetError(name, "required"))
+            errors.append(TargetError(name, "required"))
 
     def get[T](name: str, parser: _Parser[T], default: T) -> T:
         value = raw.get(name)
@@ -308,7 +298,7 @@ def _parse(item: object) -> tuple[Target | None, list[TargetError]]:
         try:
             return parser(value, name)
         except TargetError as exc:
-            errors.add(exc)
+            errors.append(exc)
             return default
 
     target_id = get("target_id", _target_id, "")
@@ -328,22 +318,22 @@ def _parse(item: object) -> tuple[Target | None, list[TargetError]]:
     representative = get("claims_are_representative", _boolean, False)
     notes = get("notes", _optional_text(MAX_NOTES_CHARS), None)
 
-    token_source_ok = not any(e.field.startswith("token_source") for e in errors.items)
+    token_source_ok = not any(e.field.startswith("token_source") for e in errors)
     predicted = token_source is None and token_source_ok
     if "claims" not in raw or raw.get("claims") is None:
         if predicted:
-            errors.add(TargetError("claims", "required when there is no token_source (the target is predicted)"))
+            errors.append(TargetError("claims", "required when there is no token_source (the target is predicted)"))
     elif claims is not None:
         _check_claims(claims, "claims", issuer, require_identity=predicted, errors=errors)
     base = claims or Claims()
-    claims_ok = not any(e.field.startswith("claims") for e in errors.items)
+    claims_ok = not any(e.field == "claims" or e.field.startswith("claims.") for e in errors)
     for index, entry in enumerate(must_deny if claims_ok else no_entries):
         _check_claims(
             base.merged(entry), f"must_deny[{index}]", issuer, require_identity=True, errors=errors, only=entry
         )
 
-    if errors.items:
-        return None, sorted(errors.items, key=_field_order)
+    if errors:
+        return None, sorted(errors, key=_field_order)
     return (
         Target(
             target_id=target_id,
@@ -547,27 +537,27 @@ def _check_claims(
     issuer: str,
     *,
     require_identity: bool,
-    errors: _Errors,
+    errors: list[TargetError],
     only: Claims | None = None,
 ) -> None:
     """Rules for the claims STS reads itself; `only` limits the checks to the keys an entry really gave."""
     given = claims if only is None else only
     for key in CLOCK_CLAIMS & set(given):
-        errors.add(TargetError(f"{name}.{key}", "is set at probe time from the cycle's clock; leave it out"))
+        errors.append(TargetError(f"{name}.{key}", "is set at probe time from the cycle's clock; leave it out"))
     if "iss" in given and given["iss"] != issuer and issuer:
-        errors.add(TargetError(f"{name}.iss", f"must equal issuer ({issuer!r}) or be left out"))
+        errors.append(TargetError(f"{name}.iss", f"must equal issuer ({issuer!r}) or be left out"))
     for key in ("sub", "aud"):
         if key not in claims:
             if require_identity:
                 where = "" if only is None else " (neither in this entry nor in claims)"
-                errors.add(TargetError(f"{name}.{key}", f"required: STS refuses a token without {key}{where}"))
+                errors.append(TargetError(f"{name}.{key}", f"required: STS refuses a token without {key}{where}"))
             continue
         if key not in given:
             continue
         try:
             _identity_claim(given[key], f"{name}.{key}", many=key == "aud")
         except TargetError as exc:
-            errors.add(exc)
+            errors.append(exc)
 
 
 def _identity_claim(value: ClaimValue, name: str, *, many: bool) -> None:
