@@ -366,3 +366,29 @@ def test_a_certificate_for_another_name_is_not_verified(issuer_factory: IssuerFa
     assert host.trusted_root_ca is False
     # Still fingerprinted: STS in thumbprint mode compares the thumbprint, whatever the name.
     assert host.thumbprint == issuer.thumbprint
+
+
+def test_a_server_that_never_answers_the_handshake_times_out() -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        seen = inspect_issuer(f"https://127.0.0.1:{port}", allow_private=True, timeout=0.3, now=NOW)
+    assert seen.discovery.failure is Failure.TIMEOUT
+    assert "timed out" in str(seen.discovery.error)
+
+
+def test_a_plain_http_server_is_a_tls_failure() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        seen = inspect_issuer(f"https://127.0.0.1:{server.server_address[1]}", allow_private=True, timeout=2, now=NOW)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen.discovery.failure is Failure.TLS
+    assert "TLS handshake failed" in str(seen.discovery.error)
