@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,9 @@ ASSET_REQUIREMENTS = ("aws-lambda-powertools", "aws-xray-sdk", "pyjwt", "cryptog
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"})
 # Kept out of the asset: the CLI and the local environment (they need click, rich, moto).
 EXCLUDED_SUBPACKAGES = ("cli", "local")
+
+# Staging folders of older package versions are removed once no synthesis can still be reading them.
+STALE_STAGING_SECONDS = 3600
 
 PYTHON_VERSION = "3.13"
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
@@ -141,6 +146,14 @@ def source_key(package_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def prune_staging(staging_root: Path, *, keep: Path) -> None:
+    """Remove staging folders untouched for an hour, so edits to the package do not fill the disk."""
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for folder in staging_root.iterdir():
+        if folder != keep and folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def build_asset(package_dir: Path = PACKAGE_DIR, lock_file: Path = LOCK_FILE, cache_dir: Path = CACHE_DIR) -> Asset:
     """Stage the function package (minus cli/ and local/) on top of the cached wheels; reuse it if unchanged."""
     pins = read_pins(lock_file.read_text())
@@ -149,8 +162,10 @@ def build_asset(package_dir: Path = PACKAGE_DIR, lock_file: Path = LOCK_FILE, ca
     staging_root = cache_dir / "staging"
     target = staging_root / f"{wheels.name.removeprefix('wheels-')}-{source_key(package_dir)}"
     if (target / ".complete").exists():
+        os.utime(target)
         return Asset(target, wheel_names)
     staging_root.mkdir(parents=True, exist_ok=True)
+    prune_staging(staging_root, keep=target)
     with tempfile.TemporaryDirectory(dir=staging_root, prefix=".build-") as tmp:
         work = Path(tmp) / "asset"
         shutil.copytree(wheels, work, ignore=shutil.ignore_patterns(".complete"))
