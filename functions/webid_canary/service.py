@@ -262,8 +262,8 @@ class Service:
         negatives = [
             NegativeProbe(
                 label="registered must_deny",
-                sub=str({**base_claims, **entry}.get("sub", "")),
-                allowed=predict({**base_claims, **entry})["outcome"] == "allow",
+                sub=str({**base_claims, **entry.to_json()}.get("sub", "")),
+                allowed=predict({**base_claims, **entry.to_json()})["outcome"] == "allow",
                 registered=True,
             )
             for entry in target.must_deny
@@ -331,7 +331,7 @@ def synthetic_claims(target: Target, now: datetime) -> dict[str, object]:
         "nbf": issued,
         "exp": issued + int(SYNTHETIC_TOKEN_LIFETIME.total_seconds()),
     }
-    claims.update(target.claims)
+    claims.update(target.claims.to_json())
     return claims
 
 
