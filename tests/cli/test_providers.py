@@ -90,7 +90,7 @@ def test_thumbprint_json_gives_every_host_and_whether_aws_uses_it(issuer_factory
         (["http://127.0.0.1:1/"], "error: http://127.0.0.1:1/: only https:// URLs are fetched"),
         (
             ["https://127.0.0.1:1/"],
-            "error: https://127.0.0.1:1/: refused: 127.0.0.1 resolves to 127.0.0.1 is a loopback",
+            "error: https://127.0.0.1:1/: refused: 127.0.0.1 is a loopback address",
         ),
         (["https://127.0.0.1:1/?a=b", "--allow-private"], "no query or fragment"),
         (["https://127.0.0.1:1/", "--allow-private", "--ca-file", "/nonexistent.pem"], "error: --ca-file: cannot read"),
@@ -213,7 +213,7 @@ def test_drift_refuses_a_private_issuer_without_the_flag(account: object, local_
     register(account, local_issuer)
     result = run("drift", "--issuer", local_issuer.url)
     assert result.exit_code == 2
-    assert "loopback address (allow with --allow-private)" in result.output
+    assert "loopback address (127.0.0.1); allow with --allow-private" in result.output
     # In --all mode the refusal is a finding for that provider, not the end of the run.
     every = run("drift", "--json")
     (report,) = json.loads(every.output)["providers"]

@@ -131,16 +131,17 @@ def _split(url: str, *, allow_query: bool) -> tuple[str, int, str]:
 
 
 def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What kind of non-public address this is, or None for a public one."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     if address in _METADATA:
-        return f"{address} is an instance metadata address"
+        return "an instance metadata address"
     if address.is_loopback:
-        return f"{address} is a loopback address"
+        return "a loopback address"
     if address.is_link_local:
-        return f"{address} is a link-local address"
+        return "a link-local address"
     if address.is_private or not address.is_global or address.is_multicast:
-        return f"{address} is a private or reserved address"
+        return "a private or reserved address"
     return None
 
 
@@ -166,9 +167,10 @@ def _target(url: str, *, allow_private: bool, allow_query: bool, timeout: float)
     addresses = _resolve(host, port, timeout)
     if not allow_private:
         for address in addresses:
-            reason = _refusal(ipaddress.ip_address(address))
-            if reason is not None:
-                raise IssuerUrlError(url, f"refused: {host} resolves to {reason} (allow with --allow-private)")
+            kind = _refusal(ipaddress.ip_address(address))
+            if kind is not None:
+                where = f"{host} is" if host == address else f"{host} resolves to"
+                raise IssuerUrlError(url, f"refused: {where} {kind} ({address}); allow with --allow-private")
     return _Target(url=url, host=host, port=port, path=path, addresses=addresses)
 
 
