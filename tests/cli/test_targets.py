@@ -507,3 +507,13 @@ def test_commands_reach_aws_through_aws_endpoint_url(
 
     assert registered.exit_code == 0, registered.output
     assert [t["target_id"] for t in json.loads(listed.stdout)["targets"]] == ["over-http-target"]
+
+
+def test_a_pathologically_nested_file_is_one_line(dynamodb: Any, tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+
+    result = run("register", "--file", str(path))
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: file: {path} is neither JSON nor YAML")

@@ -147,7 +147,7 @@ def load_items(path: str) -> list[object]:
             document = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         else:
             document = yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
+    except (ValueError, RecursionError, yaml.YAMLError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _fail(f"file: {path} is neither JSON nor YAML: {reason}")
     if isinstance(document, list):

@@ -42,6 +42,7 @@ CLOCK_CLAIMS: Final = frozenset({"exp", "iat", "nbf"})
 MAX_OWNER_CHARS: Final = 128
 MAX_NOTES_CHARS: Final = 2048
 MAX_CLAIM_TEXT_CHARS: Final = 2048
+MAX_CLAIM_DEPTH: Final = 16
 
 _TARGET_ID = re.compile(r"[a-z0-9._-]{3,64}")
 _ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})", re.ASCII)
@@ -512,7 +513,9 @@ def _claims(value: object, name: str) -> Claims:
     return result
 
 
-def _claim_value(value: object, name: str) -> ClaimValue:
+def _claim_value(value: object, name: str, depth: int = 0) -> ClaimValue:
+    if depth > MAX_CLAIM_DEPTH:
+        raise TargetError(name, f"nested deeper than {MAX_CLAIM_DEPTH} levels")
     if isinstance(value, bool | str):
         return value
     if isinstance(value, int | float | Decimal):
@@ -522,12 +525,12 @@ def _claim_value(value: object, name: str) -> ClaimValue:
         for key, inner in cast(Mapping[object, object], value).items():
             if not isinstance(key, str) or not key:
                 raise TargetError(name, f"claim names must be non-empty strings, not {key!r}")
-            items[key] = _claim_value(inner, f"{name}.{key}")
+            items[key] = _claim_value(inner, f"{name}.{key}", depth + 1)
         return Claims(items)
     if isinstance(value, list | tuple):
-        return tuple(_claim_value(inner, f"{name}[{i}]") for i, inner in enumerate(value))
+        return tuple(_claim_value(inner, f"{name}[{i}]", depth + 1) for i, inner in enumerate(value))
     if isinstance(value, set | frozenset):
-        return tuple(_claim_value(inner, f"{name}[]") for inner in sorted(value, key=str))
+        return tuple(_claim_value(inner, f"{name}[]", depth + 1) for inner in sorted(value, key=str))
     raise TargetError(name, f"must be a string, whole number, boolean, list or object, not {_kind(value)}")
 
 
