@@ -194,6 +194,8 @@ class RequestContext:
             return (self.federated_provider,)
         if lowered == "aws:currenttime":
             return (self.now.astimezone(UTC).isoformat().replace("+00:00", "Z"),)
+        if lowered == "aws:securetransport":
+            return ("true",)
         if lowered == "aws:epochtime":
             return (str(int(self.now.timestamp())),)
         if lowered == "sts:rolesessionname":

@@ -63,39 +63,52 @@ def _epoch(value: float) -> str:
     return str(int(value)) if value.is_integer() else str(value)
 
 
+def _validation_message(violations: list[tuple[str, str, str]]) -> str:
+    """AWS's ValidationError text for one or more parameter constraints."""
+    count = len(violations)
+    parts = "; ".join(
+        f"Value '{value}' at '{name}' failed to satisfy constraint: {rule}" for name, value, rule in violations
+    )
+    return f"{count} validation error{'s' if count > 1 else ''} detected: {parts}"
+
+
 def _check_request(case: Case) -> Step:
-    name = case.session_name
+    """Parameter validation, before anything else: RoleSessionName and DurationSeconds constraints."""
+    name, duration = case.session_name, case.duration_seconds
+    problems: list[str] = []
+    violations: list[tuple[str, str, str]] = []
     if name is not None:
-        problem: str | None = None
-        constraint: str | None = None
-        if not SESSION_NAME.fullmatch(name):
-            problem = "holds characters outside [\\w+=,.@-]"
-            constraint = "Member must satisfy regular expression pattern: [\\w+=,.@-]*"
-        elif len(name) < 2:
-            problem, constraint = "is shorter than 2 characters", "Member must have length greater than or equal to 2"
+        if len(name) < 2:
+            problems.append("is shorter than 2 characters")
+            violations.append(("roleSessionName", name, "Member must have length greater than or equal to 2"))
         elif len(name) > 64:
-            problem, constraint = "is longer than 64 characters", "Member must have length less than or equal to 64"
-        if problem:
-            evidence: dict[str, object] = {"session_name": name, "problem": problem, "constraint": constraint}
-            return Step(
-                f"request: session name {name!r} {problem}: fail", Finding("request_session_name_invalid", evidence)
-            )
-    duration = case.duration_seconds
+            problems.append("is longer than 64 characters")
+            violations.append(("roleSessionName", name, "Member must have length less than or equal to 64"))
+        if not SESSION_NAME.fullmatch(name):
+            problems.append("holds characters outside [\\w+=,.@-]")
+            violations.append(("roleSessionName", name, "Member must satisfy regular expression pattern: [\\w+=,.@-]*"))
+    name_invalid = bool(violations)
     if duration is not None and not MIN_DURATION <= duration <= MAX_DURATION:
         bound = "greater than or equal to 900" if duration < MIN_DURATION else "less than or equal to 43200"
-        limits: dict[str, object] = {
-            "duration": duration,
-            "max_duration": min(case.role_max_session_duration, MAX_DURATION),
-            "limit_text": f", outside STS's range of {MIN_DURATION} to {MAX_DURATION}",
-            "sts_message": f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to "
-            f"satisfy constraint: Member must have value {bound}",
-        }
-        return Step(
-            f"request: DurationSeconds {duration} outside 900..43200: fail",
-            Finding("request_duration_exceeds_max", limits),
-        )
-    shown = "not given" if name is None else repr(name)
-    return Step(f"request: session name {shown}, duration {duration or 'default'}: ok")
+        violations.append(("durationSeconds", str(duration), f"Member must have value {bound}"))
+    if not violations:
+        shown = "not given" if name is None else repr(name)
+        return Step(f"request: session name {shown}, duration {duration or 'default'}: ok")
+    evidence: dict[str, object] = {
+        "session_name": name,
+        "problem": " and ".join(problems),
+        "duration": duration,
+        "max_duration": min(case.role_max_session_duration, MAX_DURATION),
+        "limit_text": f", outside STS's range of {MIN_DURATION} to {MAX_DURATION}",
+        "sts_message": _validation_message(violations),
+    }
+    if name_invalid:
+        line = f"request: session name {name!r} {evidence['problem']}: fail"
+        return Step(line, Finding("request_session_name_invalid", evidence))
+    return Step(
+        f"request: DurationSeconds {duration} outside 900..43200: fail",
+        Finding("request_duration_exceeds_max", evidence),
+    )
 
 
 def _check_token(claims: Claims) -> Step:

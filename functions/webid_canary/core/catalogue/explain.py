@@ -224,11 +224,7 @@ ENTRIES: tuple[Entry, ...] = (
 STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
     {
         "none": (None, ""),
-        "request_session_name_invalid": (
-            "ValidationError",
-            "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy "
-            "constraint: {constraint}",
-        ),
+        "request_session_name_invalid": ("ValidationError", "{sts_message}"),
         "token_malformed": ("InvalidIdentityToken", "{sts_message}"),
         "provider_not_found": (
             "InvalidIdentityToken",
