@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import NamedTuple
-from datetime import UTC, datetime
 
 from .case import Case
 from .claims import Claims
