@@ -21,14 +21,10 @@ from webid_canary.core.neighbours import neighbours
 from webid_canary.core.policy import parse_trust_policy
 from webid_canary.core.report import CycleReport, LiveResult, NegativeProbe, ProviderResult, TargetResult, worst
 from webid_canary.core.state import Status
-from webid_canary.core.targets import Target, TargetError, TokenSource
+from webid_canary.core.targets import BUILTIN_ISSUERS, DEFAULT_AUDIENCE, Target, TargetError, TokenSource
 
 log = logging.getLogger("webid-canary.service")
 
-BUILT_IN_ISSUERS = frozenset(
-    {"cognito-identity.amazonaws.com", "accounts.google.com", "www.amazon.com", "graph.facebook.com"}
-)
-DEFAULT_AUDIENCE = "sts.amazonaws.com"
 SYNTHETIC_TOKEN_LIFETIME = timedelta(minutes=5)
 
 
@@ -182,16 +178,16 @@ class Service:
                 {
                     issuer: pool.submit(inspector.inspect, issuer)
                     for issuer in sorted(issuers)
-                    if _host_path(issuer) not in BUILT_IN_ISSUERS
+                    if issuer not in BUILTIN_ISSUERS
                 }
                 if inspector
                 else {}
             )
             for arn, future in role_futures.items():
                 context.roles[arn] = future.result()
-            for issuer, future in inspection_futures.items():
+            for issuer, pending in inspection_futures.items():
                 try:
-                    context.inspections[issuer] = future.result()
+                    context.inspections[issuer] = pending.result()
                 except Exception:
                     log.exception("inspecting issuer failed", extra={"issuer": issuer})
                     context.inspections[issuer] = None
