@@ -122,9 +122,17 @@ def key_added_later(family: str, builtin: bool, key: str) -> KeyRow | None:
     return None
 
 
+def _host_matches(pattern: str, host: str) -> bool:
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
 def thumbprints_ignored_since(host: str) -> ThumbprintRow | None:
     """The earliest row from which AWS verifies `host` against trusted root CAs (if its chain reaches one)."""
-    rows = [row for row in facts().thumbprints if host in row.hosts or "*" in row.hosts]
+    rows = [row for row in facts().thumbprints if any(_host_matches(pattern, host) for pattern in row.hosts)]
     return min(rows, key=lambda row: row.since, default=None)
 
 
