@@ -242,3 +242,29 @@ def test_installed_console_script_runs_explain(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_lint_reports_duplicate_keys_written_in_a_case_file(tmp_path: Path) -> None:
+    text = json.dumps(GITHUB_DENY).replace(
+        '"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}',
+        '"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}, '
+        '"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}',
+    )
+    assert '"StringLike"' in text and text.count('"StringLike"') == 2
+    result = CliRunner().invoke(lint, ["--case", _write(tmp_path, "c.json", text), "--json"])
+
+    codes = {f["code"] for f in json.loads(result.stdout)["findings"]}
+    assert result.exit_code == 1
+    assert "duplicate_key_dropped" in codes
+
+
+def test_lint_reads_the_trust_policy_of_a_role_from_aws(aws: Any) -> None:
+    role = aws.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(GITHUB_DENY["trust_policy"]))["Role"]
+
+    found = CliRunner().invoke(lint, ["--role-arn", role["Arn"], "--json"])
+    missing = CliRunner().invoke(lint, ["--role-arn", "arn:aws:iam::123456789012:role/nope"])
+
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout) == {"findings": []}
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith("error: role_arn: no such role")
