@@ -26,6 +26,7 @@ from webid_canary.core.targets import BUILTIN_ISSUERS, DEFAULT_AUDIENCE, Target,
 log = logging.getLogger("webid-canary.service")
 
 SYNTHETIC_TOKEN_LIFETIME = timedelta(minutes=5)
+PROVIDERS_KEY = "iam:ListOpenIDConnectProviders"
 
 
 class RoleLike(Protocol):
@@ -102,6 +103,8 @@ class CycleContext:
     providers: dict[str, ProviderRecord] = field(default_factory=dict)
     inspections: dict[str, InspectionLike | None] = field(default_factory=dict)
     lint_by_role: dict[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    # Shared reads that failed: the targets that need them end in `error`, the others go on.
+    read_errors: dict[str, str] = field(default_factory=dict)
 
 
 class Service:
@@ -171,7 +174,11 @@ class Service:
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="read") as pool:
             providers_future = pool.submit(self.ports.iam.list_providers)
             role_futures = {arn: pool.submit(self.ports.iam.get_role, arn) for arn in role_arns}
-            context.providers = {record.url: record for record in providers_future.result()}
+            try:
+                context.providers = {record.url: record for record in providers_future.result()}
+            except Exception as exc:
+                log.exception("listing OIDC providers failed")
+                context.read_errors[PROVIDERS_KEY] = f"reading OIDC providers: {type(exc).__name__}: {exc}"
             issuers = {t.issuer for t in targets} | {f"https://{url}" for url in context.providers}
             inspector = self.ports.inspector
             inspection_futures = (
@@ -184,7 +191,11 @@ class Service:
                 else {}
             )
             for arn, future in role_futures.items():
-                context.roles[arn] = future.result()
+                try:
+                    context.roles[arn] = future.result()
+                except Exception as exc:
+                    log.exception("reading role failed", extra={"role_arn": arn})
+                    context.read_errors[arn] = f"reading role: {type(exc).__name__}: {exc}"
             for issuer, pending in inspection_futures.items():
                 try:
                     context.inspections[issuer] = pending.result()
@@ -213,6 +224,9 @@ class Service:
 
     def _check_target(self, target: Target, context: CycleContext) -> TargetResult:
         now = context.now
+        failed = context.read_errors.get(target.role_arn) or context.read_errors.get(PROVIDERS_KEY)
+        if failed:
+            return _base(target, Status.ERROR, error=failed)
         role = context.roles.get(target.role_arn)
         url = _host_path(target.issuer)
         provider = context.providers.get(url)

@@ -1,0 +1,322 @@
+"""The cycle with in-memory ports: each role, provider and issuer read once; every way a target can end."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from webid_canary.core.model import IdpFacts, ProviderRecord, Token
+from webid_canary.core.state import Status
+from webid_canary.core.targets import Target, TargetError, parse_target
+from webid_canary.service import Ports, Service
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ACCOUNT = "123456789012"
+EKS = "oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9"
+GITHUB = "token.actions.githubusercontent.com"
+
+
+def trust(provider: str, operator: str, conditions: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{provider}"},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {operator: {f"{provider}:{k}": v for k, v in conditions.items()}},
+                }
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Role:
+    arn: str
+    trust_policy_document: str
+    max_session_duration: int = 3600
+
+
+class FakeIam:
+    def __init__(self, roles: Iterable[Role], providers: Iterable[ProviderRecord]) -> None:
+        self.roles = {r.arn: r for r in roles}
+        self.providers = list(providers)
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def get_role(self, name_or_arn: str) -> Role | None:
+        with self.lock:
+            self.calls[f"get_role {name_or_arn}"] += 1
+        return self.roles.get(name_or_arn)
+
+    def list_providers(self) -> list[ProviderRecord]:
+        with self.lock:
+            self.calls["list_providers"] += 1
+        return self.providers
+
+
+@dataclass(frozen=True)
+class Inspection:
+    facts: IdpFacts
+
+    def idp_facts(self) -> IdpFacts:
+        return self.facts
+
+
+class FakeInspector:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def inspect(self, issuer_url: str) -> Inspection:
+        with self.lock:
+            self.calls[issuer_url] += 1
+        return Inspection(IdpFacts(trusted_root_ca=True, jwks_reachable=True))
+
+
+class Table:
+    def __init__(self, items: list[dict[str, object]]) -> None:
+        self.items = items
+
+    def scan(self) -> Iterable[tuple[str, Target | TargetError]]:
+        for item in self.items:
+            try:
+                yield str(item.get("target_id")), parse_target(item)
+            except TargetError as exc:
+                yield str(item.get("target_id")), exc
+
+
+def eks_target(target_id: str, role: str, sa: str = "invoice-worker", **extra: object) -> dict[str, object]:
+    return {
+        "target_id": target_id,
+        "role_arn": f"arn:aws:iam::{ACCOUNT}:role/{role}",
+        "issuer": f"https://{EKS}",
+        "claims": {"sub": f"system:serviceaccount:billing:{sa}", "aud": "sts.amazonaws.com"},
+        **extra,
+    }
+
+
+ROLES = [
+    Role(
+        f"arn:aws:iam::{ACCOUNT}:role/invoice-worker",
+        trust(EKS, "StringEquals", {"sub": "system:serviceaccount:billing:invoice-worker", "aud": "sts.amazonaws.com"}),
+    ),
+    Role(
+        f"arn:aws:iam::{ACCOUNT}:role/billing-any",
+        trust(EKS, "StringLike", {"sub": "system:serviceaccount:billing:*", "aud": "sts.amazonaws.com"}),
+    ),
+    Role(
+        f"arn:aws:iam::{ACCOUNT}:role/deploy",
+        trust(GITHUB, "StringLike", {"sub": "repo:acme/*", "aud": "sts.amazonaws.com"}),
+    ),
+]
+PROVIDERS = [
+    ProviderRecord(EKS, ("sts.amazonaws.com",), ("9e99a48a9960b14926bb7f3b02e22da2b0ab7280",)),
+    ProviderRecord(GITHUB, ("sts.amazonaws.com",), ("6938fd4d98bab03faadb97b34396831e3780aea1",)),
+]
+
+
+def run(items: list[dict[str, object]], **kwargs: object) -> tuple[dict[str, object], FakeIam, FakeInspector]:
+    iam, inspector = FakeIam(ROLES, PROVIDERS), FakeInspector()
+    service = Service(Ports(targets=Table(items), iam=iam, inspector=inspector), concurrency=4)
+    report = service.run_cycle(NOW, **kwargs)  # type: ignore[arg-type]
+    return {t.target_id: t for t in report.targets}, iam, inspector
+
+
+def test_healthy_failing_open_and_broken_targets_in_one_cycle() -> None:
+    results, _, _ = run(
+        [
+            eks_target("invoice-worker", "invoice-worker"),
+            eks_target("wrong-sa", "invoice-worker", sa="other"),
+            eks_target("billing-any", "billing-any"),
+            eks_target("no-such-role", "ghost"),
+            {"target_id": "Bad ID", "role_arn": "nope"},
+            {
+                "target_id": "deploy",
+                "role_arn": f"arn:aws:iam::{ACCOUNT}:role/deploy",
+                "issuer": f"https://{GITHUB}",
+                "claims": {"sub": "repo:acme/payments:ref:refs/heads/main", "aud": "sts.amazonaws.com"},
+            },
+        ]
+    )
+    assert results["invoice-worker"].status is Status.OK
+    assert results["wrong-sa"].status is Status.FAILING
+    assert results["wrong-sa"].root_cause == "trust_condition_mismatch"
+    assert results["wrong-sa"].verdict is not None
+    assert results["wrong-sa"].verdict["condition_key"] == f"{EKS}:sub"
+    assert results["billing-any"].status is Status.OPEN
+    assert {n.label for n in results["billing-any"].open_to} == {"another service account in namespace billing"}
+    assert results["no-such-role"].root_cause == "role_not_found"
+    assert results["Bad ID"].status is Status.ERROR
+    assert "target_id" in (results["Bad ID"].error or "")
+    assert results["deploy"].status is Status.OPEN
+    assert "another repository of acme" in {n.label for n in results["deploy"].open_to}
+
+
+def test_registered_must_deny_that_is_allowed_opens_the_target() -> None:
+    item = eks_target(
+        "invoice-worker", "invoice-worker", must_deny=[{"sub": "system:serviceaccount:billing:invoice-worker"}]
+    )
+    results, _, _ = run([item])
+    assert results["invoice-worker"].status is Status.OPEN
+    assert [n.registered for n in results["invoice-worker"].open_to] == [True]
+
+
+def test_each_role_provider_list_and_issuer_is_read_once_per_cycle() -> None:
+    items = [eks_target(f"worker-{i:03d}", "invoice-worker") for i in range(60)]
+    items += [eks_target(f"any-{i:03d}", "billing-any") for i in range(40)]
+    results, iam, inspector = run(items)
+    assert len(results) == 100
+    assert iam.calls == Counter(
+        {
+            "list_providers": 1,
+            f"get_role arn:aws:iam::{ACCOUNT}:role/invoice-worker": 1,
+            f"get_role arn:aws:iam::{ACCOUNT}:role/billing-any": 1,
+        }
+    )
+    assert inspector.calls == Counter({f"https://{EKS}": 1, f"https://{GITHUB}": 1})
+
+
+def test_disabled_targets_are_left_out_unless_asked_for() -> None:
+    items = [eks_target("invoice-worker", "invoice-worker", enabled=False), eks_target("other", "invoice-worker")]
+    results, _, _ = run(items)
+    assert set(results) == {"other"}
+    results, _, _ = run(items, only=["invoice-worker"])
+    assert set(results) == {"invoice-worker"}
+
+
+def test_past_the_deadline_no_new_target_starts_and_the_report_says_so() -> None:
+    iam, inspector = FakeIam(ROLES, PROVIDERS), FakeInspector()
+    ticks = iter([NOW + timedelta(seconds=s) for s in range(100)])
+    service = Service(
+        Ports(targets=Table([eks_target(f"t-{i}", "invoice-worker") for i in range(5)]), iam=iam, inspector=inspector),
+        concurrency=2,
+        clock=lambda: next(ticks),
+    )
+    report = service.run_cycle(NOW, deadline=NOW + timedelta(seconds=3))
+    assert 0 < len(report.targets) < 5
+    assert len(report.skipped) == 5 - len(report.targets)
+
+
+class ExplodingInspector(FakeInspector):
+    def inspect(self, issuer_url: str) -> Inspection:
+        raise TimeoutError("issuer did not answer")
+
+
+class BrokenIam(FakeIam):
+    def get_role(self, name_or_arn: str) -> Role | None:
+        if name_or_arn.endswith("/billing-any"):
+            raise RuntimeError("throttled for good")
+        return super().get_role(name_or_arn)
+
+
+def test_one_targets_outage_does_not_stop_the_others() -> None:
+    iam = BrokenIam(ROLES, PROVIDERS)
+    items = [eks_target("invoice-worker", "invoice-worker"), eks_target("billing-any", "billing-any")]
+    service = Service(Ports(targets=Table(items), iam=iam, inspector=ExplodingInspector()), concurrency=2)
+    report = {t.target_id: t for t in service.run_cycle(NOW).targets}
+    assert report["invoice-worker"].status is Status.OK
+    assert report["billing-any"].status is Status.ERROR
+    assert "throttled for good" in (report["billing-any"].error or "")
+
+
+class NoProviders(FakeIam):
+    def list_providers(self) -> list[ProviderRecord]:
+        raise ConnectionError("IAM unreachable")
+
+
+def test_without_the_provider_list_targets_are_errors_not_false_failures() -> None:
+    service = Service(Ports(targets=Table([eks_target("worker", "invoice-worker")]), iam=NoProviders(ROLES, PROVIDERS)))
+    (result,) = service.run_cycle(NOW).targets
+    assert result.status is Status.ERROR
+    assert "IAM unreachable" in (result.error or "")
+
+
+@dataclass(frozen=True)
+class Answer:
+    allowed: bool
+    error_code: str | None = None
+    message: str | None = None
+    caller_arn: str | None = None
+
+
+class Tokens:
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def fetch(self, source: object) -> Token:
+        return Token(self.token)
+
+
+class Prober:
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, str, int]] = []
+
+    def probe(self, role_arn: str, token: Token, *, session_name: str, duration_seconds: int) -> Answer:
+        self.calls.append((role_arn, session_name, duration_seconds))
+        return self.answer
+
+
+def jwt_for(claims: dict[str, object]) -> str:
+    import jwt
+
+    return jwt.encode(claims, "k" * 32, algorithm="HS256")
+
+
+LIVE = eks_target(
+    "live",
+    "invoice-worker",
+    token_source={"type": "secret", "secret_id": "webid-canary/live-token"},
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "agrees"),
+    [
+        (
+            Answer(True, caller_arn="arn:aws:sts::123456789012:assumed-role/invoice-worker/webid-canary"),
+            Status.OK,
+            True,
+        ),
+        (
+            Answer(False, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+            Status.FAILING,
+            False,
+        ),
+    ],
+)
+def test_live_probe_is_reconciled_with_the_prediction(answer: Answer, status: Status, agrees: bool) -> None:
+    token = jwt_for(
+        {
+            "iss": f"https://{EKS}",
+            "aud": "sts.amazonaws.com",
+            "sub": "system:serviceaccount:billing:invoice-worker",
+            "iat": int(NOW.timestamp()),
+            "exp": int(NOW.timestamp()) + 600,
+        }
+    )
+    prober = Prober(answer)
+    service = Service(
+        Ports(
+            targets=Table([LIVE]),
+            iam=FakeIam(ROLES, PROVIDERS),
+            inspector=FakeInspector(),
+            tokens=Tokens(token),
+            prober=prober,
+        )
+    )
+    result = service.run_cycle(NOW).targets[0]
+    assert result.status is status
+    assert result.live is not None
+    assert result.live.agrees is agrees
+    assert prober.calls == [(f"arn:aws:iam::{ACCOUNT}:role/invoice-worker", "webid-canary", 900)]
+    assert token not in json.dumps(result.to_json())
