@@ -46,6 +46,8 @@ class Request:
 
 
 class ConditionResult(NamedTuple):
+    """One condition of a statement, evaluated: did it hold, and what did the request carry for its key."""
+
     condition: Condition
     passed: bool
     actual: tuple[str, ...] | None
@@ -339,6 +341,8 @@ def _vacuous(results: list[ConditionResult]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class TrustOutcome:
+    """The trust policy's steps (role, each required action, deny) and the hints they raised."""
+
     steps: tuple[Step, ...]
     hints: tuple[str, ...]
 
@@ -349,8 +353,8 @@ def _failing_text(values: tuple[str, ...] | None) -> str:
     return " or ".join(repr(v) for v in values)
 
 
-def _evaluate_action(case: Case, request: Request, action: str) -> tuple[Step, list[str], bool]:
-    """One action against the Allow statements: principal, action, conditions. Returns step, hints, allowed."""
+def _evaluate_action(case: Case, request: Request, action: str) -> tuple[Step, list[str]]:
+    """One action against the Allow statements: principal, then action, then conditions; with its hints."""
     statements = case.policy.statements
     allows = [s for s in statements if s.effect == "Allow"]
     for_principal = [s for s in allows if _principal_matches(s, request.principal)]
@@ -363,7 +367,6 @@ def _evaluate_action(case: Case, request: Request, action: str) -> tuple[Step, l
                 Finding("trust_principal_mismatch", evidence),
             ),
             [],
-            False,
         )
     for_action = [s for s in for_principal if _action_matches(s, action)]
     if not for_action:
@@ -375,22 +378,19 @@ def _evaluate_action(case: Case, request: Request, action: str) -> tuple[Step, l
                 f"trust: {action} not allowed for {request.principal}: fail", Finding("trust_action_mismatch", evidence)
             ),
             [],
-            False,
         )
-    best: tuple[Statement, list[ConditionResult]] | None = None
     hints: list[str] = []
+    evaluated = []
     for statement in for_action:
         results = _conditions(statement, request.context)
         failing = [r for r in results if not r.passed]
         if not failing:
             if _vacuous(results):
                 hints.append("vacuous_for_all_values")
-            return Step(f"trust: {statement.label} allows {action}: ok"), hints, True
-        if best is None or len(failing) < len([r for r in best[1] if not r.passed]):
-            best = (statement, results)
-    assert best is not None
-    statement, results = best
-    failing = [r for r in results if not r.passed]
+            return Step(f"trust: {statement.label} allows {action}: ok"), hints
+        evaluated.append((statement, failing))
+    # Explain with the statement that came closest: fewest false conditions, the first one on a tie.
+    statement, failing = min(evaluated, key=lambda pair: len(pair[1]))
     first = failing[0]
     for result in failing:
         hints.extend(_hints_for(result, request, case.claims))
@@ -412,7 +412,7 @@ def _evaluate_action(case: Case, request: Request, action: str) -> tuple[Step, l
         f"trust: {statement.label} {first.condition.operator} {first.condition.key}: wants "
         f"{evidence['expected_text']}, request has {evidence['actual_text']}: fail"
     )
-    return Step(line, finding), hints, False
+    return Step(line, finding), hints
 
 
 def _check_deny(case: Case, request: Request, actions: tuple[str, ...]) -> Step:
@@ -456,12 +456,10 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
     steps: list[Step] = [Step(f"role: {case.role_arn}: ok")]
     hints: list[str] = []
     actions = _required_actions(case.claims)
-    allowed_all = True
     for action in actions:
-        step, action_hints, allowed = _evaluate_action(case, request, action)
+        step, action_hints = _evaluate_action(case, request, action)
         steps.append(step)
         hints.extend(action_hints)
-        allowed_all = allowed_all and allowed
     steps.append(_check_deny(case, request, actions))
     return TrustOutcome(tuple(steps), tuple(hints))
 
