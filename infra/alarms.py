@@ -53,6 +53,7 @@ class Alarms(Construct):
         self._action = actions.SnsAction(props.topic)
         period = Duration.seconds(props.period_seconds)
         self.all: list[cloudwatch.Alarm] = []
+        self.names: list[str] = []
 
         def at_least_one(
             construct_id: str, metric: cloudwatch.IMetric, description: str, alarm_name: str | None = None
@@ -152,4 +153,5 @@ class Alarms(Construct):
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
         self.all.append(alarm)
+        self.names.append(f"{self._prefix}-{alarm_name or construct_id}")
         return alarm

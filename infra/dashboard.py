@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -22,11 +22,26 @@ class Dashboard(Construct):
         construct_id: str,
         *,
         function: lambda_.IFunction,
-        alarms: Sequence[cloudwatch.IAlarm],
+        alarm_names: Sequence[str],
         period_seconds: int,
     ) -> None:
         super().__init__(scope, construct_id)
         period = Duration.seconds(period_seconds)
+        stack = Stack.of(self)
+        # Alarms are named in the stack, so their ARNs are known without a GetAtt on each alarm.
+        alarms = [
+            cloudwatch.Alarm.from_alarm_arn(
+                self,
+                f"Alarm{index}",
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                ),
+            )
+            for index, name in enumerate(alarm_names)
+        ]
 
         def fleet(metric_name: str, statistic: str = "Maximum") -> cloudwatch.Metric:
             return fleet_metric(metric_name, statistic, period)

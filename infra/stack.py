@@ -64,7 +64,10 @@ class CanaryStack(Stack):
                 alarmed_targets=config.alarmed_targets,
             ),
         )
-        Dashboard(self, "Dashboard", function=function.function, alarms=alarms.all, period_seconds=period)
+        dashboard = Dashboard(
+            self, "Dashboard", function=function.function, alarm_names=alarms.names, period_seconds=period
+        )
+        dashboard.node.add_dependency(alarms)
 
         self.targets_table = tables.targets
         self.state_table = tables.state
