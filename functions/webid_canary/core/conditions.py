@@ -21,12 +21,8 @@ from functools import lru_cache
 Matcher = Callable[[str, str], bool]
 
 
-def _glob(pattern: str) -> re.Pattern[str]:
-    return _glob_cached(pattern)
-
-
 @lru_cache(maxsize=4096)
-def _glob_cached(pattern: str) -> re.Pattern[str]:
+def _glob(pattern: str) -> re.Pattern[str]:
     parts = ("." if char == "?" else ".*" if char == "*" else re.escape(char) for char in pattern)
     return re.compile("".join(parts), re.DOTALL)
 

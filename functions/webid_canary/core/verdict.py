@@ -33,8 +33,14 @@ class _Evidence(dict[str, object]):
 
 def fill(template: str, evidence: Mapping[str, object]) -> str:
     """A catalogue template filled with evidence; an unknown field shows as `?`, never raises."""
+    return _fill(template, _Evidence(evidence))
+
+
+def _fill(template: str, evidence: _Evidence) -> str:
+    if "{" not in template:
+        return template
     try:
-        return template.format_map(_Evidence(evidence))
+        return template.format_map(evidence)
     except (ValueError, IndexError, KeyError, AttributeError):
         return template
 
@@ -79,21 +85,20 @@ def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...
     """Turn a finding into a verdict using the catalogue's texts and STS's error code and message."""
     cause = entry(Kind.ROOT_CAUSE, finding.code)
     error_code, message = STS_ANSWERS[finding.code]
+    evidence = _Evidence(finding.evidence)
+    remedies = [_fill(entry(Kind.HINT, hint).remedy, evidence) for hint in hints]
+    if finding.code != "none" or not hints:
+        remedies.insert(0, _fill(cause.remedy, evidence))
     return Verdict(
         outcome=ALLOW if finding.code == "none" else DENY,
         error_code=error_code,
-        message=fill(message, finding.evidence),
+        message=_fill(message, evidence),
         root_cause=finding.code,
         condition_key=finding.condition_key,
         expected=finding.expected,
         actual=finding.actual,
         hints=hints,
-        explanation=fill(cause.explanation, finding.evidence),
-        remedy=" ".join(
-            [
-                *([] if finding.code == "none" and hints else [fill(cause.remedy, finding.evidence)]),
-                *(fill(entry(Kind.HINT, hint).remedy, finding.evidence) for hint in hints),
-            ]
-        ),
+        explanation=_fill(cause.explanation, evidence),
+        remedy=" ".join(remedies),
         trace=trace,
     )
