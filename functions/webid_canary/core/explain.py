@@ -148,7 +148,7 @@ def _resolve_provider(case: Case) -> tuple[ProviderMatch, Step]:
         provider.arn.split(":")[4] if provider and provider.arn and provider.arn.count(":") >= 5 else None
     )
     in_account = provider is not None and (provider_account in (None, case.role_account))
-    if provider is not None and in_account and provider.url == host and issuer.startswith("https://"):
+    if provider is not None and in_account and provider.url == host:
         principal = f"arn:{case.partition}:iam::{account}:oidc-provider/{provider.url}"
         return ProviderMatch(provider.url, False, principal), Step(f"provider: IAM OIDC provider {provider.url}: ok")
     if builtin_family(host) is not None:
