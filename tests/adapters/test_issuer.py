@@ -382,7 +382,11 @@ def test_a_plain_http_server_is_a_tls_failure() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    class Quiet(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            """No access log in test output."""
+
+    server = HTTPServer(("127.0.0.1", 0), Quiet)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
