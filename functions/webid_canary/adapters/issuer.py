@@ -470,7 +470,9 @@ def inspect_issuer(
     max_bytes: int = 1_000_000,
     now: datetime,
 ) -> IssuerInspection:
-    """Fetch discovery and JWKS and read both hosts' chains; raises IssuerUrlError only for a refused issuer URL."""
+    """Fetch discovery and JWKS and read both hosts' chains; raises IssuerUrlError only for a refused issuer URL.
+
+    `now` stamps the inspection and is the instant at which the presented chains are verified."""
     host, port, path = _split(url, allow_query=False)
     discovery_url = url.rstrip("/") + DISCOVERY_SUFFIX
     session = _Session(ca_file=ca_file, timeout=timeout, allow_private=allow_private, max_bytes=max_bytes, now=now)
