@@ -110,7 +110,11 @@ def _fetch_line(name: str, fetch: Fetch | None) -> str:
 @click.option("--ca-file", type=str, default=None, help="PEM roots for a private issuer (not public roots).")
 @click.option("--timeout", type=click.FloatRange(0.1, 60), default=5.0, show_default=True, help="Seconds per call.")
 def thumbprint(url: str, as_json: bool, allow_private: bool, ca_file: str | None, timeout: float) -> None:
-    """Show each issuer host's certificate chain, AWS thumbprint, and whether AWS would use it."""
+    """Show each issuer host's certificate chain, AWS thumbprint, and whether AWS would use it.
+
+    Exit status: 0 when discovery, JWKS and every host's chain were read, 1 when something failed (said on
+    the output), 2 when the URL or an option is unusable.
+    """
     now = datetime.now(UTC)
     try:
         seen = inspect_issuer(
@@ -254,7 +258,10 @@ def drift(
     slow_seconds: float,
     concurrency: int,
 ) -> None:
-    """Compare IAM OIDC providers with their live issuers and the last baseline."""
+    """Compare IAM OIDC providers with their live issuers and the last baseline.
+
+    Exit status: 0 with no finding above info, 1 otherwise, 2 when the input is unusable or IAM cannot be read.
+    """
     if issuer is not None and all_providers:
         _fail("usage: give --issuer URL or --all, not both")
     ca_file = _ca_file(ca_file)
