@@ -54,8 +54,12 @@ class Claims:
         return None if self.iss is None else self.iss.removeprefix("https://")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
+def _number(value: object) -> float | None:
+    """A JSON number as float; None for booleans, strings, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _strings(value: object) -> tuple[str, ...] | None:
@@ -107,9 +111,10 @@ def parse_claims(doc: Mapping[str, object], *, kid: str | None = None) -> Claims
     elif not isinstance(sub, str):
         problems.append("sub: not a string")
     exp = doc.get("exp")
+    exp_number = _number(exp)
     if exp is None:
         problems.append("exp: missing")
-    elif not _is_number(exp):
+    elif exp_number is None:
         problems.append("exp: not a number of seconds since the epoch")
     azp = doc.get("azp")
     amr = _strings(doc.get("amr")) if "amr" in doc else None
@@ -120,7 +125,7 @@ def parse_claims(doc: Mapping[str, object], *, kid: str | None = None) -> Claims
         iss=iss if isinstance(iss, str) and iss else None,
         aud=aud or (),
         sub=sub if isinstance(sub, str) else None,
-        exp=float(exp) if _is_number(exp) else None,  # type: ignore[arg-type]
+        exp=exp_number,
         azp=azp if isinstance(azp, str) else None,
         amr=amr,
         kid=kid,
