@@ -182,6 +182,7 @@ class StrictStsInstallation:
 
     sts: StrictSts
     cache: CachedKeySource | None = None
+    cognito: LocalCognitoIdentity | None = None
 
     def __enter__(self) -> Self:
         _install(self)
@@ -289,11 +290,10 @@ def _strict_assume_role_with_web_identity(self: TokenResponse) -> ActionResult:
 
 def _cognito_mint(self: CognitoIdentityResponse, *, developer: bool) -> str:
     installation = _current()
-    if installation is None or installation.sts.cognito is None:
+    issuer = None if installation is None else installation.cognito
+    if issuer is None:
         original = _originals["cognito_dev" if developer else "cognito"]
         return str(original(self))
-    issuer = installation.sts.cognito
-    assert isinstance(issuer, LocalCognitoIdentity)
     identity_id = self._get_param("IdentityId") or f"{self.region}:{uuid.uuid4()}"
     pool_id = self._get_param("IdentityPoolId") or ""
     if not developer:
@@ -336,8 +336,9 @@ def strict_sts_service(
 ) -> StrictStsInstallation:
     """A strict STS over moto's IAM, fetching keys through `keys` (cached per issuer), ready to install."""
     cache = CachedKeySource(keys) if cache_seconds is None else CachedKeySource(keys, ttl_seconds=cache_seconds)
-    sts = StrictSts(directory=MotoDirectory(), keys=cache, clock=clock, cognito=LocalCognitoIdentity())
-    return StrictStsInstallation(sts=sts, cache=cache)
+    cognito = LocalCognitoIdentity()
+    sts = StrictSts(directory=MotoDirectory(), keys=cache, clock=clock, cognito=cognito)
+    return StrictStsInstallation(sts=sts, cache=cache, cognito=cognito)
 
 
 def local_strict_sts(ca_file: str, *, ca_file_is_public: bool = False) -> StrictStsInstallation:

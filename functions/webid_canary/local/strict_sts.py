@@ -53,7 +53,7 @@ MSG_INVALID_IDENTITY: Final = (
     "The web identity token that was passed could not be validated by AWS. Get a new identity token from the "
     "identity provider and then retry the request."
 )
-# Not a JWT at all (reported by STS users sending opaque access tokens; the explain engine uses the same text).
+# Not a JWT at all. No public source quotes it verbatim; it is the explain engine's text, so the two agree.
 MSG_NOT_JWT: Final = "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"
 # aws/aws-sdk-ruby#2698 ("Missing a required claim: aud").
 MSG_MISSING_CLAIM: Final = "Missing a required claim: {claim}"
@@ -63,7 +63,8 @@ MSG_NO_PROVIDER: Final = "No OpenIDConnect provider found in your account for {i
 MSG_THUMBPRINT: Final = "OpenIDConnect provider's HTTPS certificate doesn't match configured thumbprint"
 # awslabs/amazon-eks-irsa-cfn#18, aws-actions/configure-aws-credentials#775.
 MSG_AUDIENCE: Final = "Incorrect token audience"
-# Text STS sends when the JWKS has no key for the token (seen in AWS support threads; not in the API reference).
+# The JWKS has no key for the token. Not in the API reference and no public source found here; the explain
+# engine's catalogue holds the same text, so prediction and emulation agree.
 MSG_NO_KEY: Final = (
     "Couldn't retrieve verification key from your identity provider,  please reference "
     "AssumeRoleWithWebIdentity documentation for requirements"
@@ -76,7 +77,7 @@ MSG_IDP_UNREACHABLE: Final = (
     "incoming identity token could not be reached. This is often a transient error caused by network conditions. "
     "Retry the request a limited number of times and wait between attempts."
 )
-# The answer STS gives any API for an ARN it cannot parse (seen with AssumeRole; e.g. aws/aws-cli issues).
+# STS's answer for an ARN it cannot parse (physera/onelogin-aws-cli#12, AssumeRoleWithSAML).
 MSG_BAD_ARN: Final = "Request ARN is invalid"
 # IAM User Guide, "Modify a role maximum session duration"; STS API reference, DurationSeconds.
 MSG_DURATION: Final = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
@@ -98,8 +99,8 @@ ALGORITHMS: Final = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 COGNITO_ISSUER: Final = "https://cognito-identity.amazonaws.com"
 COGNITO_PROVIDER: Final = "cognito-identity.amazonaws.com"
 
-# How long keys fetched from an issuer are reused. STS's own cache time is not published; a few minutes is
-# what its behaviour after key rotations suggests, and tests clear the cache explicitly.
+# How long keys fetched from an issuer are reused. STS's own cache time is not published: five minutes is an
+# assumption, and tests that rotate keys clear the cache explicitly.
 JWKS_CACHE_SECONDS: Final = 300.0
 
 
@@ -114,11 +115,11 @@ class StsRejectedError(Exception):
 
 
 class IdpUnreachableError(Exception):
-    """The issuer's discovery document or JWKS could not be fetched (network, TLS, HTTP status)."""
+    """The issuer could not be reached at all (refused address, connection, timeout, TLS handshake)."""
 
 
 class IdpKeysError(Exception):
-    """The issuer answered, but with no usable key set."""
+    """The issuer answered, but not with a usable key set (HTTP status, not JSON, no jwks_uri, too large)."""
 
 
 Jwk = Mapping[str, object]
