@@ -226,6 +226,8 @@ def _verdict_style(line: str) -> str | None:
         ("hint", "yellow"),
         ("fix", "cyan"),
         ("key", "bold"),
+        ("  expected", "green"),
+        ("  actual", "red"),
     ):
         if line.startswith(start):
             return chosen
