@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import shutil
 import ssl
@@ -95,6 +96,7 @@ class NpmOpenIdProvider:
         cert_path, key_path = self.pki.write(self._chain)
         settings = {
             "host": "127.0.0.1",
+            "parent_pid": os.getpid(),
             "node_modules": str(self.root / "node_modules"),
             "cert_file": str(cert_path),
             "key_file": str(key_path),

@@ -91,4 +91,13 @@ function stop() {
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 
+// Never outlive the process that started this one, even when it was killed without cleaning up.
+setInterval(() => {
+  try {
+    process.kill(settings.parent_pid, 0);
+  } catch {
+    stop();
+  }
+}, 1000).unref();
+
 process.stdout.write(`${JSON.stringify({ port, issuer })}\n`);
