@@ -55,16 +55,21 @@ def main() -> dict[str, int]:
     assert explain(case).allowed
     for _ in range(2000):
         explain(case)
-    # Best of several windows, as timeit does: other processes on the machine only ever slow a window down.
-    rates = []
+    # Rate per second of this process's own CPU time: "on one core", even when other processes share the
+    # machine; the wall-clock rate is printed beside it. Best of several windows, as timeit does.
+    cpu_rates, wall_rates = [], []
     for _ in range(7):
-        count, started = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - started) < 0.5:
+        count, cpu_started, wall_started = 0, time.process_time(), time.perf_counter()
+        while (cpu := time.process_time() - cpu_started) < 0.5:
             for _ in range(500):
                 explain(case)
             count += 500
-        rates.append(count / elapsed)
-    figures = {"explains_per_second": round(max(rates)), "median_explains_per_second": round(sorted(rates)[3])}
+        cpu_rates.append(count / cpu)
+        wall_rates.append(count / (time.perf_counter() - wall_started))
+    figures = {
+        "explains_per_second": round(max(cpu_rates)),
+        "wall_clock_explains_per_second": round(max(wall_rates)),
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "explain.json").write_text(json.dumps(figures) + "\n")
     print(json.dumps(figures))
