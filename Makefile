@@ -5,6 +5,8 @@ SHELL := /bin/bash
 # The Lambda runs Python 3.13; so does the virtual environment (pyenv's 3.13 when python3.13 is not on PATH).
 PYTHON ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
              "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+# jsii (under aws-cdk-lib) warns on every synth when Node is past its end of life; Node 22+ is recommended.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 18,20
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -61,3 +61,18 @@ def test_other_claims_are_kept_and_repository_follows_sub() -> None:
 
 def test_no_sub_no_neighbours() -> None:
     assert neighbours({"aud": "x"}) == ()
+
+
+def test_cognito_neighbours_are_another_pool_and_a_guest_identity() -> None:
+    claims = {
+        "iss": "https://cognito-identity.amazonaws.com",
+        "sub": "eu-west-1:5f0c8a2e-91d4-4b6a-8e3f-0a7b6c5d4e21",
+        "aud": "eu-west-1:7d3e2c10-5b7a-4f0e-9a61-2c4b8e1f0d93",
+        "amr": ["authenticated", "graph.facebook.com"],
+    }
+    found = {n.label: n.claims for n in neighbours(claims)}
+    assert set(found) == {"an identity of another identity pool", "an unauthenticated (guest) identity"}
+    assert found["an identity of another identity pool"]["aud"] != claims["aud"]
+    assert str(found["an identity of another identity pool"]["aud"]).startswith("eu-west-1:")
+    assert found["an unauthenticated (guest) identity"]["amr"] == ["unauthenticated"]
+    assert found["an unauthenticated (guest) identity"]["sub"] == claims["sub"]

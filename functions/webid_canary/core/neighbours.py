@@ -8,7 +8,10 @@ the registered `sub` by its documented format:
   another project of the group, another group, another branch.
 - Kubernetes service accounts `system:serviceaccount:NS:SA` (EKS IRSA): another service account of the
   namespace, another namespace.
-- Always: any subject at all.
+- Cognito identity pools (IAM User Guide, "Role trust and permissions" for identity pools): the pool id in
+  `aud` and the `amr` are the boundary; every identity of the pool is a legitimate subject. Neighbours are
+  another pool and, for an authenticated identity, an unauthenticated one.
+- Every other issuer: also any subject at all.
 """
 
 from __future__ import annotations
@@ -36,15 +39,34 @@ class Neighbour:
     crosses_boundary: bool = True
 
 
+COGNITO_ISSUER = "https://cognito-identity.amazonaws.com"
+
+
 def neighbours(claims: Mapping[str, object]) -> tuple[Neighbour, ...]:
     """The generated must-deny claim sets for a registered claim set (empty when there is no `sub`)."""
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         return ()
+    if claims.get("iss") == COGNITO_ISSUER:
+        return _cognito(claims)
     specs = [*_subjects(sub), ("any subject at all", f"{PROBE}-unrelated-subject", {}, True)]
     return tuple(
         Neighbour(label, _with(claims, sub=new_sub, extra=extra), crosses) for label, new_sub, extra, crosses in specs
     )
+
+
+def _cognito(claims: Mapping[str, object]) -> tuple[Neighbour, ...]:
+    pool = claims.get("aud")
+    region = pool.split(":", 1)[0] if isinstance(pool, str) and ":" in pool else "us-east-1"
+    other_pool = dict(claims)
+    other_pool["aud"] = f"{region}:00000000-0000-0000-0000-{PROBE[:12]}"
+    found = [Neighbour("an identity of another identity pool", MappingProxyType(other_pool))]
+    amr = claims.get("amr")
+    if isinstance(amr, list | tuple) and "authenticated" in amr:
+        guest = dict(claims)
+        guest["amr"] = ["unauthenticated"]
+        found.append(Neighbour("an unauthenticated (guest) identity", MappingProxyType(guest)))
+    return tuple(found)
 
 
 _Spec = tuple[str, str, Mapping[str, object], bool]

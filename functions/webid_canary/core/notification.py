@@ -62,7 +62,8 @@ def for_target(
         "error": result.error,
     }
     subject = _subject(f"[webid-canary] {_HEADLINE[event]}: {result.target_id} ({root_cause})")
-    return Notification(subject, body, target_text(event, result, record), _attributes(event, severity, body))
+    body["text"] = target_text(event, result, record)
+    return Notification(subject, body, body["text"], _attributes(event, severity, body))
 
 
 def for_provider(
@@ -86,7 +87,8 @@ def for_provider(
         "findings": [dict(f) for f in result.findings],
     }
     subject = _subject(f"[webid-canary] {_HEADLINE[event]}: provider {result.url} ({', '.join(codes) or 'clear'})")
-    return Notification(subject, body, provider_text(event, result, record), _attributes(event, severity, body))
+    body["text"] = provider_text(event, result, record)
+    return Notification(subject, body, body["text"], _attributes(event, severity, body))
 
 
 def target_text(event: Event, result: TargetResult, record: StateRecord) -> str:

@@ -1,0 +1,97 @@
+"""`webid-canary demo`: run the story on the embedded local AWS and show each cycle."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+STYLE = {"ok": "green", "failing": "bold red", "open": "bold magenta", "error": "yellow", "drift": "bold yellow"}
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document of the whole story instead.")
+@click.option("--no-live-probe", is_flag=True, help="Leave out the npm OpenID provider (no Node needed).")
+def demo(as_json: bool, no_live_probe: bool) -> None:
+    """Break and repair a small fleet, one cycle at a time, through the real Lambda handler."""
+    from webid_canary.local.demo import DemoError, run_demo
+    from webid_canary.local.npm_provider import unavailable_reason
+
+    console = Console(stderr=as_json, highlight=False)
+    with_npm = not no_live_probe
+    if with_npm and (reason := unavailable_reason()) is not None:
+        console.print(f"[yellow]live probe left out: {escape(reason)}[/]")
+        with_npm = False
+    started = time.monotonic()
+    shown = {"email": False}
+
+    def show(cycle: dict[str, Any]) -> None:
+        if not as_json:
+            render_cycle(console, cycle, shown)
+
+    if not as_json:
+        console.print(
+            "[bold]webid-canary demo[/]: local AWS (moto + strict STS), OIDC issuers on loopback, "
+            "the stack's alarms from the synthesized template. Each cycle runs the real Lambda handler."
+        )
+    try:
+        story = run_demo(emit=show, with_npm=with_npm)
+    except DemoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(story, indent=2, default=str))
+        return
+    console.print(
+        f"\n[bold]{len(story['cycles'])} cycles in {time.monotonic() - started:.0f} s.[/] "
+        "Each break was reported once with its root cause; each repair brought a recovery notice."
+    )
+
+
+def render_cycle(console: Console, cycle: dict[str, Any], shown: dict[str, bool]) -> None:
+    console.print()
+    console.rule(f"[bold]Cycle {cycle['cycle']}[/]: {escape(cycle['title'])}", align="left")
+    for target_id, entry in cycle["targets"].items():
+        console.print(_line(f"target {target_id}", entry))
+        if detail := _detail(entry):
+            console.print(f"      [dim]{escape(detail)}[/]")
+    for url, entry in cycle["providers"].items():
+        console.print(_line(f"provider {url}", entry))
+    for change in cycle["alarm_changes"]:
+        colour = "red" if change["to"] == "ALARM" else "green"
+        console.print(f"  [bold]alarm[/] {change['alarm']}: {change['from']} -> [{colour}]{change['to']}[/]")
+    for note in cycle["notifications"]:
+        who = f"target {note['target_id']}" if note["target_id"] else f"provider {note['provider_url']}"
+        console.print(f"  [bold]notice[/] {note['event']}: {who} ({note['root_cause']}, {note['severity']})")
+    first_failure = next((n for n in cycle["notifications"] if n["event"] == "failing"), None)
+    if first_failure is not None and not shown["email"]:
+        shown["email"] = True
+        console.print(
+            Panel(
+                escape(first_failure["text"]), title=escape(f"e-mail: {first_failure['email_subject']}"), expand=False
+            )
+        )
+
+
+def _line(subject: str, entry: dict[str, Any]) -> str:
+    status = entry["status"]
+    cause = "" if entry["root_cause"] == "none" else f"  {escape(entry['root_cause'])}"
+    return f"  {escape(subject):<48} [{STYLE.get(status, 'white')}]{status:<7}[/]{cause}"
+
+
+def _detail(entry: dict[str, Any]) -> str:
+    if entry.get("error"):
+        return str(entry["error"])
+    if entry.get("open_to"):
+        return "trust policy also accepts: " + "; ".join(entry["open_to"])
+    if entry.get("condition_key"):
+        return f"{entry['condition_key']}: expected {entry['expected']}, actual {entry['actual']}"
+    if entry.get("findings"):
+        return ", ".join(entry["findings"])
+    return ""

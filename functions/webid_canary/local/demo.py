@@ -1,0 +1,486 @@
+"""`webid-canary demo`: the whole story on one machine, through the real Lambda handler.
+
+It starts the local AWS (moto over HTTP with the strict STS), three OIDC issuers on loopback (an EKS-style and a
+GitHub-style issuer with their own private CA, and the npm `oidc-provider` for a live probe), creates the
+stack's tables and topic, registers targets, then breaks and repairs things one cycle at a time. Each cycle
+runs the handler as Lambda would, turns its EMF output into CloudWatch metrics, evaluates the alarms of the
+synthesized template, and reads back what SNS delivered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from webid_canary import names
+from webid_canary.local import moto_extras
+from webid_canary.local.alarms import AlarmBoard, Datapoint, alarms_from_template, parse_emf
+from webid_canary.local.aws import LocalMotoServer, local_strict_sts
+from webid_canary.local.issuer import LocalIssuer
+from webid_canary.local.npm_provider import NpmOpenIdProvider, repository_root, unavailable_reason
+from webid_canary.local.pki import Pki
+from webid_canary.local.seed import Seeder, Topic, oidc_trust_policy
+
+ACCOUNT = "123456789012"
+EKS_CLUSTER = "0A1B2C3D4E5F60718293A4B5C6D7E8F9"
+AUDIENCE = "sts.amazonaws.com"
+POOL = "us-east-1:7d3e2c10-5b7a-4f0e-9a61-2c4b8e1f0d93"
+NPM_SECRET = "webid-canary/batch-client"
+
+
+class DemoError(RuntimeError):
+    """The local environment could not be set up."""
+
+
+@dataclass
+class World:
+    """Everything the story touches: the local AWS, the issuers, and the resources it created."""
+
+    server: LocalMotoServer
+    seed: Seeder
+    eks: LocalIssuer
+    github: LocalIssuer
+    npm: NpmOpenIdProvider | None
+    topic: Topic
+    targets_table: str
+    state_table: str
+    ca_file: str
+    providers: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def iam(self) -> Any:
+        return self.server.client("iam")
+
+
+# ----- the story ---------------------------------------------------------------------------------------------
+
+
+def eks_trust(world: World, service_account: str) -> dict[str, Any]:
+    return oidc_trust_policy(
+        world.providers["eks"],
+        world.eks.provider_url,
+        sub=f"system:serviceaccount:billing:{service_account}",
+        aud=AUDIENCE,
+    )
+
+
+def github_trust(world: World, sub: str, operator: str = "StringLike") -> dict[str, Any]:
+    return oidc_trust_policy(
+        world.providers["github"], world.github.provider_url, sub=sub, aud=AUDIENCE, operator=operator
+    )
+
+
+def set_trust(world: World, role: str, policy: dict[str, Any]) -> None:
+    world.iam().update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(policy))
+
+
+@dataclass(frozen=True)
+class Chapter:
+    title: str
+    action: Callable[[World], None] | None
+    # What the story expects this cycle to show: target or provider -> root cause ("none" when healthy).
+    expect: dict[str, str]
+
+
+def _noop(world: World) -> None:
+    return None
+
+
+def _break_sa(world: World) -> None:
+    set_trust(world, "invoice-worker", eks_trust(world, "invoice-wroker"))
+
+
+def _fix_sa(world: World) -> None:
+    set_trust(world, "invoice-worker", eks_trust(world, "invoice-worker"))
+
+
+def _drop_client_id(world: World) -> None:
+    world.iam().remove_client_id_from_open_id_connect_provider(
+        OpenIDConnectProviderArn=world.providers["github"], ClientID=AUDIENCE
+    )
+
+
+def _restore_client_id(world: World) -> None:
+    world.iam().add_client_id_to_open_id_connect_provider(
+        OpenIDConnectProviderArn=world.providers["github"], ClientID=AUDIENCE
+    )
+
+
+def _rotate_intermediate(world: World) -> None:
+    world.eks.rotate_intermediate()
+
+
+def _pin_new_thumbprint(world: World) -> None:
+    world.iam().update_open_id_connect_provider_thumbprint(
+        OpenIDConnectProviderArn=world.providers["eks"], ThumbprintList=[world.eks.thumbprint]
+    )
+
+
+def _open_to_any_repository(world: World) -> None:
+    set_trust(world, "deploy", github_trust(world, "repo:*"))
+
+
+def _pin_repository(world: World) -> None:
+    set_trust(world, "deploy", github_trust(world, "repo:acme/payments:ref:refs/heads/main", "StringEquals"))
+
+
+def _break_secret(world: World) -> None:
+    world.server.client("secretsmanager").put_secret_value(
+        SecretId=NPM_SECRET, SecretString=json.dumps({"client_secret": "rotated-by-someone-else"})
+    )
+
+
+def _repair_secret(world: World) -> None:
+    assert world.npm is not None
+    world.server.client("secretsmanager").put_secret_value(
+        SecretId=NPM_SECRET, SecretString=json.dumps({"client_secret": world.npm.client_secret})
+    )
+
+
+HEALTHY = {"invoice-worker": "none", "deploy": "none", "mobile-app": "none", "batch-job": "none"}
+
+
+def story(world: World) -> list[Chapter]:
+    eks, github = world.eks.provider_url, world.github.provider_url
+    chapters = [
+        Chapter("All healthy", _noop, {**HEALTHY, eks: "none", github: "none"}),
+        Chapter(
+            "A trust policy is edited to the wrong service account",
+            _break_sa,
+            {**HEALTHY, "invoice-worker": "trust_condition_mismatch"},
+        ),
+        Chapter("The trust policy is put back", _fix_sa, HEALTHY),
+        Chapter(
+            "The GitHub-style provider's client ID sts.amazonaws.com is removed",
+            _drop_client_id,
+            {**HEALTHY, "deploy": "provider_audience_not_registered", github: "client_ids_changed"},
+        ),
+        Chapter("The client ID is added back", _restore_client_id, {**HEALTHY, github: "none"}),
+        Chapter(
+            "The EKS-style issuer's intermediate certificate is rotated (private CA)",
+            _rotate_intermediate,
+            {**HEALTHY, "invoice-worker": "provider_thumbprint_mismatch", eks: "thumbprint_mismatch"},
+        ),
+        Chapter("The provider is updated with the new thumbprint", _pin_new_thumbprint, {**HEALTHY, eks: "none"}),
+        Chapter(
+            "The deploy role's trust policy is opened to any repository",
+            _open_to_any_repository,
+            {**HEALTHY, "deploy": "trust_open"},
+        ),
+        Chapter("The trust policy is pinned to one repository again", _pin_repository, HEALTHY),
+    ]
+    if world.npm is not None:
+        chapters += [
+            Chapter(
+                "The live probe's client secret is changed under it",
+                _break_secret,
+                {**HEALTHY, "batch-job": "check_error"},
+            ),
+            Chapter("The secret is repaired", _repair_secret, HEALTHY),
+        ]
+    return chapters
+
+
+# ----- setting the scene -------------------------------------------------------------------------------------
+
+
+def register_targets(world: World) -> None:
+    from webid_canary.adapters.targets_table import TargetsTable
+    from webid_canary.core.targets import parse_target
+
+    items: list[dict[str, Any]] = [
+        {
+            "target_id": "invoice-worker",
+            "role_arn": world.roles["invoice-worker"],
+            "issuer": world.eks.url,
+            "claims": {"sub": "system:serviceaccount:billing:invoice-worker", "aud": AUDIENCE},
+            "severity": "critical",
+            "owner": "team-billing",
+            "alarm": True,
+        },
+        {
+            "target_id": "deploy",
+            "role_arn": world.roles["deploy"],
+            "issuer": world.github.url,
+            "claims": {"sub": "repo:acme/payments:ref:refs/heads/main", "aud": AUDIENCE},
+            "must_deny": [{"sub": "repo:acme/payments:pull_request"}],
+            "severity": "high",
+            "owner": "team-payments",
+        },
+        {
+            "target_id": "mobile-app",
+            "role_arn": world.roles["mobile-app"],
+            "issuer": "https://cognito-identity.amazonaws.com",
+            "claims": {
+                "sub": "us-east-1:5f0c8a2e-91d4-4b6a-8e3f-0a7b6c5d4e21",
+                "aud": POOL,
+                "amr": ["authenticated", "cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"],
+            },
+            "severity": "medium",
+            "owner": "team-mobile",
+        },
+    ]
+    if world.npm is not None:
+        items.append(
+            {
+                "target_id": "batch-job",
+                "role_arn": world.roles["batch-job"],
+                "issuer": world.npm.url,
+                "token_source": {
+                    "type": "client_credentials",
+                    "token_endpoint": world.npm.token_endpoint,
+                    "client_id": world.npm.client_id,
+                    "secret_id": NPM_SECRET,
+                    "resource": world.npm.resource,
+                },
+                "severity": "high",
+                "owner": "team-data",
+            }
+        )
+    table = TargetsTable(world.server.client("dynamodb"), world.targets_table)
+    table.put_all([parse_target(item) for item in items])
+
+
+def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool) -> World:
+    moto_extras.install()
+    pki = Pki(workdir / "pki")
+    stack.callback(pki.close)
+    server = stack.enter_context(LocalMotoServer(local_strict_sts(str(pki.ca_file))))
+    seed = Seeder(server.client)
+    eks = stack.enter_context(LocalIssuer(pki, path=f"id/{EKS_CLUSTER}"))
+    github = stack.enter_context(LocalIssuer(pki, path="github"))
+    npm = stack.enter_context(NpmOpenIdProvider(pki)) if with_npm else None
+    targets_table, state_table = seed.tables()
+    world = World(server, seed, eks, github, npm, seed.topic(), targets_table, state_table, str(pki.ca_file))
+    world.providers["eks"] = seed.provider(eks, client_ids=[AUDIENCE])
+    world.providers["github"] = seed.provider(github, client_ids=[AUDIENCE])
+    world.roles["invoice-worker"] = seed.role("invoice-worker", eks_trust(world, "invoice-worker"))
+    world.roles["deploy"] = seed.role(
+        "deploy", github_trust(world, "repo:acme/payments:ref:refs/heads/main", "StringEquals")
+    )
+    world.roles["mobile-app"] = seed.role(
+        "mobile-app",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {"cognito-identity.amazonaws.com:aud": POOL},
+                        "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"},
+                    },
+                }
+            ],
+        },
+    )
+    if npm is not None:
+        world.providers["npm"] = seed.provider(npm, client_ids=[npm.audience])
+        world.roles["batch-job"] = seed.web_identity_role(
+            "batch-job", npm, world.providers["npm"], sub=npm.client_id, aud=npm.audience
+        )
+        seed.secret(NPM_SECRET, {"client_secret": npm.client_secret})
+    register_targets(world)
+    return world
+
+
+def synth_template() -> dict[str, Any]:
+    """The stack's CloudFormation template, synthesized in this process (the alarms come from here)."""
+    root = str(repository_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    # The jsii runtime warns about the machine's Node version on every synth; the demo is not the place.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+    import aws_cdk as cdk
+
+    from infra.app import STACK_ID, build_app
+    from infra.config import from_context
+
+    with tempfile.TemporaryDirectory() as outdir:
+        app = cdk.App(outdir=outdir)
+        build_app(app, from_context(app.node.try_get_context))
+        template: dict[str, Any] = app.synth().get_stack_by_name(STACK_ID).template
+    return template
+
+
+# ----- running the handler as Lambda would --------------------------------------------------------------------
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "webid-canary"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:webid-canary"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    timeout_seconds: float = 120.0
+    started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000)
+
+
+def scheduled_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:{ACCOUNT}:rule/webid-canary-schedule"],
+        "detail": {},
+    }
+
+
+def function_environment(world: World) -> dict[str, str]:
+    return {
+        **world.server.environment(),
+        names.ENV_TARGETS_TABLE: world.targets_table,
+        names.ENV_STATE_TABLE: world.state_table,
+        names.ENV_TOPIC_ARN: world.topic.topic_arn,
+        names.ENV_ALLOW_PRIVATE_ISSUERS: "true",
+        names.ENV_CA_FILE: world.ca_file,
+        names.ENV_CONCURRENCY: "8",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_SERVICE_NAME": names.SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": names.METRIC_NAMESPACE,
+    }
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def invoke(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> tuple[dict[str, Any], list[Datapoint]]:
+    """Run the handler once; its stdout (EMF) becomes datapoints."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        summary = handler(scheduled_event(), FakeLambdaContext())
+    return summary, parse_emf(out.getvalue().splitlines())
+
+
+def put_metrics(world: World, points: list[Datapoint]) -> None:
+    cloudwatch = world.server.client("cloudwatch")
+    for point in points:
+        cloudwatch.put_metric_data(
+            Namespace=point.namespace,
+            MetricData=[
+                {
+                    "MetricName": point.name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in point.dimensions.items()],
+                    "Value": point.value,
+                    "Unit": point.unit,
+                }
+            ],
+        )
+
+
+# ----- the run -------------------------------------------------------------------------------------------------
+
+
+def run_demo(*, emit: Callable[[dict[str, Any]], None], with_npm: bool | None = None) -> dict[str, Any]:
+    """Tell the story; `emit` receives each cycle as it completes. Returns the whole story as one document."""
+    if with_npm is None:
+        with_npm = unavailable_reason() is None
+    cycles: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="webid-canary-demo-") as tmp:
+        template = synth_template()
+        board = AlarmBoard(alarms_from_template(template))
+        world = build_world(stack, Path(tmp), with_npm)
+        with environment(function_environment(world)):
+            from webid_canary import handler
+
+            for powertools_handler in logging.getLogger(names.SERVICE_NAME).handlers:
+                if isinstance(powertools_handler, logging.StreamHandler):
+                    powertools_handler.setStream(sys.stderr)
+            for number, chapter in enumerate(story(world), start=1):
+                if chapter.action is not None:
+                    chapter.action(world)
+                summary, points = invoke(handler.lambda_handler)
+                put_metrics(world, points)
+                alarm_changes = board.evaluate(points)
+                delivered = world.seed.messages(world.topic, max_messages=50)
+                cycle = describe_cycle(number, chapter, world, summary, alarm_changes, board, delivered)
+                cycles.append(cycle)
+                emit(cycle)
+        return {"cycles": cycles, "live_probe": with_npm}
+
+
+def describe_cycle(
+    number: int,
+    chapter: Chapter,
+    world: World,
+    summary: dict[str, Any],
+    alarm_changes: list[tuple[str, str, str]],
+    board: AlarmBoard,
+    delivered: list[dict[str, Any]],
+) -> dict[str, Any]:
+    state = world.server.client("dynamodb")
+    items = state.scan(TableName=world.state_table)["Items"]
+    targets: dict[str, Any] = {}
+    providers: dict[str, Any] = {}
+    for item in items:
+        key = item["pk"]["S"]
+        result = json.loads(item.get("last_result", {}).get("S", "{}"))
+        kind, _, subject = key.partition("#")
+        entry = {"status": item["status"]["S"], "root_cause": result.get("root_cause") or "none"}
+        if kind == "target":
+            verdict = result.get("verdict") or {}
+            entry["condition_key"] = verdict.get("condition_key")
+            entry["expected"] = verdict.get("expected")
+            entry["actual"] = verdict.get("actual")
+            entry["error"] = result.get("error")
+            entry["open_to"] = [n["label"] for n in result.get("open_to", [])]
+            targets[subject] = entry
+        else:
+            entry["findings"] = sorted({f["code"] for f in result.get("findings", []) if f["severity"] != "info"})
+            providers[subject] = entry
+    notifications = []
+    for envelope in delivered:
+        body = json.loads(envelope.get("Message", "{}"))
+        notifications.append(
+            {
+                "event": body.get("event"),
+                "subject": body.get("subject"),
+                "target_id": body.get("target_id"),
+                "provider_url": body.get("provider_url"),
+                "root_cause": body.get("root_cause"),
+                "severity": body.get("severity"),
+                "email_subject": envelope.get("Subject"),
+                "text": body.get("text"),
+            }
+        )
+    return {
+        "cycle": number,
+        "title": chapter.title,
+        "expect": chapter.expect,
+        "summary": summary,
+        "targets": dict(sorted(targets.items())),
+        "providers": dict(sorted(providers.items())),
+        "alarms": dict(sorted(board.states.items())),
+        "alarm_changes": [{"alarm": a, "from": old, "to": new} for a, old, new in alarm_changes],
+        "notifications": notifications,
+    }
