@@ -49,7 +49,12 @@ def _arn_parts(arn: str) -> tuple[str, str | None]:
 
 
 def parse_instant(value: object, field_name: str = "now") -> datetime:
-    """An ISO-8601 instant (a naive one is taken as UTC)."""
+    """An ISO-8601 instant (a naive one is taken as UTC), or seconds since the epoch."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise InputError(field_name, f"not a usable number of seconds since the epoch: {value!r}") from exc
     if not isinstance(value, str):
         raise InputError(field_name, "expected an ISO-8601 date and time such as 2026-01-01T00:00:00Z")
     try:
@@ -73,6 +78,10 @@ def _optional_bool(doc: Mapping[str, object], key: str, prefix: str) -> bool | N
 
 
 def _integer(value: object, field_name: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(field_name, "expected a whole number of seconds")
     return value
@@ -84,18 +93,25 @@ def parse_provider(doc: object, field_name: str = "oidc_provider") -> ProviderRe
         return None
     if not isinstance(doc, Mapping):
         raise InputError(field_name, "expected an object with url, client_ids and thumbprints, or null")
-    url = doc.get("url")
+    # The contract's names, or those of `aws iam get-open-id-connect-provider` output pasted as is.
+    url = _first(doc, "url", "Url")
     if not isinstance(url, str) or not url:
         raise InputError(f"{field_name}.url", "expected the provider URL as IAM stores it, e.g. host/path")
-    arn = doc.get("arn")
+    arn = _first(doc, "arn", "Arn")
     if arn is not None and not isinstance(arn, str):
         raise InputError(f"{field_name}.arn", "expected a string")
+    client_ids = _first(doc, "client_ids", "ClientIDList") or []
+    thumbprints = _first(doc, "thumbprints", "ThumbprintList") or []
     return ProviderRecord(
         url=url.removeprefix("https://"),
-        client_ids=_strings(doc.get("client_ids", []), f"{field_name}.client_ids"),
-        thumbprints=tuple(t.lower() for t in _strings(doc.get("thumbprints", []), f"{field_name}.thumbprints")),
+        client_ids=_strings(client_ids, f"{field_name}.client_ids"),
+        thumbprints=tuple(t.lower() for t in _strings(thumbprints, f"{field_name}.thumbprints")),
         arn=arn,
     )
+
+
+def _first(doc: Mapping[str, object], *names: str) -> object:
+    return next((doc[name] for name in names if doc.get(name) is not None), None)
 
 
 def parse_idp(doc: object) -> IdpFacts:
@@ -187,10 +203,10 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
     request = doc.get("request") or {}
     if not isinstance(request, Mapping):
         raise InputError("request", "expected an object")
-    session_name = request.get("role_session_name")
+    session_name = _first(request, "role_session_name", "RoleSessionName")
     if session_name is not None and not isinstance(session_name, str):
         raise InputError("request.role_session_name", "expected a string")
-    duration = request.get("duration_seconds")
+    duration = _first(request, "duration_seconds", "DurationSeconds")
     if "now" in doc and doc["now"] is not None:
         now = parse_instant(doc["now"])
     elif default_now is not None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
+from urllib.parse import unquote
 
 from .conditions import parse_operator
 from .model import InputError
@@ -127,9 +128,9 @@ def _scalar(value: object, where: str) -> str:
     raise InputError(FIELD, f"{where}: expected a string, found {type(value).__name__}")
 
 
-def _string_list(value: object, where: str) -> tuple[str, ...]:
+def _string_list(value: object, where: str, *, empty_ok: bool = False) -> tuple[str, ...]:
     if isinstance(value, list):
-        if not value:
+        if not value and not empty_ok:
             raise InputError(FIELD, f"{where}: empty list")
         return tuple(_scalar(item, where) for item in value)
     return (_scalar(value, where),)
@@ -157,7 +158,9 @@ def _conditions(value: object, where: str) -> tuple[Condition, ...]:
         if not isinstance(block, Mapping) or not block:
             raise InputError(FIELD, f"{where}.{operator}: expected an object of condition keys")
         for key, values in block.items():
-            found.append(Condition(str(operator), str(key), _string_list(values, f"{where}.{operator}.{key}")))
+            found.append(
+                Condition(str(operator), str(key), _string_list(values, f"{where}.{operator}.{key}", empty_ok=True))
+            )
     return tuple(found)
 
 
@@ -187,7 +190,11 @@ def _statement(index: int, raw: object) -> Statement:
 
 def parse_trust_policy(doc: str | bytes | Mapping[str, object]) -> TrustPolicy:
     """Parse a trust policy (JSON text or an object); raises InputError("trust_policy", ...) if unusable."""
-    if isinstance(doc, str | bytes):
+    if isinstance(doc, bytes):
+        doc = doc.decode("utf-8", errors="replace")
+    if isinstance(doc, str):
+        if doc.lstrip().startswith("%"):
+            doc = unquote(doc)  # IAM's API returns policy documents URL-encoded
         try:
             parsed = load_json(doc)
         except (ValueError, RecursionError) as exc:
