@@ -1,0 +1,104 @@
+"""The demo story, run as a person runs it (`webid-canary demo --json`), checked cycle by cycle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webid_canary.local.npm_provider import unavailable_reason
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = Path(sys.executable).parent / "webid-canary"
+PROBLEM_EVENTS = {"failing", "open", "error", "drift", "changed"}
+
+
+@pytest.fixture(scope="module")
+def story() -> dict[str, Any]:
+    args = [str(CLI), "demo", "--json"]
+    if unavailable_reason() is not None:
+        args.append("--no-live-probe")
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def subjects(cycle: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {**cycle["targets"], **cycle["providers"]}
+
+
+def test_every_break_is_seen_with_its_root_cause(story: dict[str, Any]) -> None:
+    for cycle in story["cycles"]:
+        seen = subjects(cycle)
+        for subject, root_cause in cycle["expect"].items():
+            assert subject in seen, f"cycle {cycle['cycle']}: {subject} missing"
+            assert seen[subject]["root_cause"] == root_cause, f"cycle {cycle['cycle']} ({cycle['title']}): {subject}"
+        others = {s: e["root_cause"] for s, e in seen.items() if s not in cycle["expect"]}
+        assert set(others.values()) <= {"none"}, f"cycle {cycle['cycle']}: unexpected problems {others}"
+
+
+def test_each_break_notifies_once_and_each_repair_brings_a_recovery(story: dict[str, Any]) -> None:
+    previous: dict[str, str] = {}
+    for cycle in story["cycles"]:
+        current = {s: e["root_cause"] for s, e in subjects(cycle).items()}
+        expected = set()
+        for subject, cause in current.items():
+            before = previous.get(subject, "none")
+            if before == "none" and cause != "none":
+                expected.add((subject, "problem", cause))
+            elif before != "none" and cause == "none":
+                expected.add((subject, "recovered", before))
+            elif before != cause:
+                expected.add((subject, "changed", cause))
+        got = set()
+        for note in cycle["notifications"]:
+            subject = note["target_id"] or note["provider_url"]
+            kind = "recovered" if note["event"] == "recovered" else "problem"
+            kind = "changed" if note["event"] == "changed" else kind
+            assert note["event"] in PROBLEM_EVENTS | {"recovered"}
+            got.add((subject, kind, note["root_cause"]))
+        assert len(got) == len(cycle["notifications"]), f"cycle {cycle['cycle']}: a notice was repeated"
+        assert got == expected, f"cycle {cycle['cycle']} ({cycle['title']})"
+        previous = current
+
+
+def test_alarms_follow_the_story(story: dict[str, Any]) -> None:
+    by_title = {c["title"]: c for c in story["cycles"]}
+    healthy = by_title["All healthy"]["alarms"]
+    assert healthy and set(healthy.values()) == {"OK"}
+    broken = by_title["A trust policy is edited to the wrong service account"]["alarms"]
+    assert [name for name, state in broken.items() if state == "ALARM"] == ["WebIdCanary-TargetsFailing"]
+    rotated = by_title["The EKS-style issuer's intermediate certificate is rotated (private CA)"]["alarms"]
+    assert {name for name, state in rotated.items() if state == "ALARM"} == {
+        "WebIdCanary-TargetsFailing",
+        "WebIdCanary-ProviderDrift",
+    }
+    opened = by_title["The deploy role's trust policy is opened to any repository"]["alarms"]
+    assert [name for name, state in opened.items() if state == "ALARM"] == ["WebIdCanary-TrustOpen"]
+    assert set(story["cycles"][-1]["alarms"].values()) == {"OK"}
+
+
+def test_the_failing_notice_tells_a_person_what_to_change(story: dict[str, Any]) -> None:
+    cycle = next(c for c in story["cycles"] if c["title"].startswith("A trust policy is edited"))
+    (note,) = cycle["notifications"]
+    assert note["email_subject"].startswith("[webid-canary] FAILING: invoice-worker")
+    assert "invoice-wroker" in note["text"]
+    assert "system:serviceaccount:billing:invoice-worker" in note["text"]
+    assert ":sub" in note["text"]
+
+
+def test_the_live_probe_went_through_the_strict_sts(story: dict[str, Any]) -> None:
+    if not story["live_probe"]:
+        pytest.skip(f"the npm OpenID provider is unavailable: {unavailable_reason()}")
+    first = story["cycles"][0]
+    assert first["targets"]["batch-job"]["status"] == "ok"
+    broken = next(c for c in story["cycles"] if "client secret" in c["title"])
+    assert broken["targets"]["batch-job"]["status"] == "error"
+    assert "token" in (broken["targets"]["batch-job"]["error"] or "")
