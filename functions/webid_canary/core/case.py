@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from .claims import Claims, decode_token, parse_claims
+from .claims import Claims, decode_token, parse_claims, token_kid
 from .model import IdpFacts, InputError, ProviderRecord, Token
 from .policy import TrustPolicy, parse_trust_policy
 
@@ -139,7 +139,7 @@ def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
     if claims is not None:
         if not isinstance(claims, Mapping):
             raise InputError("token_claims", "expected an object (the decoded JWT payload)")
-        return parse_claims(claims)
+        return parse_claims(claims, kid=token_kid(token) if token is not None else None)
     if token is not None:
         return decode_token(token)
     raise InputError("token_claims", "missing: give token_claims (decoded payload) or token (a raw JWT)")

@@ -156,3 +156,12 @@ def decode_token(token: Token) -> Claims:
         return Claims(problems=("token: the payload is not a JSON object",))
     kid = header.get("kid")
     return parse_claims(payload, kid=kid if isinstance(kid, str) else None)
+
+
+def token_kid(token: Token) -> str | None:
+    """The `kid` of a raw JWT's header, or None when there is none or the token is not a JWT."""
+    try:
+        kid = jwt.get_unverified_header(token.value).get("kid")
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    return kid if isinstance(kid, str) else None
