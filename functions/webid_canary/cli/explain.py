@@ -188,7 +188,12 @@ def _load_policy(options: Mapping[str, Any]) -> tuple[TrustPolicy, str | None]:
 
 def _inputs(command: Callable[..., None]) -> Callable[..., None]:
     options: Sequence[Callable[[Callable[..., None]], Callable[..., None]]] = (
-        click.option("--case", "case_file", metavar="FILE", help="A case file (shared/DIAGNOSIS.md)."),
+        click.option(
+            "--case",
+            "case_file",
+            metavar="FILE",
+            help="A case file: role_arn, trust_policy, oidc_provider, token_claims or token, now, request.",
+        ),
         click.option("--trust-policy", metavar="FILE", help="The role's trust policy (JSON)."),
         click.option("--claims", metavar="FILE", help="The token's decoded claims (JSON)."),
         click.option("--token", metavar="FILE", help="A raw JWT (decoded without verification)."),
@@ -259,7 +264,10 @@ def _guard(run: Callable[[], int]) -> None:
 @_inputs
 @click.option("--trace", is_flag=True, help="Show every check STS makes, in order.")
 def explain(trace: bool, as_json: bool, **options: Any) -> None:
-    """Predict what STS answers to one AssumeRoleWithWebIdentity request, and why."""
+    """Predict what STS answers to one AssumeRoleWithWebIdentity request, and why.
+
+    Exit status: 0 when STS would allow, 1 when it would deny, 2 when the input is unusable.
+    """
 
     def run() -> int:
         verdict = explain_case(_load_case(options))
@@ -275,7 +283,10 @@ def explain(trace: bool, as_json: bool, **options: Any) -> None:
 @click.command("lint", cls=OneLineCommand)
 @_inputs
 def lint(as_json: bool, **options: Any) -> None:
-    """Report risky shapes in a role's trust policy."""
+    """Report risky shapes in a role's trust policy.
+
+    Exit status: 0 with no finding above info, 1 otherwise, 2 when the input is unusable.
+    """
 
     def run() -> int:
         policy, provider_url = _load_policy(options)
