@@ -44,7 +44,8 @@ class TargetsPort(Protocol):
 
 class IamPort(Protocol):
     def get_role(self, name_or_arn: str) -> RoleLike | None: ...
-    def list_providers(self) -> list[ProviderRecord]: ...
+    def list_provider_arns(self) -> list[str]: ...
+    def get_provider(self, arn: str) -> ProviderRecord | None: ...
 
 
 class InspectionLike(Protocol):
@@ -172,14 +173,17 @@ class Service:
         context = CycleContext(now=now)
         role_arns = sorted({t.role_arn for t in targets})
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="read") as pool:
-            providers_future = pool.submit(self.ports.iam.list_providers)
+            arns_future = pool.submit(self.ports.iam.list_provider_arns)
             role_futures = {arn: pool.submit(self.ports.iam.get_role, arn) for arn in role_arns}
             try:
-                context.providers = {record.url: record for record in providers_future.result()}
+                provider_arns = arns_future.result()
             except Exception as exc:
                 log.exception("listing OIDC providers failed")
                 context.read_errors[PROVIDERS_KEY] = f"reading OIDC providers: {type(exc).__name__}: {exc}"
-            issuers = {t.issuer for t in targets} | {f"https://{url}" for url in context.providers}
+                provider_arns = []
+            provider_futures = {arn: pool.submit(self.ports.iam.get_provider, arn) for arn in provider_arns}
+            # A provider's ARN ends in its URL: its issuer can be inspected while the provider itself is read.
+            issuers = {t.issuer for t in targets} | {f"https://{_url_of(arn)}" for arn in provider_arns}
             inspector = self.ports.inspector
             inspection_futures = (
                 {
@@ -190,6 +194,15 @@ class Service:
                 if inspector
                 else {}
             )
+            for arn, provider_future in provider_futures.items():
+                try:
+                    record = provider_future.result()
+                except Exception as exc:
+                    log.exception("reading OIDC provider failed", extra={"provider_arn": arn})
+                    context.read_errors[PROVIDERS_KEY] = f"reading OIDC provider {arn}: {type(exc).__name__}: {exc}"
+                    continue
+                if record is not None:
+                    context.providers[record.url] = record
             for arn, future in role_futures.items():
                 try:
                     context.roles[arn] = future.result()
@@ -343,6 +356,10 @@ def synthetic_claims(target: Target, now: datetime) -> dict[str, object]:
     }
     claims.update(target.claims.to_json())
     return claims
+
+
+def _url_of(provider_arn: str) -> str:
+    return provider_arn.split(":oidc-provider/", 1)[-1]
 
 
 def _host_path(issuer: str) -> str:

@@ -57,10 +57,15 @@ class FakeIam:
             self.calls[f"get_role {name_or_arn}"] += 1
         return self.roles.get(name_or_arn)
 
-    def list_providers(self) -> list[ProviderRecord]:
+    def list_provider_arns(self) -> list[str]:
         with self.lock:
-            self.calls["list_providers"] += 1
-        return self.providers
+            self.calls["list_provider_arns"] += 1
+        return [f"arn:aws:iam::{ACCOUNT}:oidc-provider/{p.url}" for p in self.providers]
+
+    def get_provider(self, arn: str) -> ProviderRecord | None:
+        with self.lock:
+            self.calls[f"get_provider {arn}"] += 1
+        return next((p for p in self.providers if arn.endswith(f"/{p.url}")), None)
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,9 @@ def test_each_role_provider_list_and_issuer_is_read_once_per_cycle() -> None:
     assert len(results) == 100
     assert iam.calls == Counter(
         {
-            "list_providers": 1,
+            "list_provider_arns": 1,
+            f"get_provider arn:aws:iam::{ACCOUNT}:oidc-provider/{EKS}": 1,
+            f"get_provider arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}": 1,
             f"get_role arn:aws:iam::{ACCOUNT}:role/invoice-worker": 1,
             f"get_role arn:aws:iam::{ACCOUNT}:role/billing-any": 1,
         }
@@ -229,7 +236,7 @@ def test_one_targets_outage_does_not_stop_the_others() -> None:
 
 
 class NoProviders(FakeIam):
-    def list_providers(self) -> list[ProviderRecord]:
+    def list_provider_arns(self) -> list[str]:
         raise ConnectionError("IAM unreachable")
 
 

@@ -158,11 +158,14 @@ class IamReader:
             arn=arn,
         )
 
+    def list_provider_arns(self) -> list[str]:
+        """The ARNs of every OIDC provider of the account (one call; each ARN ends in the provider URL)."""
+        answer = _call("ListOpenIDConnectProviders", self._client.list_open_id_connect_providers)
+        return [] if answer is None else [str(p["Arn"]) for p in answer.get("OpenIDConnectProviderList", [])]
+
     def list_providers(self) -> list[ProviderRecord]:
         """Every OIDC provider of the account, each read in full."""
-        answer = _call("ListOpenIDConnectProviders", self._client.list_open_id_connect_providers)
-        arns = [] if answer is None else [p["Arn"] for p in answer.get("OpenIDConnectProviderList", [])]
-        records = (self.get_provider(arn) for arn in arns)
+        records = (self.get_provider(arn) for arn in self.list_provider_arns())
         return [record for record in records if record is not None]
 
     def find_provider(self, url: str, account_id: str | None = None) -> ProviderRecord | None:
