@@ -13,7 +13,6 @@ from webid_canary.core.pricing import rate_seconds
 DEFAULT_SCHEDULE = "rate(5 minutes)"
 DEFAULT_REMINDER_HOURS = 24
 MAX_PERIOD_SECONDS = 12 * 3600
-CONTEXT_KEYS = ("schedule", "alarm_email", "reminder_hours", "enable_cognito_probes", "alarmed_targets")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$")
