@@ -14,6 +14,10 @@ from webid_canary.core.report import ProviderResult
 from webid_canary.core.state import Status
 
 
+def _same(a: ProviderBaseline, b: ProviderBaseline) -> bool:
+    return {**a.to_json(), "recorded_at": None} == {**b.to_json(), "recorded_at": None}
+
+
 class IssuerInspector:
     """Inspects issuers with the monitor's settings (private addresses refused unless allowed)."""
 
@@ -56,6 +60,8 @@ class DriftChecker:
         serious = any(f.serious for f in findings)
         keep = previous is not None and serious
         following = previous if keep else baseline_from(record, seen, previous, now=now)
+        if following is not None and previous is not None and _same(following, previous):
+            following = previous  # unchanged: keep its date, so the State item is not rewritten every cycle
         return ProviderResult(
             url=record.url,
             arn=record.arn,

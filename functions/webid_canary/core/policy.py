@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -192,6 +193,18 @@ def parse_trust_policy(doc: str | bytes | Mapping[str, object]) -> TrustPolicy:
     """Parse a trust policy (JSON text or an object); raises InputError("trust_policy", ...) if unusable."""
     if isinstance(doc, bytes):
         doc = doc.decode("utf-8", errors="replace")
+    if isinstance(doc, str):
+        return _parse_text(doc)
+    return _parse_document(doc)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(doc: str) -> TrustPolicy:
+    """Policy text parsed once: a cycle explains many claim sets against the same role (the result is frozen)."""
+    return _parse_document(doc)
+
+
+def _parse_document(doc: str | Mapping[str, object]) -> TrustPolicy:
     if isinstance(doc, str):
         if doc.lstrip().startswith("%"):
             doc = unquote(doc)  # IAM's API returns policy documents URL-encoded
