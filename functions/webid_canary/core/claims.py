@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-import jwt
-
 from .model import Token
 
 TAGS_CLAIM: Final = "https://aws.amazon.com/tags"
@@ -137,6 +135,8 @@ def parse_claims(doc: Mapping[str, object], *, kid: str | None = None) -> Claims
 
 def decode_token(token: Token) -> Claims:
     """Claims of a raw JWT, decoded without verifying its signature (STS verifies; we predict)."""
+    import jwt  # PyJWT pulls in cryptography: a cold start that predicts from claims never needs it
+
     try:
         header = jwt.get_unverified_header(token.value)
         payload = jwt.decode(
@@ -160,6 +160,8 @@ def decode_token(token: Token) -> Claims:
 
 def token_kid(token: Token) -> str | None:
     """The `kid` of a raw JWT's header, or None when there is none or the token is not a JWT."""
+    import jwt
+
     try:
         kid = jwt.get_unverified_header(token.value).get("kid")
     except (jwt.PyJWTError, ValueError, TypeError):
