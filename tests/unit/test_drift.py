@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
 from webid_canary.core import catalogue
 from webid_canary.core.catalogue import Kind, Severity
+from webid_canary.core.context import thumbprints_ignored_since
 from webid_canary.core.drift import (
-    THUMBPRINTS_IGNORED_FOR_TRUSTED_ROOTS,
     DriftFinding,
     ProviderBaseline,
     baseline_from,
@@ -70,7 +70,7 @@ BASELINE = ProviderBaseline(
     client_ids=("sts.amazonaws.com",),
 )
 
-# id, provider, inspection, baseline, keyword arguments, expected {code: severity}
+# id, provider, inspection, baseline, keyword arguments, expected [(code, severity)]
 CASES: list[
     tuple[
         str,
@@ -78,7 +78,7 @@ CASES: list[
         IssuerInspection | None,
         ProviderBaseline | None,
         dict[str, Any],
-        dict[str, Severity],
+        list[tuple[str, Severity]],
     ]
 ] = [
     ("healthy private issuer", PROVIDER, inspection(), BASELINE, {}, []),
@@ -293,7 +293,7 @@ CASES: list[
         {"trusted_by_roles": False},
         [("provider_unused", Severity.INFO)],
     ),
-    ("roles trust the provider", PROVIDER, None, None, {"trusted_by_roles": True}, {}),
+    ("roles trust the provider", PROVIDER, None, None, {"trusted_by_roles": True}, []),
 ]
 
 
@@ -357,13 +357,15 @@ def test_mismatch_evidence_gives_presented_and_configured() -> None:
     assert finding.evidence["aws_uses_thumbprints"] is True
 
 
-def test_the_date_aws_stopped_using_thumbprints_is_dated_and_sourced() -> None:
-    fact = THUMBPRINTS_IGNORED_FOR_TRUSTED_ROOTS
-    assert fact.since == datetime(2023, 7, 6, tzinfo=UTC)
-    assert "github.com" in fact.source
+def test_the_date_aws_stopped_using_thumbprints_comes_from_the_dated_table() -> None:
+    row = thumbprints_ignored_since(PROVIDER.url)
+    assert row is not None
+    assert row.since == date(2024, 7, 1)
+    assert row.source.startswith("https://docs.aws.amazon.com/")
+    since = datetime.combine(row.since, time(), tzinfo=UTC)
     trusted_new = inspection(hosts=(host(last=NEW, trusted_root_ca=True),))
-    just_before = check_drift(PROVIDER, trusted_new, None, now=fact.since - timedelta(seconds=1))
-    on_the_day = check_drift(PROVIDER, trusted_new, None, now=fact.since)
+    just_before = check_drift(PROVIDER, trusted_new, None, now=since - timedelta(seconds=1))
+    on_the_day = check_drift(PROVIDER, trusted_new, None, now=since)
     assert [f.severity for f in just_before] == [Severity.CRITICAL]
     assert [f.severity for f in on_the_day] == [Severity.INFO]
 

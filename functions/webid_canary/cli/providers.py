@@ -125,8 +125,9 @@ def thumbprint(url: str, as_json: bool, allow_private: bool, ca_file: str | None
     complete = seen.discovery.ok and seen.jwks_ok and all(h.thumbprint for h in seen.hosts)
     if as_json:
         document = seen.to_json()
+        provider_url = seen.url.removeprefix("https://")
         for host, facts in zip(document["hosts"], seen.hosts, strict=True):
-            host["aws_uses_thumbprint"] = aws_uses_thumbprint(facts, now) if facts.chain else None
+            host["aws_uses_thumbprint"] = aws_uses_thumbprint(provider_url, facts, now) if facts.chain else None
         click.echo(json.dumps(document, indent=2))
     else:
         _print_thumbprints(seen, now)
@@ -142,7 +143,7 @@ def _print_thumbprints(seen: IssuerInspection, now: datetime) -> None:
         if not host.chain:
             console.print(f"  [red]no certificate: {escape(host.error or 'not reached')}[/]")
             continue
-        used = aws_uses_thumbprint(host, now)
+        used = aws_uses_thumbprint(seen.url.removeprefix("https://"), host, now)
         console.print(f"  thumbprint  [bold green]{host.thumbprint}[/]")
         console.print(f"  trust       {_trust(host)}")
         console.print(

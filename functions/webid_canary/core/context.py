@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
 
@@ -130,10 +130,21 @@ def _host_matches(pattern: str, host: str) -> bool:
     return host == pattern
 
 
-def thumbprints_ignored_since(host: str) -> ThumbprintRow | None:
-    """The earliest row from which AWS verifies `host` against trusted root CAs (if its chain reaches one)."""
+@lru_cache(maxsize=1024)
+def thumbprints_ignored_since(provider_url: str) -> ThumbprintRow | None:
+    """The earliest row from which AWS verifies this provider (URL as IAM stores it) against trusted root CAs."""
+    host = provider_url.removeprefix("https://").split("/", 1)[0]
     rows = [row for row in facts().thumbprints if any(_host_matches(pattern, host) for pattern in row.hosts)]
     return min(rows, key=lambda row: row.since, default=None)
+
+
+def trusted_roots_apply(provider_url: str, now: datetime) -> bool:
+    """Whether at `now` AWS verifies this provider's chain against trusted root CAs instead of its thumbprints.
+
+    When it does, the thumbprints are still used for a chain that does not reach such a root.
+    """
+    row = thumbprints_ignored_since(provider_url)
+    return row is not None and now.astimezone(UTC).date() >= row.since
 
 
 def _as_values(value: object) -> tuple[str, ...] | None:

@@ -13,35 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from webid_canary.core.catalogue import SEVERITY_ORDER, Entry, Kind, Severity, entry
+from webid_canary.core.context import trusted_roots_apply
 from webid_canary.core.inspection import HostFacts, IssuerInspection
 from webid_canary.core.model import ProviderRecord
-
-
-@dataclass(frozen=True, slots=True)
-class DatedFact:
-    """AWS behaviour that started on a date, with where it is written down."""
-
-    since: datetime
-    statement: str
-    source: str
-
-
-# AWS verifies the JWKS host through its library of trusted root CAs and uses the configured thumbprints
-# only when the chain does not reach one of them, or when it cannot retrieve the TLS certificate. AWS's notes
-# first named some IdPs (Auth0, GitHub, GitLab, Google, S3-hosted JWKS) and now state it for every IdP; this
-# table applies it to every chain from the first date on.
-THUMBPRINTS_IGNORED_FOR_TRUSTED_ROOTS: Final = DatedFact(
-    since=datetime(2023, 7, 6, tzinfo=UTC),
-    statement="thumbprints are not used when the JWKS host's chain reaches a CA AWS trusts",
-    source=(
-        "https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateOpenIDConnectProviderThumbprint.html "
-        "(note on trusted root CAs); "
-        "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc_verify-thumbprint.html; "
-        "date: https://github.com/aws-actions/configure-aws-credentials/issues/763 (IAM console banner seen "
-        "2023-07-07) and https://github.com/unfunco/terraform-aws-oidc-github/pull/52 "
-        '("Starting on 6 July 2023")'
-    ),
-)
 
 # "The IdP has latency exceeding 5 seconds for API requests to reach the AWS STS endpoint" is a documented
 # cause of InvalidIdentityToken: https://repost.aws/knowledge-center/iam-sts-invalididentitytoken
@@ -206,9 +180,12 @@ def baseline_from(
 # ----- checks of one provider
 
 
-def aws_uses_thumbprint(host: HostFacts, now: datetime) -> bool:
-    """Whether STS checks this host against the thumbprint list (no trusted root, unknown chain, or too early)."""
-    if now < THUMBPRINTS_IGNORED_FOR_TRUSTED_ROOTS.since:
+def aws_uses_thumbprint(provider_url: str, host: HostFacts, now: datetime) -> bool:
+    """Whether STS checks this provider host against the thumbprint list: no trusted root, unknown chain, or too early.
+
+    The date comes from the same table as the explain engine's (data/context_keys.json), per provider.
+    """
+    if not trusted_roots_apply(provider_url, now):
         return True
     return host.trusted_root_ca is not True
 
@@ -334,7 +311,7 @@ def _thumbprint_findings(provider: ProviderRecord, inspection: IssuerInspection,
     uncovered = [h for h in hosts if h.thumbprint not in listed]
     if len(hosts) > 1 and covered and uncovered:
         host = uncovered[0]
-        used = any(aws_uses_thumbprint(h, now) for h in hosts)
+        used = any(aws_uses_thumbprint(provider.url, h, now) for h in hosts)
         return [
             _finding(
                 "thumbprint_host_uncovered",
@@ -351,7 +328,7 @@ def _thumbprint_findings(provider: ProviderRecord, inspection: IssuerInspection,
         ]
     findings: list[DriftFinding] = []
     for host in uncovered:
-        used = aws_uses_thumbprint(host, now)
+        used = aws_uses_thumbprint(provider.url, host, now)
         findings.append(
             _finding(
                 "thumbprint_mismatch",
@@ -493,7 +470,6 @@ __all__ = [
     "DEFAULT_SLOW_SECONDS",
     "STS_PATIENCE_SECONDS",
     "SUPPORTED_ALGORITHMS",
-    "THUMBPRINTS_IGNORED_FOR_TRUSTED_ROOTS",
     "DriftFinding",
     "ProviderBaseline",
     "aws_uses_thumbprint",

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from .case import Case
 from .claims import Claims
 from .conditions import evaluate, glob_match, parse_operator
-from .context import RequestContext, build_context, builtin_family, thumbprints_ignored_since
+from .context import RequestContext, build_context, builtin_family, thumbprints_ignored_since, trusted_roots_apply
 from .policy import Condition, Statement
 from .verdict import Finding, Verdict, make_verdict
 
@@ -188,9 +188,8 @@ def _check_thumbprint(case: Case, match: ProviderMatch) -> Step:
         return Step("thumbprint: not used for built-in providers")
     if idp.presented_thumbprints is None:
         return Step("thumbprint: not checked (no presented certificate)")
-    host = provider.url.split("/", 1)[0]
-    row = thumbprints_ignored_since(host)
-    before = row is None or case.now.astimezone(UTC).date() < row.since
+    row = thumbprints_ignored_since(provider.url)
+    before = not trusted_roots_apply(provider.url, case.now)
     if idp.trusted_root_ca is False:
         why = "its chain does not reach a trusted root CA"
     elif before:
