@@ -102,3 +102,7 @@ def test_the_live_probe_went_through_the_strict_sts(story: dict[str, Any]) -> No
     broken = next(c for c in story["cycles"] if "client secret" in c["title"])
     assert broken["targets"]["batch-job"]["status"] == "error"
     assert "token" in (broken["targets"]["batch-job"]["error"] or "")
+
+
+def test_the_story_ran_against_the_stack_cdk_deployed(story: dict[str, Any]) -> None:
+    assert story["stack"] == "cdk deploy (rehearsal)"

@@ -18,7 +18,8 @@ STYLE = {"ok": "green", "failing": "bold red", "open": "bold magenta", "error": 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document of the whole story instead.")
 @click.option("--no-live-probe", is_flag=True, help="Leave out the npm OpenID provider (no Node needed).")
-def demo(as_json: bool, no_live_probe: bool) -> None:
+@click.option("--no-rehearsal", is_flag=True, help="Create the stack's resources directly instead of `cdk deploy`.")
+def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool) -> None:
     """Break and repair a small fleet, one cycle at a time, through the real Lambda handler."""
     from webid_canary.local.demo import DemoError, run_demo
     from webid_canary.local.npm_provider import unavailable_reason
@@ -41,7 +42,12 @@ def demo(as_json: bool, no_live_probe: bool) -> None:
             "the stack's alarms from the synthesized template. Each cycle runs the real Lambda handler."
         )
     try:
-        story = run_demo(emit=show, with_npm=with_npm)
+        story = run_demo(
+            emit=show,
+            with_npm=with_npm,
+            rehearsal=not no_rehearsal,
+            progress=lambda text: console.print(f"[dim]{escape(text)}[/]"),
+        )
     except DemoError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

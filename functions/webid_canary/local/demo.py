@@ -56,6 +56,9 @@ class World:
     targets_table: str
     state_table: str
     ca_file: str
+    template: dict[str, Any]
+    function_environment: dict[str, str]
+    deployed: str
     providers: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
 
@@ -252,17 +255,82 @@ def register_targets(world: World) -> None:
     table.put_all([parse_target(item) for item in items])
 
 
-def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool) -> World:
+@dataclass(frozen=True)
+class Stack:
+    """Where the stack's resources came from: the deploy rehearsal, or created directly when it failed."""
+
+    targets_table: str
+    state_table: str
+    topic: Topic
+    template: dict[str, Any]
+    function_environment: dict[str, str]
+    how: str
+
+
+def deploy(server: LocalMotoServer, seed: Seeder, rehearsal: bool) -> Stack:
+    """`cdk bootstrap` + `cdk deploy` into the local AWS (the rehearsal); the seeded equivalent otherwise."""
+    if rehearsal:
+        from webid_canary.local.rehearsal import STACK_NAME, rehearse
+
+        report = rehearse(server=server)
+        failed = [f"{step}: {detail}" for step, ok, detail in report.steps if not ok]
+        if not failed and report.outputs:
+            outputs = report.outputs
+            body = server.client("cloudformation").get_template(StackName=STACK_NAME)["TemplateBody"]
+            template = body if isinstance(body, dict) else json.loads(body)
+            function = server.client("lambda").get_function_configuration(FunctionName=outputs["FunctionName"])
+            return Stack(
+                outputs["TargetsTableName"],
+                outputs["StateTableName"],
+                subscribe_queue(server, outputs["TopicArn"]),
+                template,
+                dict(function.get("Environment", {}).get("Variables", {})),
+                "cdk deploy (rehearsal)",
+            )
+        print(f"deploy rehearsal failed, creating the resources directly: {failed[:1]}", file=sys.stderr)
+    targets_table, state_table = seed.tables()
+    topic = seed.topic()
+    environment = {
+        names.ENV_TARGETS_TABLE: targets_table,
+        names.ENV_STATE_TABLE: state_table,
+        names.ENV_TOPIC_ARN: topic.topic_arn,
+    }
+    return Stack(targets_table, state_table, topic, synth_template(), environment, "created directly")
+
+
+def subscribe_queue(server: LocalMotoServer, topic_arn: str) -> Topic:
+    """An SQS queue subscribed to the deployed topic, standing in for the e-mail and chat subscriptions."""
+    sqs = server.client("sqs")
+    queue_url = str(sqs.create_queue(QueueName="webid-canary-demo-inbox")["QueueUrl"])
+    queue_arn = str(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+    server.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return Topic(topic_arn=topic_arn, queue_url=queue_url, queue_arn=queue_arn)
+
+
+def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool, rehearsal: bool = True) -> World:
     moto_extras.install()
     pki = Pki(workdir / "pki")
     stack.callback(pki.close)
     server = stack.enter_context(LocalMotoServer(local_strict_sts(str(pki.ca_file))))
     seed = Seeder(server.client)
+    deployed = deploy(server, seed, rehearsal)
     eks = stack.enter_context(LocalIssuer(pki, path=f"id/{EKS_CLUSTER}"))
     github = stack.enter_context(LocalIssuer(pki, path="github"))
     npm = stack.enter_context(NpmOpenIdProvider(pki)) if with_npm else None
-    targets_table, state_table = seed.tables()
-    world = World(server, seed, eks, github, npm, seed.topic(), targets_table, state_table, str(pki.ca_file))
+    world = World(
+        server,
+        seed,
+        eks,
+        github,
+        npm,
+        deployed.topic,
+        deployed.targets_table,
+        deployed.state_table,
+        str(pki.ca_file),
+        deployed.template,
+        deployed.function_environment,
+        deployed.how,
+    )
     world.providers["eks"] = seed.provider(eks, client_ids=[AUDIENCE])
     world.providers["github"] = seed.provider(github, client_ids=[AUDIENCE])
     world.roles["invoice-worker"] = seed.role("invoice-worker", eks_trust(world, "invoice-worker"))
@@ -345,11 +413,11 @@ def scheduled_event() -> dict[str, Any]:
 
 
 def function_environment(world: World) -> dict[str, str]:
+    """The deployed function's environment, plus what only the local environment sets: the endpoint, fake
+    credentials, loopback issuers allowed and the local CA."""
     return {
+        **world.function_environment,
         **world.server.environment(),
-        names.ENV_TARGETS_TABLE: world.targets_table,
-        names.ENV_STATE_TABLE: world.state_table,
-        names.ENV_TOPIC_ARN: world.topic.topic_arn,
         names.ENV_ALLOW_PRIVATE_ISSUERS: "true",
         names.ENV_CA_FILE: world.ca_file,
         names.ENV_CONCURRENCY: "8",
@@ -401,15 +469,22 @@ def put_metrics(world: World, points: list[Datapoint]) -> None:
 # ----- the run -------------------------------------------------------------------------------------------------
 
 
-def run_demo(*, emit: Callable[[dict[str, Any]], None], with_npm: bool | None = None) -> dict[str, Any]:
+def run_demo(
+    *,
+    emit: Callable[[dict[str, Any]], None],
+    with_npm: bool | None = None,
+    rehearsal: bool = True,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
     """Tell the story; `emit` receives each cycle as it completes. Returns the whole story as one document."""
     if with_npm is None:
         with_npm = unavailable_reason() is None
     cycles: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="webid-canary-demo-") as tmp:
-        template = synth_template()
-        board = AlarmBoard(alarms_from_template(template))
-        world = build_world(stack, Path(tmp), with_npm)
+        progress("deploying the stack into the local AWS (cdk bootstrap, cdk deploy) and starting the issuers")
+        world = build_world(stack, Path(tmp), with_npm, rehearsal)
+        board = AlarmBoard(alarms_from_template(world.template))
+        progress(f"stack {world.deployed}; {len(board.alarms)} alarms from its template; targets registered")
         with environment(function_environment(world)):
             from webid_canary import handler
 
@@ -426,7 +501,7 @@ def run_demo(*, emit: Callable[[dict[str, Any]], None], with_npm: bool | None = 
                 cycle = describe_cycle(number, chapter, world, summary, alarm_changes, board, delivered)
                 cycles.append(cycle)
                 emit(cycle)
-        return {"cycles": cycles, "live_probe": with_npm}
+        return {"cycles": cycles, "live_probe": with_npm, "stack": world.deployed}
 
 
 def describe_cycle(
