@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import sys
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
-# Scripts in bench/ must not shadow standard modules (bench/inspect.py would hide `inspect`).
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import json  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from webid_canary.core.case import build_case  # noqa: E402
-from webid_canary.core.explain import explain  # noqa: E402
-from webid_canary.core.model import ProviderRecord  # noqa: E402
+from webid_canary.core.case import build_case
+from webid_canary.core.explain import explain
+from webid_canary.core.model import ProviderRecord
 
 RESULTS = Path(__file__).parent / "results"
 GH = "token.actions.githubusercontent.com"

@@ -6,25 +6,20 @@ A second run with a small delay per answer stands in for network latency, which 
 on real issuers; it is printed only.
 """
 
-# This file shares its name with the standard library's `inspect`: drop its own folder from the import path
-# before anything imports `inspect`.
-import os
+from __future__ import annotations
+
+import json
+import multiprocessing
+import statistics
 import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import json  # noqa: E402
-import multiprocessing  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from multiprocessing.connection import Connection  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from webid_canary.adapters.issuer import inspect_issuer, inspect_issuers  # noqa: E402
-from webid_canary.core.inspection import IssuerInspection  # noqa: E402
+from webid_canary.adapters.issuer import inspect_issuer, inspect_issuers
+from webid_canary.core.inspection import IssuerInspection
 
 ISSUERS = 50
 SINGLES = 5
