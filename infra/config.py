@@ -16,6 +16,7 @@ MAX_PERIOD_SECONDS = 12 * 3600
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$")
+_TOPIC_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?")
 
 
 class ConfigError(Exception):
@@ -44,6 +45,8 @@ class CanaryConfig:
     reminder_hours: int
     enable_cognito_probes: bool
     alarmed_targets: tuple[str, ...]
+    # Topics that targets name in `topic_arn`: the function may publish only to these and its own.
+    notification_topics: tuple[str, ...] = ()
 
 
 def parse_schedule(expression: str) -> Schedule:
@@ -112,6 +115,20 @@ def _targets(key: str, value: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _topics(key: str, value: Any) -> tuple[str, ...]:
+    items: list[Any]
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ConfigError(key, "expected a list of SNS topic ARNs or a comma-separated string")
+    for item in items:
+        if not isinstance(item, str) or not _TOPIC_ARN.fullmatch(item):
+            raise ConfigError(key, f"{item!r} is not an SNS topic ARN")
+    return tuple(dict.fromkeys(items))
+
+
 def from_context(get: Callable[[str], Any] | Mapping[str, Any]) -> CanaryConfig:
     """Build the config from CDK context (a node's try_get_context, or a plain mapping in tests)."""
     lookup: Callable[[str], Any] = get.get if isinstance(get, Mapping) else get
@@ -126,4 +143,5 @@ def from_context(get: Callable[[str], Any] | Mapping[str, Any]) -> CanaryConfig:
         reminder_hours=_positive_int("reminder_hours", value("reminder_hours", DEFAULT_REMINDER_HOURS)),
         enable_cognito_probes=_bool("enable_cognito_probes", value("enable_cognito_probes", False)),
         alarmed_targets=_targets("alarmed_targets", value("alarmed_targets", [])),
+        notification_topics=_topics("notification_topics", value("notification_topics", [])),
     )

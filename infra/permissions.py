@@ -37,6 +37,7 @@ class PermissionsProps:
     topic: sns.ITopic
     topic_key: kms.IKey
     enable_cognito_probes: bool
+    notification_topics: tuple[str, ...] = ()
 
 
 class Permissions(Construct):
@@ -53,7 +54,11 @@ class Permissions(Construct):
         props.targets.grant_read_data(role)
         props.state.grant_read_write_data(role)
         # topic.grant_publish would add kms:GenerateDataKey*; the two actions SNS uses are granted instead.
-        iam.Grant.add_to_principal(grantee=role, actions=list(PUBLISH_ACTIONS), resource_arns=[props.topic.topic_arn])
+        iam.Grant.add_to_principal(
+            grantee=role,
+            actions=list(PUBLISH_ACTIONS),
+            resource_arns=[props.topic.topic_arn, *props.notification_topics],
+        )
         props.topic_key.grant(role, *TOPIC_KEY_ACTIONS)
         role.add_to_principal_policy(
             iam.PolicyStatement(

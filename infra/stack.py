@@ -50,6 +50,7 @@ class CanaryStack(Stack):
                 topic=topic.topic,
                 topic_key=topic.key,
                 enable_cognito_probes=config.enable_cognito_probes,
+                notification_topics=config.notification_topics,
             ),
         )
         CycleSchedule(self, "Schedule", function=function.function, expression=config.schedule.expression)

@@ -66,6 +66,8 @@ def test_rate_expressions_give_their_interval(expression: str, seconds: int) -> 
         ({"enable_cognito_probes": "yes"}, "enable_cognito_probes", "true or false"),
         ({"alarmed_targets": ["ok", "has space"]}, "alarmed_targets", "not a target id"),
         ({"alarmed_targets": ["a", "a"]}, "alarmed_targets", "twice"),
+        ({"notification_topics": ["arn:aws:sqs:us-east-1:123456789012:q"]}, "notification_topics", "not an SNS"),
+        ({"notification_topics": 7}, "notification_topics", "expected a list"),
     ],
 )
 def test_bad_context_names_the_key_and_the_reason(context: dict[str, object], key: str, reason: str) -> None:
@@ -87,3 +89,9 @@ def test_the_app_prints_one_line_and_exits_2_on_bad_context(tmp_path: Path, monk
         "'rate(5 minutes)' or 'rate(1 hour)'"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_notification_topics_from_the_command_line_are_split_and_kept_once() -> None:
+    topic = "arn:aws:sns:eu-west-1:123456789012:team-payments"
+    config = from_context({"notification_topics": f"{topic}, {topic}"})
+    assert config.notification_topics == (topic,)

@@ -254,6 +254,12 @@ def test_publish_and_key_use_are_limited_to_the_topic_and_its_key(default_synth:
     assert _statement_with(statements, "kms:Decrypt")["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
 
+def test_targets_own_topics_are_publishable_only_when_named_in_context(full_synth: Synthesis) -> None:
+    (topic_id,) = full_synth.resources("AWS::SNS::Topic")
+    resources = _statement_with(policy_statements(full_synth), "sns:Publish")["Resource"]
+    assert resources == [{"Ref": topic_id}, "arn:aws:sns:eu-west-1:123456789012:team-payments"]
+
+
 def test_role_and_provider_reads_are_scoped_to_this_account(default_synth: Synthesis) -> None:
     statement = _statement_with(policy_statements(default_synth), "iam:GetRole")
     tails = [resource["Fn::Join"][1][-1] for resource in statement["Resource"]]
