@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 from rich.console import Console
@@ -37,6 +38,8 @@ def probe(
     concurrency: int,
 ) -> None:
     """Check targets now, the way the scheduled monitor does, without touching its state or notifying."""
+    from webid_canary.adapters.iam import AwsError
+    from webid_canary.adapters.targets_table import TargetsTableError
     from webid_canary.service import Service
     from webid_canary.wiring import build_ports
 
@@ -52,8 +55,22 @@ def probe(
     )
     service = Service(build_ports(settings), concurrency=concurrency)
     err = Console(stderr=True)
+    try:
+        report = run(service, err, target_ids, show_progress=err.is_terminal and not as_json)
+    except (TargetsTableError, AwsError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+    else:
+        render(report, Console())
+    bad = report.count(Status.FAILING) + report.count(Status.OPEN) + report.count(Status.ERROR) + report.drifting
+    sys.exit(1 if bad or report.notes else 0)
+
+
+def run(service: Any, err: Console, target_ids: tuple[str, ...], *, show_progress: bool) -> CycleReport:
     now = datetime.now(UTC)
-    if err.is_terminal and not as_json:
+    if show_progress:
         with Progress(
             TextColumn("[bold]probing"),
             BarColumn(),
@@ -66,15 +83,10 @@ def probe(
             def advance(target_id: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=target_id)
 
-            report = service.run_cycle(now, only=target_ids, progress=advance)
-    else:
-        report = service.run_cycle(now, only=target_ids)
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, default=str))
-    else:
-        render(report, Console())
-    bad = report.count(Status.FAILING) + report.count(Status.OPEN) + report.count(Status.ERROR) + report.drifting
-    sys.exit(1 if bad or report.notes else 0)
+            report: CycleReport = service.run_cycle(now, only=target_ids, progress=advance)
+            return report
+    report = service.run_cycle(now, only=target_ids)
+    return report
 
 
 def render(report: CycleReport, console: Console) -> None:
