@@ -230,10 +230,12 @@ class Service:
 
     def _check_target_safely(self, target: Target, context: CycleContext) -> TargetResult:
         try:
-            return self._check_target(target, context)
+            result = self._check_target(target, context)
         except Exception as exc:
             log.exception("checking target failed", extra={"target_id": target.target_id})
             return _base(target, Status.ERROR, error=f"{type(exc).__name__}: {exc}")
+        _log_result(result, target)
+        return result
 
     def _check_target(self, target: Target, context: CycleContext) -> TargetResult:
         now = context.now
@@ -342,6 +344,25 @@ class Service:
                     )
                 )
         return results
+
+
+def _log_result(result: TargetResult, target: Target) -> None:
+    """One line per target: problems at WARNING, healthy targets at DEBUG. Claims only, never a token."""
+    verdict = result.verdict or {}
+    claims = target.claims.to_json()
+    fields = {
+        "target_id": result.target_id,
+        "status": result.status.value,
+        "root_cause": result.root_cause,
+        "condition_key": verdict.get("condition_key"),
+        "role_arn": result.role_arn,
+        "iss": target.issuer,
+        "sub": claims.get("sub"),
+        "aud": claims.get("aud"),
+        "live": target.token_source is not None,
+    }
+    level = logging.DEBUG if result.status is Status.OK else logging.WARNING
+    log.log(level, "target checked", extra=fields)
 
 
 def synthetic_claims(target: Target, now: datetime) -> dict[str, object]:

@@ -177,6 +177,19 @@ def test_nothing_secret_reaches_the_logs(fleet: Fleet, capsys: pytest.CaptureFix
     assert "SessionToken" not in written
 
 
+def test_each_targets_work_is_logged_with_its_target_id(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str], logs: io.StringIO
+) -> None:
+    fleet.set_sub("system:serviceaccount:billing:someone-else")
+    invoke(capsys)
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    checked = {line["target_id"]: line for line in lines if line.get("message") == "target checked"}
+    assert set(checked) == {"invoice-worker", "invoice-worker-live"}
+    assert checked["invoice-worker"]["level"] == "WARNING"
+    assert checked["invoice-worker"]["root_cause"] == "trust_condition_mismatch"
+    assert checked["invoice-worker"]["sub"] == SA
+
+
 def test_reminders_and_a_lost_publish_through_the_real_adapters(fleet: Fleet) -> None:
     monitor = wiring.build_monitor(load_settings())
     start = datetime.now(UTC)
