@@ -66,7 +66,7 @@ def render_cycle(console: Console, cycle: dict[str, Any], shown: dict[str, bool]
     for target_id, entry in cycle["targets"].items():
         console.print(_line(f"target {target_id}", entry))
         if detail := _detail(entry):
-            console.print(f"      [dim]{escape(detail)}[/]")
+            console.print(f"          [dim]{escape(detail)}[/]")
     for url, entry in cycle["providers"].items():
         console.print(_line(f"provider {url}", entry))
     for change in cycle["alarm_changes"]:
@@ -87,8 +87,8 @@ def render_cycle(console: Console, cycle: dict[str, Any], shown: dict[str, bool]
 
 def _line(subject: str, entry: dict[str, Any]) -> str:
     status = entry["status"]
-    cause = "" if entry["root_cause"] == "none" else f"  {escape(entry['root_cause'])}"
-    return f"  {escape(subject):<48} [{STYLE.get(status, 'white')}]{status:<7}[/]{cause}"
+    cause = "" if entry["root_cause"] == "none" else f"  [bold]{escape(entry['root_cause'])}[/]"
+    return f"  [{STYLE.get(status, 'white')}]{status:<8}[/]{escape(subject)}{cause}"
 
 
 def _detail(entry: dict[str, Any]) -> str:

@@ -422,7 +422,8 @@ def function_environment(world: World) -> dict[str, str]:
         names.ENV_CA_FILE: world.ca_file,
         names.ENV_CONCURRENCY: "8",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # The function's own log lines would go to CloudWatch Logs; the demo shows what the monitor reports.
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
         "POWERTOOLS_SERVICE_NAME": names.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": names.METRIC_NAMESPACE,
     }
@@ -481,7 +482,11 @@ def run_demo(
         with_npm = unavailable_reason() is None
     cycles: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="webid-canary-demo-") as tmp:
-        progress("deploying the stack into the local AWS (cdk bootstrap, cdk deploy) and starting the issuers")
+        progress(
+            "deploying the stack into the local AWS (cdk bootstrap, cdk deploy) and starting the issuers"
+            if rehearsal
+            else "creating the stack's resources in the local AWS and starting the issuers"
+        )
         world = build_world(stack, Path(tmp), with_npm, rehearsal)
         board = AlarmBoard(alarms_from_template(world.template))
         progress(f"stack {world.deployed}; {len(board.alarms)} alarms from its template; targets registered")
