@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from webid_canary.adapters.issuer import inspect_issuer
+from webid_canary.adapters.issuer import IssuerUrlError, inspect_issuer
 from webid_canary.core.drift import ProviderBaseline, baseline_from, check_drift
-from webid_canary.core.inspection import IssuerInspection
+from webid_canary.core.inspection import Failure, Fetch, IssuerInspection
 from webid_canary.core.model import ProviderRecord
 from webid_canary.core.report import ProviderResult
 from webid_canary.core.state import Status
@@ -35,9 +35,20 @@ class IssuerInspector:
         self.clock = clock
 
     def inspect(self, issuer_url: str) -> IssuerInspection:
-        return inspect_issuer(
-            issuer_url, allow_private=self.allow_private, ca_file=self.ca_file, timeout=self.timeout, now=self.clock()
-        )
+        """What the issuer showed; a URL that may not be fetched is a failed discovery, as STS would see it."""
+        now = self.clock()
+        try:
+            return inspect_issuer(
+                issuer_url, allow_private=self.allow_private, ca_file=self.ca_file, timeout=self.timeout, now=now
+            )
+        except IssuerUrlError as exc:
+            return failed_inspection(issuer_url, now, Failure.REFUSED, exc.reason)
+
+
+def failed_inspection(issuer_url: str, now: datetime, failure: Failure, reason: str) -> IssuerInspection:
+    """An inspection that got nowhere: drift reports it as discovery_unreachable, explain as keys unreachable."""
+    discovery = Fetch(url=issuer_url.rstrip("/") + "/.well-known/openid-configuration", failure=failure, error=reason)
+    return IssuerInspection(url=issuer_url, inspected_at=now, discovery=discovery)
 
 
 class DriftChecker:
@@ -54,7 +65,11 @@ class DriftChecker:
         baseline: Mapping[str, Any] | None,
         now: datetime,
     ) -> ProviderResult:
-        seen = inspection if isinstance(inspection, IssuerInspection) else None
+        seen = (
+            inspection
+            if isinstance(inspection, IssuerInspection)
+            else failed_inspection(f"https://{record.url}", now, Failure.INVALID, "the issuer was not inspected")
+        )
         previous = ProviderBaseline.from_json(baseline) if baseline else None
         findings = check_drift(record, seen, previous, now=now, expiry_days=self.expiry_days)
         serious = any(f.serious for f in findings)

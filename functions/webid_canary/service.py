@@ -212,9 +212,10 @@ class Service:
             for issuer, pending in inspection_futures.items():
                 try:
                     context.inspections[issuer] = pending.result()
-                except Exception:
+                except Exception as exc:
                     log.exception("inspecting issuer failed", extra={"issuer": issuer})
                     context.inspections[issuer] = None
+                    context.read_errors[issuer] = f"inspecting {issuer}: {type(exc).__name__}: {exc}"
         for arn, role in context.roles.items():
             if role is not None:
                 try:
@@ -239,7 +240,11 @@ class Service:
 
     def _check_target(self, target: Target, context: CycleContext) -> TargetResult:
         now = context.now
-        failed = context.read_errors.get(target.role_arn) or context.read_errors.get(PROVIDERS_KEY)
+        failed = (
+            context.read_errors.get(target.role_arn)
+            or context.read_errors.get(PROVIDERS_KEY)
+            or context.read_errors.get(target.issuer)
+        )
         if failed:
             return _base(target, Status.ERROR, error=failed)
         role = context.roles.get(target.role_arn)

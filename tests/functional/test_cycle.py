@@ -228,11 +228,46 @@ class BrokenIam(FakeIam):
 def test_one_targets_outage_does_not_stop_the_others() -> None:
     iam = BrokenIam(ROLES, PROVIDERS)
     items = [eks_target("invoice-worker", "invoice-worker"), eks_target("billing-any", "billing-any")]
-    service = Service(Ports(targets=Table(items), iam=iam, inspector=ExplodingInspector()), concurrency=2)
+    service = Service(Ports(targets=Table(items), iam=iam, inspector=FakeInspector()), concurrency=2)
     report = {t.target_id: t for t in service.run_cycle(NOW).targets}
     assert report["invoice-worker"].status is Status.OK
     assert report["billing-any"].status is Status.ERROR
     assert "throttled for good" in (report["billing-any"].error or "")
+
+
+def test_an_issuer_that_could_not_be_inspected_leaves_its_targets_in_error_not_ok() -> None:
+    items = [eks_target("invoice-worker", "invoice-worker")]
+    service = Service(Ports(targets=Table(items), iam=FakeIam(ROLES, PROVIDERS), inspector=ExplodingInspector()))
+    (result,) = service.run_cycle(NOW).targets
+    assert result.status is Status.ERROR
+    assert "issuer did not answer" in (result.error or "")
+
+
+def test_a_refused_issuer_is_a_drift_finding_and_its_targets_fail() -> None:
+    from webid_canary.drift_check import DriftChecker, IssuerInspector
+
+    loopback = "127.0.0.1:9/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9"
+    provider = ProviderRecord(loopback, ("sts.amazonaws.com",), ("9e99a48a9960b14926bb7f3b02e22da2b0ab7280",))
+    role = Role(
+        f"arn:aws:iam::{ACCOUNT}:role/invoice-worker",
+        trust(loopback, "StringEquals", {"sub": "system:serviceaccount:billing:invoice-worker"}),
+    )
+    item = eks_target("invoice-worker", "invoice-worker") | {"issuer": f"https://{loopback}"}
+    service = Service(
+        Ports(
+            targets=Table([item]),
+            iam=FakeIam([role], [provider]),
+            inspector=IssuerInspector(allow_private=False, clock=lambda: NOW),
+            drift=DriftChecker(),
+        )
+    )
+    report = service.run_cycle(NOW)
+    (target,) = report.targets
+    assert (target.status, target.root_cause) == (Status.FAILING, "provider_keys_unreachable")
+    (drift,) = report.providers
+    assert drift.status is Status.DRIFT
+    assert [f["code"] for f in drift.serious] == ["discovery_unreachable"]
+    assert "loopback" in str(drift.serious[0]["evidence"])
 
 
 class NoProviders(FakeIam):
