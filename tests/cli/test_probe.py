@@ -91,11 +91,11 @@ def test_probe_of_one_healthy_target_exits_0_with_a_table(
     assert "wrong-sa" not in result.stdout
 
 
-def test_an_unknown_target_is_named(registered: dict[str, str], local_issuer: LocalIssuer) -> None:
-    result = probe(registered, "nope-not-here", ca_file=local_issuer.ca_file)
-    assert result.returncode == 1
-    assert "nope-not-here: not registered" in result.stdout
-    assert "Traceback" not in result.stderr
+def test_an_unknown_target_is_named_before_any_work(registered: dict[str, str], local_issuer: LocalIssuer) -> None:
+    result = probe(registered, "healthy", "nope-not-here", ca_file=local_issuer.ca_file)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(": nope-not-here")
+    assert result.stdout == ""
 
 
 def test_without_a_table_the_setting_is_named(local_issuer: LocalIssuer) -> None:
@@ -103,8 +103,7 @@ def test_without_a_table_the_setting_is_named(local_issuer: LocalIssuer) -> None
         [str(CLI), "probe"], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
     )
     assert result.returncode == 2
-    assert "--targets-table" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr == "error: Missing option '--targets-table'. (see 'webid-canary probe --help')\n"
 
 
 def test_an_unreachable_table_is_one_line_not_a_traceback(local_issuer: LocalIssuer) -> None:
@@ -119,6 +118,6 @@ def test_an_unreachable_table_is_one_line_not_a_traceback(local_issuer: LocalIss
     result = subprocess.run(
         [str(CLI), "probe", "--targets-table", "missing"], capture_output=True, text=True, timeout=60, env=env
     )
-    assert result.returncode == 1
-    assert result.stderr.startswith("error: Scan: ")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ")
     assert len(result.stderr.strip().splitlines()) == 1

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import sys
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from webid_canary import __version__
+from webid_canary import __version__, names
 
 # command name -> (module under webid_canary.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -72,9 +74,60 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="webid-canary")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the product's log lines and full tracebacks on stderr.")
+def cli(debug: bool) -> None:
     """webid-canary: keep AWS web identity federation working and safe."""
+    configure_logging(debug)
+
+
+class OneLine(logging.Formatter):
+    """Log records as one line on stderr: no traceback unless --debug."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__("%(levelname)s: %(message)s")
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        context = [f"{k}={v}" for k in ("target_id", "issuer", "role_arn") if (v := record.__dict__.get(k))]
+        line = f"{record.levelname.lower()}: {record.getMessage()}" + (f" ({', '.join(context)})" if context else "")
+        if record.exc_info and record.exc_info[1] is not None:
+            if self.debug:
+                return line + "\n" + self.formatException(record.exc_info)
+            error = record.exc_info[1]
+            line += f": {type(error).__name__}: {error}"
+        return line
+
+
+def configure_logging(debug: bool) -> None:
+    """The CLI reports through its own output; the service's log lines show only as errors (or with --debug)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLine(debug))
+    product = logging.getLogger(names.SERVICE_NAME)
+    product.handlers[:] = [handler]
+    product.setLevel(logging.DEBUG if debug else logging.ERROR)
+    product.propagate = False
 
 
 def main() -> None:
-    sys.exit(cli.main(prog_name="webid-canary", standalone_mode=True))
+    """Run the CLI; every error a person can meet ends in one line on stderr, never a traceback."""
+    debug = "--debug" in sys.argv[1:2]
+    try:
+        code = cli.main(prog_name="webid-canary", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        command = f"{ctx.info_name} " if ctx is not None and ctx.parent is not None else ""
+        hint = f" (see 'webid-canary {command}--help')" if ctx is not None else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except NoCredentialsError:
+        click.echo("error: no AWS credentials found (set AWS_PROFILE, or the AWS_ACCESS_KEY_ID pair)", err=True)
+        sys.exit(2)
+    except (BotoCoreError, ClientError) as exc:
+        if debug:
+            raise
+        click.echo(f"error: aws: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -39,7 +39,7 @@ def probe(
 ) -> None:
     """Check targets now, the way the scheduled monitor does, without touching its state or notifying."""
     from webid_canary.adapters.iam import AwsError
-    from webid_canary.adapters.targets_table import TargetsTableError
+    from webid_canary.adapters.targets_table import TargetsTable, TargetsTableError
     from webid_canary.service import Service
     from webid_canary.wiring import build_ports
 
@@ -53,13 +53,21 @@ def probe(
         allow_private_issuers=allow_private,
         ca_file=ca_file,
     )
-    service = Service(build_ports(settings), concurrency=concurrency)
+    ports = build_ports(settings)
+    service = Service(ports, concurrency=concurrency)
     err = Console(stderr=True)
+    # Exit 1 means the probe found a problem; anything that keeps it from telling is 2.
     try:
+        table = ports.targets
+        registered = table.existing(target_ids) if target_ids and isinstance(table, TargetsTable) else set(target_ids)
+        unknown = sorted(set(target_ids) - registered)
+        if unknown:
+            click.echo(f"error: not registered in {targets_table}: {', '.join(unknown)}", err=True)
+            sys.exit(2)
         report = run(service, err, target_ids, show_progress=err.is_terminal and not as_json)
     except (TargetsTableError, AwsError) as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, default=str))
     else:
@@ -91,8 +99,9 @@ def run(service: Any, err: Console, target_ids: tuple[str, ...], *, show_progres
 
 def render(report: CycleReport, console: Console) -> None:
     table = Table(title=f"webid-canary: {len(report.targets)} targets, {len(report.providers)} providers")
-    for column in ("target", "status", "root cause", "detail"):
-        table.add_column(column)
+    for column in ("target", "status", "root cause"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail", overflow="fold")
     for target in report.targets:
         status = target.status.value
         table.add_row(target.target_id, f"[{STYLE[status]}]{status}[/]", target.root_cause or "", detail(target))
