@@ -30,7 +30,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP) node_modules/.installed
+# The Lambda's aarch64 wheels, fetched once from PyPI with pip's cross-platform download (no Docker) and kept
+# in .asset-cache/: synths, tests and the demo then build the asset offline.
+ASSET_WHEELS := .asset-cache/.wheels-$(shell sha256sum requirements.lock 2>/dev/null | cut -c1-16)
+$(ASSET_WHEELS): requirements.lock $(STAMP)
+	$(BIN)/python -c "from infra.asset import build_wheels, read_pins, CACHE_DIR, LOCK_FILE; build_wheels(read_pins(LOCK_FILE.read_text()), CACHE_DIR)"
+	@touch $@
+
+setup: $(STAMP) node_modules/.installed $(ASSET_WHEELS)
 
 demo: setup
 	$(BIN)/webid-canary demo
