@@ -1,4 +1,4 @@
-"""The embedded local AWS: moto in-process or behind a ThreadedMotoServer on 127.0.0.1, with the strict STS in front.
+"""The embedded local AWS: moto in-process or moto's server app on 127.0.0.1, with the strict STS in front.
 
 moto runs its backends in this process in both modes, so one hook serves both: while a `StrictStsInstallation`
 is active, moto's AssumeRoleWithWebIdentity handler is replaced by one that asks the strict STS first and
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socketserver
 import threading
 import time
 import urllib.request
@@ -31,9 +32,10 @@ from moto.cognitoidentity.models import cognitoidentity_backends
 from moto.cognitoidentity.responses import CognitoIdentityResponse
 from moto.core.responses import ActionResult
 from moto.iam.models import iam_backends
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sts.responses import TokenResponse
 from werkzeug.exceptions import HTTPException
+from werkzeug.serving import ThreadedWSGIServer
 
 from webid_canary.adapters.iam import RoleRecord, policy_text, role_name
 from webid_canary.core.model import ProviderRecord, Token
@@ -66,7 +68,6 @@ STS_XMLNS: Final = "https://sts.amazonaws.com/doc/2011-06-15/"
 # identities": tokens are verified against https://cognito-identity.amazonaws.com/.well-known/jwks_uri).
 COGNITO_ALG: Final = "RS512"
 COGNITO_TOKEN_SECONDS: Final = 900
-SERVER_START_TIMEOUT: Final = 10.0
 
 
 class StsErrorResponse(HTTPException):
@@ -406,8 +407,18 @@ class LocalAws:
             self.installation.clear_jwks_cache(issuer)
 
 
+class _LoopbackWsgiServer(ThreadedWSGIServer):
+    """werkzeug's threaded server named by its address: HTTPServer.server_bind would ask DNS (getfqdn) for a name."""
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+
 class LocalMotoServer:
-    """A ThreadedMotoServer on 127.0.0.1 (port chosen by the OS) with the strict STS installed."""
+    """moto's server app on 127.0.0.1 (port chosen by the OS, threaded) with the strict STS installed."""
 
     def __init__(
         self,
@@ -419,20 +430,24 @@ class LocalMotoServer:
         self.installation = installation
         self.region = region
         self._host = host
-        self._server: ThreadedMotoServer | None = None
+        self._server: _LoopbackWsgiServer | None = None
+        self._thread: threading.Thread | None = None
         self._stack: contextlib.ExitStack | None = None
 
     def start(self) -> Self:
         stack = contextlib.ExitStack()
         stack.enter_context(quiet_logs())
-        server = ThreadedMotoServer(ip_address=self._host, port=0, verbose=False)
-        starter = threading.Thread(target=server.start, daemon=True)
-        starter.start()
-        starter.join(SERVER_START_TIMEOUT)
-        if starter.is_alive():
+        try:
+            # The app and handler moto's ThreadedMotoServer uses, in a server that makes no name lookup.
+            server = _LoopbackWsgiServer(
+                self._host, 0, DomainDispatcherApplication(create_backend_app), MotoRequestHandler
+            )
+        except SystemExit as exc:  # werkzeug prints why it cannot listen, then exits
             stack.close()
-            raise RuntimeError(f"moto server did not start within {SERVER_START_TIMEOUT:g} s")
+            raise RuntimeError(f"moto server cannot listen on {self._host}") from exc
         self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
         stack.callback(self._shutdown)
         if self.installation is not None:
             stack.enter_context(self.installation)
@@ -440,14 +455,14 @@ class LocalMotoServer:
         return self
 
     def _shutdown(self) -> None:
-        server = self._server
-        self._server = None
+        server, thread = self._server, self._thread
+        self._server, self._thread = None, None
         if server is None:
             return
-        server.stop()
-        inner = getattr(server, "_server", None)
-        if inner is not None:
-            inner.server_close()
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
 
     def stop(self) -> None:
         if self._stack is not None:
@@ -466,8 +481,7 @@ class LocalMotoServer:
     def endpoint_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the moto server is not started")
-        host, port = self._server.get_host_and_port()
-        return f"http://{host}:{port}"
+        return f"http://{self._server.host}:{self._server.port}"
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client talking HTTP to this server."""

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import socket
+import socketserver
 import ssl
 import threading
 import time
@@ -77,6 +78,13 @@ class _Server(ThreadingHTTPServer):
         self.role: Endpoint = role
         self.context: ssl.SSLContext | None = None
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        """Bind and name the server by its address: HTTPServer asks DNS (getfqdn), which leaves the machine."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         context = self.context
