@@ -85,6 +85,11 @@ class Alarms(Construct):
             fleet_metric(names.METRIC_TARGETS_OPEN, "Maximum", period),
             "A role trusts a workload it must not trust (a negative probe was allowed).",
         )
+        self.targets_in_error = at_least_one(
+            "TargetsInError",
+            fleet_metric(names.METRIC_TARGETS_IN_ERROR, "Maximum", period),
+            "At least one target could not be checked (configuration, token source or an outage): a blind spot.",
+        )
         self.heartbeat = self._alarm(
             "HeartbeatMissing",
             metric=fleet_metric(names.METRIC_CYCLE_COMPLETED, "Sum", period),

@@ -116,6 +116,9 @@ def test_alarms_follow_the_story(story: dict[str, Any]) -> None:
     }
     opened = by_title["The deploy role's trust policy is opened to any repository"]["alarms"]
     assert [name for name, state in opened.items() if state == "ALARM"] == ["WebIdCanary-TrustOpen"]
+    if story["live_probe"]:
+        broken = by_title["The live probe's client secret is changed under it"]["alarms"]
+        assert [name for name, state in broken.items() if state == "ALARM"] == ["WebIdCanary-TargetsInError"]
     assert set(story["cycles"][-1]["alarms"].values()) == {"OK"}
 
 

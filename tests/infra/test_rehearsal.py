@@ -49,6 +49,7 @@ def test_alarms_are_created_as_the_template_defines_them(rehearsal: tuple[Rehear
         "WebIdCanary-TargetsFailing",
         "WebIdCanary-ProviderDrift",
         "WebIdCanary-TrustOpen",
+        "WebIdCanary-TargetsInError",
         "WebIdCanary-HeartbeatMissing",
         "WebIdCanary-FunctionErrors",
         "WebIdCanary-CycleNearDeadline",

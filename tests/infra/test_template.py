@@ -274,6 +274,7 @@ FLEET_ALARMS = {
     "TargetsFailing": ("TargetsFailing", "Maximum", "GreaterThanOrEqualToThreshold", 1, "ignore", 1),
     "ProviderDrift": ("ProviderDrifts", "Maximum", "GreaterThanOrEqualToThreshold", 1, "ignore", 1),
     "TrustOpen": ("TargetsOpen", "Maximum", "GreaterThanOrEqualToThreshold", 1, "ignore", 1),
+    "TargetsInError": ("TargetsInError", "Maximum", "GreaterThanOrEqualToThreshold", 1, "ignore", 1),
     "HeartbeatMissing": ("CycleCompleted", "Sum", "LessThanThreshold", 1, "breaching", 2),
     "CycleNearDeadline": ("CycleDeadlineHeadroom", "Minimum", "LessThanThreshold", 24, "ignore", 1),
 }
@@ -309,7 +310,7 @@ def test_function_errors_alarm_watches_the_lambda_errors_metric(default_synth: S
 def test_every_alarm_notifies_the_topic_on_alarm_and_on_recovery(full_synth: Synthesis) -> None:
     (topic_id,) = full_synth.resources("AWS::SNS::Topic")
     alarms = alarms_by_name(full_synth)
-    assert len(alarms) == 8
+    assert len(alarms) == 9
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
         assert alarm["OKActions"] == [{"Ref": topic_id}], name
