@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -16,7 +17,9 @@ from moto import mock_aws
 
 from webid_canary.adapters.iam import IamReader
 from webid_canary.adapters.issuer import (
+    CaFileError,
     IssuerUrlError,
+    check_ca_file,
     fetch_jwks,
     inspect_issuer,
     inspect_issuers,
@@ -100,6 +103,51 @@ def test_private_roots_are_kept_apart_from_public_ones(local_issuer: LocalIssuer
     # Read anyway, as STS does when it falls back to thumbprints; the drift check is what guards it.
     assert without.jwks_ok
     assert host.thumbprint == local_issuer.thumbprint
+
+
+def unusable_ca_files(directory: Path) -> dict[str, tuple[str, str]]:
+    """Name -> (path, what the refusal says) for CA files that cannot be used."""
+    text = directory / "notpem"
+    text.write_text("not a certificate\n")
+    key_only = directory / "key.pem"
+    key_only.write_text("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n")
+    broken = directory / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nabcd\n-----END CERTIFICATE-----\n")
+    return {
+        "missing": (str(directory / "missing.pem"), "cannot read it (No such file or directory)"),
+        "directory": (str(directory), "cannot read it (Is a directory)"),
+        "not PEM": (str(text), "no PEM certificate in it"),
+        "a key, no certificate": (str(key_only), "no PEM certificate in it"),
+        "broken certificate": (str(broken), "a PEM certificate in it cannot be parsed"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "not PEM", "a key, no certificate", "broken certificate"])
+def test_an_unusable_ca_file_is_refused_naming_the_file_and_the_reason(case: str, tmp_path: Path) -> None:
+    path, reason = unusable_ca_files(tmp_path)[case]
+
+    with pytest.raises(CaFileError) as caught:
+        check_ca_file(path)
+
+    assert (caught.value.path, str(caught.value)) == (path, f"{path}: {caught.value.reason}")
+    assert caught.value.reason.startswith(reason)
+    assert "\n" not in str(caught.value)
+
+
+def test_inspection_with_an_unusable_ca_file_is_refused_before_connecting(
+    local_issuer: LocalIssuer, tmp_path: Path
+) -> None:
+    notpem = tmp_path / "notpem"
+    notpem.write_text("not a certificate\n")
+    check_ca_file(local_issuer.ca_file)
+
+    for inspect_with_it in (
+        lambda: inspect(local_issuer, ca_file=str(notpem)),
+        lambda: inspect_issuers([local_issuer.url], allow_private=True, ca_file=str(notpem), now=NOW),
+        lambda: fetch_jwks(local_issuer.jwks_uri, allow_private=True, ca_file=str(notpem)),
+    ):
+        with pytest.raises(CaFileError, match="no PEM certificate"):
+            inspect_with_it()
 
 
 def test_intermediate_rotation_is_drift_between_two_runs(local_issuer: LocalIssuer) -> None:

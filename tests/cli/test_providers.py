@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import boto3
 import pytest
@@ -93,7 +95,10 @@ def test_thumbprint_json_gives_every_host_and_whether_aws_uses_it(issuer_factory
             "error: https://127.0.0.1:1/: refused: 127.0.0.1 is a loopback address",
         ),
         (["https://127.0.0.1:1/?a=b", "--allow-private"], "no query or fragment"),
-        (["https://127.0.0.1:1/", "--allow-private", "--ca-file", "/nonexistent.pem"], "error: --ca-file: cannot read"),
+        (
+            ["https://127.0.0.1:1/", "--allow-private", "--ca-file", "/nonexistent.pem"],
+            "error: --ca-file: /nonexistent.pem: cannot read it (No such file or directory)",
+        ),
         (["https://127.0.0.1:1/", "--timeout", "0"], "error: usage:"),
     ],
 )
@@ -101,6 +106,48 @@ def test_thumbprint_bad_input_is_one_line_and_exit_2(args: list[str], message: s
     result = run("thumbprint", *args)
     assert result.exit_code == 2
     assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any name lookup or connection fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError(f"network call with {args!r}")
+
+    for name in ("getaddrinfo", "gethostbyname", "create_connection"):
+        monkeypatch.setattr(socket, name, refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize(
+    ("contents", "reason"),
+    [
+        ("not a certificate\n", "no PEM certificate in it (expected -----BEGIN CERTIFICATE----- blocks)"),
+        ("-----BEGIN CERTIFICATE-----\nabcd\n-----END CERTIFICATE-----\n", "a PEM certificate in it cannot be parsed"),
+        (None, "cannot read it (Is a directory)"),
+    ],
+    ids=["not PEM", "broken certificate", "a directory"],
+)
+@pytest.mark.parametrize(
+    "command",
+    [["thumbprint", "https://127.0.0.1:1/", "--allow-private"], ["drift", "--issuer", "https://idp.example"]],
+    ids=["thumbprint", "drift"],
+)
+def test_an_unusable_ca_file_is_refused_before_any_network_call(
+    command: list[str], contents: str | None, reason: str, tmp_path: Path
+) -> None:
+    path = tmp_path
+    if contents is not None:
+        path = tmp_path / "notpem"
+        path.write_text(contents)
+
+    result = run(*command, "--ca-file", str(path))
+
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: --ca-file: {path}: {reason}")
     assert len(result.output.strip().splitlines()) == 1
 
 
@@ -199,7 +246,7 @@ def test_drift_text_names_the_finding_and_the_fix(account: object, local_issuer:
         (["--issuer", "http://idp.example"], "error: http://idp.example: only https:// URLs are fetched"),
         (["--issuer", "https://idp.example", "--all"], "error: usage: give --issuer URL or --all, not both"),
         (["--expiry-days", "0"], "error: usage:"),
-        (["--ca-file", "/nonexistent.pem"], "error: --ca-file: cannot read /nonexistent.pem"),
+        (["--ca-file", "/nonexistent.pem"], "error: --ca-file: /nonexistent.pem: cannot read it"),
     ],
 )
 def test_drift_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:

@@ -7,6 +7,7 @@ host, and every failure comes back as data naming the URL and what failed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.client
@@ -42,9 +43,11 @@ from webid_canary.core.inspection import (
 )
 
 __all__ = [
+    "CaFileError",
     "FetchedJson",
     "IssuerInspection",
     "IssuerUrlError",
+    "check_ca_file",
     "check_issuer_url",
     "fetch_json",
     "fetch_jwks",
@@ -55,6 +58,7 @@ __all__ = [
 
 DISCOVERY_SUFFIX: Final = "/.well-known/openid-configuration"
 MAX_REDIRECTS: Final = 3
+MAX_CA_FILE_BYTES: Final = 10_000_000
 _CHUNK: Final = 65536
 _USER_AGENT: Final = "webid-canary"
 # Instance metadata endpoints (AWS IMDS over IPv4 and IPv6): the refusal names them.
@@ -67,6 +71,15 @@ class IssuerUrlError(ValueError):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
+        self.reason = reason
+
+
+class CaFileError(ValueError):
+    """A CA file that cannot be used (unreadable, or no PEM certificates): names the file and the reason."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
         self.reason = reason
 
 
@@ -195,21 +208,48 @@ def _client_context() -> ssl.SSLContext:
 _STORE_LOCK = threading.Lock()
 
 
+def _read_roots(path: str) -> list[x509.Certificate]:
+    """The certificates of a PEM file; CaFileError when it cannot be read or holds none."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CA_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CaFileError(path, f"cannot read it ({exc.strerror or exc})") from exc
+    if len(data) > MAX_CA_FILE_BYTES:
+        raise CaFileError(path, f"larger than {MAX_CA_FILE_BYTES} bytes; not a CA file")
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise CaFileError(path, "no PEM certificate in it (expected -----BEGIN CERTIFICATE----- blocks)")
+    with _STORE_LOCK, warnings.catch_warnings():
+        # Legacy roots make cryptography warn; they still count as roots.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            return x509.load_pem_x509_certificates(data)
+        except ValueError as exc:
+            raise CaFileError(path, f"a PEM certificate in it cannot be parsed ({exc})") from exc
+
+
+def check_ca_file(path: str) -> None:
+    """Raise CaFileError unless `path` is a readable PEM file of at least one certificate (a usable --ca-file)."""
+    _read_roots(path)
+
+
 @functools.lru_cache(maxsize=8)
 def _store(ca_file: str | None) -> Store | None:
-    """The roots of a PEM file, or of the system trust store (the one OpenSSL would use) when None."""
-    files = [ca_file] if ca_file is not None else _system_roots()
+    """The roots of a CA file (CaFileError when unusable), or of the system trust store (OpenSSL's) when None."""
+    if ca_file is not None:
+        return Store(_read_roots(ca_file))
     roots: list[x509.Certificate] = []
-    with _STORE_LOCK, warnings.catch_warnings():
-        # System bundles carry a few legacy roots cryptography warns about; they still count as roots.
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        for name in files:
-            try:
-                with open(name, "rb") as handle:
-                    roots += x509.load_pem_x509_certificates(handle.read())
-            except (OSError, ValueError):
-                continue
+    for name in _system_roots():
+        # A system bundle directory may hold files that are not certificates; they are skipped.
+        with contextlib.suppress(CaFileError):
+            roots += _read_roots(name)
     return Store(roots) if roots else None
+
+
+def _check_ca(ca_file: str | None) -> None:
+    """Load (and keep) the CA file's roots now, so that an unusable file is refused before any connection."""
+    if ca_file is not None:
+        _store(ca_file)
 
 
 def _system_roots() -> list[str]:
@@ -424,8 +464,10 @@ def fetch_json(
 ) -> FetchedJson:
     """GET one JSON object over HTTPS under the inspection rules; a URL breaking them raises IssuerUrlError.
 
-    A private or loopback address (without `allow_private`) comes back as a failed fetch (`refused`)."""
+    A private or loopback address (without `allow_private`) comes back as a failed fetch (`refused`); an unusable
+    `ca_file` raises CaFileError before any connection."""
     _split(url, allow_query=True)
+    _check_ca(ca_file)
     session = _Session(
         ca_file=ca_file,
         timeout=timeout,
@@ -472,8 +514,10 @@ def inspect_issuer(
 ) -> IssuerInspection:
     """Fetch discovery and JWKS and read both hosts' chains; raises IssuerUrlError only for a refused issuer URL.
 
-    `now` stamps the inspection and is the instant at which the presented chains are verified."""
+    `now` stamps the inspection and is the instant at which the presented chains are verified. An unusable
+    `ca_file` raises CaFileError before any connection."""
     host, port, path = _split(url, allow_query=False)
+    _check_ca(ca_file)
     discovery_url = url.rstrip("/") + DISCOVERY_SUFFIX
     session = _Session(ca_file=ca_file, timeout=timeout, allow_private=allow_private, max_bytes=max_bytes, now=now)
     try:
@@ -529,8 +573,11 @@ def inspect_issuers(
     concurrency: int = 16,
     on_done: Callable[[str], None] | None = None,
 ) -> dict[str, IssuerInspection | IssuerUrlError]:
-    """Inspect many issuers at once, each fetched once; a refused URL maps to its IssuerUrlError."""
+    """Inspect many issuers at once, each fetched once; a refused URL maps to its IssuerUrlError.
+
+    An unusable `ca_file` raises CaFileError before any connection."""
     unique = list(dict.fromkeys(urls))
+    _check_ca(ca_file)
 
     def one(url: str) -> IssuerInspection | IssuerUrlError:
         try:

@@ -15,7 +15,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from webid_canary.adapters.issuer import IssuerUrlError, check_issuer_url, inspect_issuer, inspect_issuers
+from webid_canary.adapters.issuer import (
+    CaFileError,
+    IssuerUrlError,
+    check_ca_file,
+    check_issuer_url,
+    inspect_issuer,
+    inspect_issuers,
+)
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.drift import (
     DEFAULT_SLOW_SECONDS,
@@ -68,12 +75,13 @@ def _fail(message: str) -> NoReturn:
 
 
 def _ca_file(path: str | None) -> str | None:
+    """The --ca-file path once it is known to hold PEM certificates; else one line naming the file and why."""
     if path is None:
         return None
     try:
-        Path(path).read_bytes()
-    except OSError as exc:
-        _fail(f"--ca-file: cannot read {path}: {exc.strerror or exc}")
+        check_ca_file(path)
+    except CaFileError as exc:
+        _fail(f"--ca-file: {exc}")
     return path
 
 
@@ -115,13 +123,14 @@ def thumbprint(url: str, as_json: bool, allow_private: bool, ca_file: str | None
     Exit status: 0 when discovery, JWKS and every host's chain were read, 1 when something failed (said on
     the output), 2 when the URL or an option is unusable.
     """
+    ca_file = _ca_file(ca_file)
     now = datetime.now(UTC)
     try:
-        seen = inspect_issuer(
-            _issuer_url(url), allow_private=allow_private, ca_file=_ca_file(ca_file), timeout=timeout, now=now
-        )
+        seen = inspect_issuer(_issuer_url(url), allow_private=allow_private, ca_file=ca_file, timeout=timeout, now=now)
     except IssuerUrlError as exc:
         _fail(str(exc))
+    except CaFileError as exc:
+        _fail(f"--ca-file: {exc}")
     complete = seen.discovery.ok and seen.jwks_ok and all(h.thumbprint for h in seen.hosts)
     if as_json:
         document = seen.to_json()
@@ -283,15 +292,18 @@ def drift(
         baselines_in_scope = baselines
     urls = ["https://" + p.url for p in providers] or ([_issuer_url(issuer)] if issuer is not None else [])
     with _progress(len(urls)) as advance:
-        results = inspect_issuers(
-            urls,
-            allow_private=allow_private,
-            ca_file=ca_file,
-            timeout=timeout,
-            now=now,
-            concurrency=concurrency,
-            on_done=advance,
-        )
+        try:
+            results = inspect_issuers(
+                urls,
+                allow_private=allow_private,
+                ca_file=ca_file,
+                timeout=timeout,
+                now=now,
+                concurrency=concurrency,
+                on_done=advance,
+            )
+        except CaFileError as exc:
+            _fail(f"--ca-file: {exc}")
     if issuer is not None and isinstance(results.get(urls[0]), IssuerUrlError):
         _fail(str(results[urls[0]]))
     inspections = {
