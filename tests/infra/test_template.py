@@ -295,6 +295,12 @@ def test_fleet_alarms_watch_the_emf_metrics_with_the_powertools_dimension(defaul
         assert alarm["Period"] == 300, suffix
 
 
+def test_the_cost_estimate_counts_the_stacks_fleet_alarms(default_synth: Synthesis) -> None:
+    from webid_canary.core.pricing import FLEET_ALARMS
+
+    assert len(alarms_by_name(default_synth)) == FLEET_ALARMS
+
+
 def test_alarm_periods_follow_the_schedule(full_synth: Synthesis) -> None:
     assert {alarm["Period"] for alarm in alarms_by_name(full_synth).values()} == {600}
 
