@@ -465,7 +465,7 @@ class StrictSts:
             provider_name = provider.arn or claims.iss
         role = self.directory.get_role(request.role_arn)
         if role is None:
-            # STS answers a missing role exactly as a trust failure (DIAGNOSIS.md, role_not_found).
+            # STS answers a missing role exactly as a trust failure (docs/contract.md, role_not_found).
             raise StsRejectedError("AccessDenied", MSG_NOT_AUTHORIZED)
         try:
             case = build_case(
