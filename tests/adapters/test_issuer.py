@@ -6,10 +6,12 @@ import base64
 import hashlib
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import boto3
 import pytest
@@ -20,6 +22,7 @@ from webid_canary.adapters.issuer import (
     CaFileError,
     IssuerUrlError,
     check_ca_file,
+    check_issuer_url,
     fetch_jwks,
     inspect_issuer,
     inspect_issuers,
@@ -294,6 +297,48 @@ def test_refused_urls_give_one_line_naming_the_url(url: str, reason: str) -> Non
     assert message.startswith(url)
     assert reason in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("notaurl", "not a URL; give https://host[:port][/path]"),
+        ("idp.example/path", "not a URL; give https://host[:port][/path]"),
+        ("https://exa mple.com/", "spaces or control characters"),
+        ("https://idp.example/\x00", "spaces or control characters"),
+        ("https://bücher.example/", "non-ASCII characters"),
+        ("https://idp.example/schlüssel", "non-ASCII characters"),
+        ("https://bad_host/", "'bad_host' is not a host name or IP address"),
+        ("https://-idp.example/", "'-idp.example' is not a host name"),
+        ("https://idp.example:0/", "port 0"),
+    ],
+)
+def test_what_is_not_an_https_host_port_path_url_is_refused_without_a_lookup(
+    url: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError(f"network call with {args!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+    with pytest.raises(IssuerUrlError) as refused:
+        inspect_issuer(url, allow_private=True, now=NOW)
+
+    assert str(refused.value).startswith(f"{url}: {reason}")
+    assert "\n" not in str(refused.value)
+
+
+def test_host_names_ip_addresses_and_ports_that_are_fine_pass() -> None:
+    for url in (
+        "https://token.actions.githubusercontent.com",
+        "https://oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9",
+        "https://xn--bcher-kva.example:8443/tenant/v2.0",
+        "https://IdP.Example./",
+        "https://127.0.0.1:8443",
+        "https://[::1]:8443/",
+    ):
+        check_issuer_url(url)
 
 
 def test_fetching_keys_from_a_metadata_address_is_refused_before_connecting() -> None:

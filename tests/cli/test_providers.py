@@ -89,10 +89,10 @@ def test_thumbprint_json_gives_every_host_and_whether_aws_uses_it(issuer_factory
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["http://127.0.0.1:1/"], "error: http://127.0.0.1:1/: only https:// URLs are fetched"),
+        (["http://127.0.0.1:1/"], "error: URL: http://127.0.0.1:1/: only https:// URLs are fetched"),
         (
             ["https://127.0.0.1:1/"],
-            "error: https://127.0.0.1:1/: refused: 127.0.0.1 is a loopback address",
+            "error: URL: https://127.0.0.1:1/: refused: 127.0.0.1 is a loopback address",
         ),
         (["https://127.0.0.1:1/?a=b", "--allow-private"], "no query or fragment"),
         (
@@ -148,6 +148,35 @@ def test_an_unusable_ca_file_is_refused_before_any_network_call(
 
     assert result.exit_code == 2
     assert result.output.startswith(f"error: --ca-file: {path}: {reason}")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+NOT_ISSUER_URLS = [
+    ("notaurl", "not a URL; give https://host[:port][/path]"),
+    ("token.actions.githubusercontent.com", "not a URL; give https://host[:port][/path]"),
+    ("127.0.0.1:8443", "not a URL; give https://host[:port][/path]"),
+    ("ftp://idp.example/", "only https:// URLs are fetched"),
+    ("https://", "no host"),
+    ("https://exa mple.com/", "spaces or control characters"),
+    ("https://idp.example/a b", "spaces or control characters"),
+    ("https://bad_host/", "'bad_host' is not a host name"),
+    ("https://idp.example:0/", "port 0"),
+    ("https://idp.example:99999/", "not a valid URL"),
+]
+
+
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize(("url", "reason"), NOT_ISSUER_URLS, ids=[url for url, _ in NOT_ISSUER_URLS])
+@pytest.mark.parametrize(
+    ("command", "argument"), [(["thumbprint"], "URL"), (["drift", "--issuer"], "--issuer")], ids=["thumbprint", "drift"]
+)
+def test_what_is_not_an_issuer_url_is_refused_without_network(
+    command: list[str], argument: str, url: str, reason: str
+) -> None:
+    result = run(*command, url, "--allow-private")
+
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {argument}: {url}: {reason}")
     assert len(result.output.strip().splitlines()) == 1
 
 
@@ -243,7 +272,7 @@ def test_drift_text_names_the_finding_and_the_fix(account: object, local_issuer:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--issuer", "http://idp.example"], "error: http://idp.example: only https:// URLs are fetched"),
+        (["--issuer", "http://idp.example"], "error: --issuer: http://idp.example: only https:// URLs are fetched"),
         (["--issuer", "https://idp.example", "--all"], "error: usage: give --issuer URL or --all, not both"),
         (["--expiry-days", "0"], "error: usage:"),
         (["--ca-file", "/nonexistent.pem"], "error: --ca-file: /nonexistent.pem: cannot read it"),

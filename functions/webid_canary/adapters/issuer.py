@@ -14,6 +14,7 @@ import http.client
 import ipaddress
 import json
 import os
+import re
 import socket
 import ssl
 import threading
@@ -61,6 +62,9 @@ MAX_REDIRECTS: Final = 3
 MAX_CA_FILE_BYTES: Final = 10_000_000
 _CHUNK: Final = 65536
 _USER_AGENT: Final = "webid-canary"
+_HOST_NAME: Final = re.compile(
+    r"(?=.{1,253}\.?$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?"
+)
 # Instance metadata endpoints (AWS IMDS over IPv4 and IPv6): the refusal names them.
 _METADATA: Final = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 
@@ -124,15 +128,27 @@ class _Target:
 # <issuer>/.well-known/openid-configuration and the jwks_uri it names, which must be publicly reachable
 # (https://repost.aws/knowledge-center/iam-sts-invalididentitytoken).
 def _split(url: str, *, allow_query: bool) -> tuple[str, int, str]:
+    if "://" not in url:
+        raise IssuerUrlError(url, "not a URL; give https://host[:port][/path]")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise IssuerUrlError(url, "spaces or control characters in the URL")
+    if not url.isascii():
+        raise IssuerUrlError(
+            url, "non-ASCII characters in the URL (give the host's xn-- form, percent-encode the path)"
+        )
     try:
         parts = urlsplit(url)
-        port = parts.port or 443
+        port = 443 if parts.port is None else parts.port
     except ValueError as exc:
         raise IssuerUrlError(url, f"not a valid URL ({exc})") from exc
     if parts.scheme != "https":
         raise IssuerUrlError(url, "only https:// URLs are fetched")
     if not parts.hostname:
         raise IssuerUrlError(url, "no host")
+    if not _is_host(parts.hostname):
+        raise IssuerUrlError(url, f"{parts.hostname!r} is not a host name or IP address")
+    if port == 0:
+        raise IssuerUrlError(url, "port 0 is not a port to connect to")
     if parts.username or parts.password:
         raise IssuerUrlError(url, "credentials in the URL are refused")
     if parts.fragment or (parts.query and not allow_query):
@@ -141,6 +157,15 @@ def _split(url: str, *, allow_query: bool) -> tuple[str, int, str]:
     if parts.query:
         path += "?" + parts.query
     return parts.hostname, port, path
+
+
+def _is_host(host: str) -> bool:
+    """An IP address or a DNS host name (letters, digits and hyphens in dot-separated labels; IDNs as xn--)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOST_NAME.fullmatch(host) is not None
+    return True
 
 
 def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
@@ -188,7 +213,7 @@ def _target(url: str, *, allow_private: bool, allow_query: bool, timeout: float)
 
 
 def check_issuer_url(url: str) -> None:
-    """Raise IssuerUrlError when an issuer URL breaks the rules (https, a host, no query, fragment or credentials)."""
+    """Raise IssuerUrlError unless the URL is https://host[:port][/path]: no query, fragment or credentials."""
     _split(url, allow_query=False)
 
 

@@ -85,9 +85,13 @@ def _ca_file(path: str | None) -> str | None:
     return path
 
 
-def _issuer_url(url: str) -> str:
-    """The issuer URL to inspect; a provider URL as IAM stores it (no scheme) is accepted too."""
-    return url if "://" in url else "https://" + url
+def _issuer_url(url: str, argument: str) -> str:
+    """The issuer URL once it is an https://host[:port][/path] URL; else one line naming the argument and why."""
+    try:
+        check_issuer_url(url)
+    except IssuerUrlError as exc:
+        _fail(f"{argument}: {exc}")
+    return url
 
 
 def _trust(host: HostFacts) -> str:
@@ -123,12 +127,13 @@ def thumbprint(url: str, as_json: bool, allow_private: bool, ca_file: str | None
     Exit status: 0 when discovery, JWKS and every host's chain were read, 1 when something failed (said on
     the output), 2 when the URL or an option is unusable.
     """
+    url = _issuer_url(url, "URL")
     ca_file = _ca_file(ca_file)
     now = datetime.now(UTC)
     try:
-        seen = inspect_issuer(_issuer_url(url), allow_private=allow_private, ca_file=ca_file, timeout=timeout, now=now)
+        seen = inspect_issuer(url, allow_private=allow_private, ca_file=ca_file, timeout=timeout, now=now)
     except IssuerUrlError as exc:
-        _fail(str(exc))
+        _fail(f"URL: {exc}")
     except CaFileError as exc:
         _fail(f"--ca-file: {exc}")
     complete = seen.discovery.ok and seen.jwks_ok and all(h.thumbprint for h in seen.hosts)
@@ -274,14 +279,10 @@ def drift(
     """
     if issuer is not None and all_providers:
         _fail("usage: give --issuer URL or --all, not both")
+    issuer = _issuer_url(issuer, "--issuer") if issuer is not None else None
     ca_file = _ca_file(ca_file)
     now = datetime.now(UTC)
-    wanted_url = _issuer_url(issuer).removeprefix("https://") if issuer is not None else None
-    if issuer is not None:
-        try:
-            check_issuer_url(_issuer_url(issuer))
-        except IssuerUrlError as exc:
-            _fail(str(exc))
+    wanted_url = issuer.removeprefix("https://") if issuer is not None else None
     baselines = _read_baselines(baseline_path)
     providers, trusts = _read_account()
     if wanted_url is not None:
@@ -290,7 +291,7 @@ def drift(
         baselines_in_scope = {u: b for u, b in baselines.items() if u == wanted_url}
     else:
         baselines_in_scope = baselines
-    urls = ["https://" + p.url for p in providers] or ([_issuer_url(issuer)] if issuer is not None else [])
+    urls = ["https://" + p.url for p in providers] or ([issuer] if issuer is not None else [])
     with _progress(len(urls)) as advance:
         try:
             results = inspect_issuers(
@@ -305,7 +306,7 @@ def drift(
         except CaFileError as exc:
             _fail(f"--ca-file: {exc}")
     if issuer is not None and isinstance(results.get(urls[0]), IssuerUrlError):
-        _fail(str(results[urls[0]]))
+        _fail(f"--issuer: {results[urls[0]]}")
     inspections = {
         url: result if isinstance(result, IssuerInspection) else _refused(url, result, now)
         for url, result in results.items()
