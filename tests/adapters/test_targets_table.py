@@ -271,6 +271,27 @@ def test_missing_table_is_a_clear_error(dynamodb: Any) -> None:
 
     assert caught.value.code == "ResourceNotFoundException"
     assert caught.value.operation == "Scan"
+    assert (caught.value.table_name, caught.value.region) == ("no-such-table", "eu-west-1")
+    assert "table 'no-such-table' not found in eu-west-1" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda table: table.get_item("x"),
+        lambda table: table.existing(["x"]),
+        lambda table: table.put(target("payments-api-prod")),
+        lambda table: table.put_all([target("payments-api-prod")], replace=True),
+        lambda table: table.delete("x"),
+        lambda table: table.set_enabled("x", False),
+    ],
+    ids=["get_item", "existing", "put", "put_all", "delete", "set_enabled"],
+)
+def test_every_operation_on_a_missing_table_names_it(dynamodb: Any, operation: Any) -> None:
+    with pytest.raises(TargetsTableMissingError) as caught:
+        operation(TargetsTable(boto3.resource("dynamodb", region_name="eu-west-1"), "no-such-table"))
+
+    assert (caught.value.table_name, caught.value.region) == ("no-such-table", "eu-west-1")
 
 
 def test_throttling_maps_to_a_throttled_error() -> None:

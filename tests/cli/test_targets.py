@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from moto import mock_aws
 
 from webid_canary import names
 from webid_canary.cli.main import cli
+from webid_canary.local.issuer import free_port
 
 TABLE = "webid-canary-targets"
 ACCOUNT = "123456789012"
@@ -278,11 +280,64 @@ def test_missing_table_setting_is_named(dynamodb: Any, tmp_path: Path, monkeypat
     )
 
 
-def test_a_table_that_does_not_exist_is_an_aws_error(dynamodb: Any) -> None:
-    result = run("list", "--targets-table", "no-such-table")
+TABLE_COMMANDS = {
+    "list": ["list"],
+    "show": ["show", "payments-api-prod"],
+    "register": ["register", "--file", "{file}"],
+    "register --replace": ["register", "--replace", "--file", "{file}"],
+    "discover": ["discover", "--register"],
+    "remove": ["remove", "payments-api-prod"],
+    "enable": ["enable", "payments-api-prod"],
+}
+
+
+def table_command(name: str, tmp_path: Path) -> list[str]:
+    targets = write(tmp_path, "targets.json", [item("payments-api-prod")])
+    return [arg.format(file=targets) for arg in TABLE_COMMANDS[name]]
+
+
+@pytest.mark.parametrize("command", list(TABLE_COMMANDS))
+def test_a_table_that_does_not_exist_is_named_with_what_to_do(dynamodb: Any, tmp_path: Path, command: str) -> None:
+    result = run(*table_command(command, tmp_path), "--targets-table", "no-such-table")
 
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: aws: Scan: ResourceNotFoundException")
+    assert result.stderr == (
+        "error: table 'no-such-table' not found in eu-west-1 (set --targets-table or "
+        f"{names.ENV_TARGETS_TABLE} to the stack's TargetsTableName output)\n"
+    )
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No AWS credentials anywhere boto3 looks; any request that went out anyway would reach a closed local port."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    for name in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "BOTO_CONFIG"):
+        monkeypatch.setenv(name, str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv(names.ENV_TARGETS_TABLE, TABLE)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+@pytest.mark.usefixtures("no_credentials")
+@pytest.mark.parametrize("command", [*TABLE_COMMANDS, "discover, IAM only"])
+def test_no_credentials_is_one_line_saying_so(tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if command == "discover, IAM only":
+        monkeypatch.delenv(names.ENV_TARGETS_TABLE)
+        args = ["discover"]
+    else:
+        args = table_command(command, tmp_path)
+
+    result = run(*args)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)\n"
+    )
 
 
 # --- list and show ---------------------------------------------------------------------------------------------

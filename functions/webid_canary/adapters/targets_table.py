@@ -33,7 +33,13 @@ class TargetsTableError(RuntimeError):
 
 
 class TargetsTableMissingError(TargetsTableError):
-    """The table does not exist (wrong name, region or account)."""
+    """The table does not exist (wrong name, region or account); names the table and the region asked."""
+
+    def __init__(self, operation: str, code: str, table_name: str, region: str | None) -> None:
+        where = f" in {region}" if region else ""
+        super().__init__(operation, code, f"table {table_name!r} not found{where}")
+        self.table_name = table_name
+        self.region = region
 
 
 class TargetsTableAccessError(TargetsTableError):
@@ -92,7 +98,7 @@ class _ConditionFailedError(Exception):
         self.response = response
 
 
-def _call[T](operation: str, call: Callable[[], T]) -> T:
+def _call[T](operation: str, call: Callable[[], T], *, table_name: str, region: str | None) -> T:
     try:
         return call()
     except ClientError as exc:
@@ -101,6 +107,8 @@ def _call[T](operation: str, call: Callable[[], T]) -> T:
         if code in CONDITION_FAILED:
             raise _ConditionFailedError(exc.response) from exc
         kind = ERROR_CODES.get(code, TargetsTableError)
+        if kind is TargetsTableMissingError:
+            raise TargetsTableMissingError(operation, code, table_name, region) from exc
         raise kind(operation, code, str(error.get("Message", ""))) from exc
     except NoCredentialsError as exc:
         raise TargetsTableAccessError(operation, "NoCredentials", str(exc)) from exc
@@ -123,6 +131,7 @@ class TargetsTable:
     def __init__(self, table_resource_or_client: Any, table_name: str, *, page_size: int | None = None) -> None:
         self._client, self._plain = _client(table_resource_or_client)
         self.table_name = table_name
+        self.region: str | None = getattr(self._client.meta, "region_name", None)
         self._page_size = page_size
         self._serializer = TypeSerializer()
         self._deserializer = TypeDeserializer()
@@ -131,7 +140,7 @@ class TargetsTable:
 
     def get_item(self, target_id: str) -> dict[str, Any] | None:
         """The stored item as plain Python values (numbers as Decimal), or None; not validated."""
-        answer = _call(
+        answer = self._call(
             "GetItem",
             lambda: self._client.get_item(TableName=self.table_name, Key=self._key(target_id), ConsistentRead=True),
         )
@@ -152,7 +161,7 @@ class TargetsTable:
         paginator = self._client.get_paginator("scan")
         pages = iter(paginator.paginate(TableName=self.table_name, PaginationConfig=paging))
         while True:
-            page = _call("Scan", lambda: next(pages, None))
+            page = self._call("Scan", lambda: next(pages, None))
             if page is None:
                 return
             for raw in page.get("Items", []):
@@ -183,7 +192,7 @@ class TargetsTable:
                         "ConsistentRead": True,
                     }
                 }
-                answer: Any = _call("BatchGetItem", partial(self._client.batch_get_item, RequestItems=request))
+                answer: Any = self._call("BatchGetItem", partial(self._client.batch_get_item, RequestItems=request))
                 for raw in answer.get("Responses", {}).get(self.table_name, []):
                     found.add(str(self._decode(raw)[KEY]))
                 keys = list(answer.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", []))
@@ -195,7 +204,7 @@ class TargetsTable:
         """Store a target; unless `replace`, only when no target with its id exists (else TargetExistsError)."""
         extra: dict[str, Any] = {} if replace else self._must_not_exist()
         try:
-            _call(
+            self._call(
                 "PutItem",
                 lambda: self._client.put_item(TableName=self.table_name, Item=self._encode(target), **extra),
             )
@@ -218,7 +227,7 @@ class TargetsTable:
             extra: dict[str, Any] = {} if replace else self._must_not_exist()
             writes: Any = [{"Put": {"TableName": self.table_name, "Item": self._encode(t), **extra}} for t in chunk]
             try:
-                _call("TransactWriteItems", partial(self._client.transact_write_items, TransactItems=writes))
+                self._call("TransactWriteItems", partial(self._client.transact_write_items, TransactItems=writes))
             except _ConditionFailedError as exc:
                 reasons = exc.response.get("CancellationReasons", [])
                 taken_ids = [
@@ -231,7 +240,7 @@ class TargetsTable:
     def delete(self, target_id: str) -> None:
         """Remove a target; TargetNotFoundError when none is registered under this id."""
         try:
-            _call(
+            self._call(
                 "DeleteItem",
                 lambda: self._client.delete_item(
                     TableName=self.table_name, Key=self._key(target_id), **self._must_exist()
@@ -243,7 +252,7 @@ class TargetsTable:
     def set_enabled(self, target_id: str, enabled: bool) -> None:
         """Turn a target on or off without touching the rest of its item."""
         try:
-            _call(
+            self._call(
                 "UpdateItem",
                 lambda: self._client.update_item(
                     TableName=self.table_name,
@@ -256,6 +265,9 @@ class TargetsTable:
             )
         except _ConditionFailedError as exc:
             raise TargetNotFoundError("UpdateItem", target_id) from exc
+
+    def _call[T](self, operation: str, call: Callable[[], T]) -> T:
+        return _call(operation, call, table_name=self.table_name, region=self.region)
 
     # --- encoding ------------------------------------------------------------------------------------------
 

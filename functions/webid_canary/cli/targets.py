@@ -37,6 +37,11 @@ if TYPE_CHECKING:
 
 EXIT_AWS = 1
 EXIT_INPUT = 2
+# The stack output that holds the Targets table's name (infra/stack.py).
+TARGETS_TABLE_OUTPUT = "TargetsTableName"
+# The code the adapters give a call that found no credentials in the standard chain.
+NO_CREDENTIALS = "NoCredentials"
+CREDENTIALS_HINT = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 SEVERITY_CHOICES = [str(s) for s in TARGET_SEVERITIES]
 
 
@@ -100,13 +105,23 @@ def _open_table(name: str | None) -> TargetsTable:
 
 @contextmanager
 def _aws_errors() -> Iterator[None]:
-    """Turn the adapters' AWS errors into one line, exit 1; registration conflicts stay with their callers."""
+    """Turn the adapters' AWS errors into one line saying what to do, exit 1; registration conflicts stay with
+    their callers."""
     from webid_canary.adapters.iam import AwsError
-    from webid_canary.adapters.targets_table import TargetsTableError
+    from webid_canary.adapters.targets_table import TargetsTableError, TargetsTableMissingError
 
     try:
         yield
+    except TargetsTableMissingError as exc:
+        where = f" in {exc.region}" if exc.region else ""
+        _fail(
+            f"table {exc.table_name!r} not found{where} (set --targets-table or {names.ENV_TARGETS_TABLE} "
+            f"to the stack's {TARGETS_TABLE_OUTPUT} output)",
+            EXIT_AWS,
+        )
     except (TargetsTableError, AwsError) as exc:
+        if exc.code == NO_CREDENTIALS:
+            _fail(f"no AWS credentials found ({CREDENTIALS_HINT})", EXIT_AWS)
         _fail(f"aws: {exc}", EXIT_AWS)
 
 
