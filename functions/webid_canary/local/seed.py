@@ -1,7 +1,7 @@
 """Create what a test or the demo needs in the local AWS: roles, OIDC providers, tables, topics, secrets.
 
-Every helper takes a boto3 client factory (`LocalAws.client`, `LocalMotoServer.client`), so the same seeding
-works in-process and over HTTP. Table schemas follow names.py and infra/tables.py.
+The functions that touch AWS take a boto3 client factory (`LocalAws.client`, `LocalMotoServer.client`) and a `Seeder`
+binds one, so the same seeding works in-process and over HTTP. Table schemas follow names.py and infra/tables.py.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class Issuer(Protocol):
 
 
 class Seeder:
-    """The seeding helpers bound to one environment's client factory."""
+    """Seeding bound to one environment's client factory: roles, providers, tables, topics, secrets."""
 
     def __init__(self, client: ClientFactory) -> None:
         self.client = client
