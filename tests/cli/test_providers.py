@@ -16,9 +16,9 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from webid_canary.cli.main import cli
+from webid_canary.local.aws import LocalMotoServer
 from webid_canary.local.issuer import LocalIssuer, free_port
 
 IssuerFactory = Callable[..., LocalIssuer]
@@ -312,11 +312,8 @@ def test_a_broken_baseline_file_is_one_line(account: object, tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_drift_command_against_a_moto_server(issuer_factory: IssuerFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+    with LocalMotoServer(None) as server:
+        endpoint = server.endpoint_url
         monkeypatch.delenv("AWS_PROFILE", raising=False)
         for name, value in {
             "AWS_ENDPOINT_URL": endpoint,
@@ -337,8 +334,6 @@ def test_drift_command_against_a_moto_server(issuer_factory: IssuerFactory, monk
             timeout=120,
             check=False,
         )
-    finally:
-        server.stop()
     assert done.returncode == 1, done.stderr
     (report,) = json.loads(done.stdout)["providers"]
     assert [f["code"] for f in report["findings"]] == ["thumbprint_mismatch"]
