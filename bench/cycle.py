@@ -61,17 +61,11 @@ def rss_mb() -> float:
 
 def serve_aws(pipe: Connection) -> None:
     """Child process: moto's server on loopback, so the emulator's CPU runs beside the cycle, not inside it."""
-    import logging
+    from webid_canary.local.aws import LocalMotoServer
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    pipe.send(f"http://{host}:{port}")
-    pipe.recv()
-    server.stop()
+    with LocalMotoServer(None) as server:
+        pipe.send(server.endpoint_url)
+        pipe.recv()
 
 
 class ScanClock:

@@ -53,11 +53,14 @@ def build_ports(settings: Settings, session: Any = None) -> Ports:
     import boto3
 
     from webid_canary.adapters.iam import IamReader
+    from webid_canary.adapters.issuer import check_ca_file
     from webid_canary.adapters.sts import StsProber
     from webid_canary.adapters.targets_table import TargetsTable
     from webid_canary.adapters.token_sources import TokenFetcher
     from webid_canary.drift_check import DriftChecker, IssuerInspector
 
+    if settings.ca_file:
+        check_ca_file(settings.ca_file)  # a bad CA file fails the start, loudly, not every issuer quietly
     session = session or boto3.session.Session()
     return Ports(
         targets=TargetsTable(session.client("dynamodb"), settings.targets_table),
