@@ -32,15 +32,15 @@ class Case:
 
     @property
     def role_account(self) -> str | None:
-        return _arn_parts(self.role_arn)[1]
+        return arn_parts(self.role_arn)[1]
 
     @property
     def partition(self) -> str:
-        return _arn_parts(self.role_arn)[0]
+        return arn_parts(self.role_arn)[0]
 
 
 @lru_cache(maxsize=4096)
-def _arn_parts(arn: str) -> tuple[str, str | None]:
+def arn_parts(arn: str) -> tuple[str, str | None]:
     """(partition, account) of an ARN."""
     parts = arn.split(":")
     if len(parts) < 6:
@@ -148,6 +148,12 @@ def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
 def _role_arn(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise InputError("role_arn", "missing: expected arn:aws:iam::<account>:role/<name>")
+    return _checked_role_arn(value)
+
+
+@lru_cache(maxsize=4096)
+def _checked_role_arn(value: str) -> str:
+    """The ARN if it names an IAM role (checked once per role: a monitor builds many cases for each)."""
     parts = value.split(":")
     if len(parts) < 6 or parts[0] != "arn" or parts[2] != "iam" or not parts[5].startswith("role/"):
         raise InputError("role_arn", f"not an IAM role ARN: {value!r}")

@@ -178,5 +178,9 @@ def evaluate(operator: Operator, expected: tuple[str, ...], actual: tuple[str, .
     if operator.set_operator == "ForAnyValue":
         return any(_value_passes(operator, expected, value) for value in actual)
     # A single-valued operator on several request values: true when any value matches (negated: none does).
-    matched = any(operator.matcher(policy, value) for value in actual for policy in expected)
-    return not matched if operator.negated else matched
+    matcher = operator.matcher
+    for value in actual:
+        for policy in expected:
+            if matcher(policy, value):
+                return not operator.negated
+    return operator.negated

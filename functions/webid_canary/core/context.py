@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
+from typing import NamedTuple
 
 from .claims import Claims
 
@@ -144,7 +145,13 @@ def trusted_roots_apply(provider_url: str, now: datetime) -> bool:
     When it does, the thumbprints are still used for a chain that does not reach such a root.
     """
     row = thumbprints_ignored_since(provider_url)
-    return row is not None and now.astimezone(UTC).date() >= row.since
+    return row is not None and utc_day(now) >= row.since
+
+
+@lru_cache(maxsize=256)
+def utc_day(now: datetime) -> date:
+    """The UTC date of an instant, which selects the rows that apply (a cycle asks for the same one often)."""
+    return now.astimezone(UTC).date()
 
 
 def _as_values(value: object) -> tuple[str, ...] | None:
@@ -169,41 +176,63 @@ def _claim_values(claims: Claims, claim: tuple[str, ...]) -> tuple[str, ...] | N
             if claims.aud:
                 return claims.aud
             continue
-        if name in claims.raw:
-            values = _as_values(claims.raw[name])
-            if values:
-                return values
+        value = claims.raw.get(name)
+        if isinstance(value, str):
+            return (value,)
+        if value is not None and (values := _as_values(value)):
+            return values
     return None
 
 
-@cache
-def _index(prefix: str, family: str, builtin: bool, day: date) -> tuple[Mapping[str, tuple[str, ...]], frozenset[str]]:
-    """Lower-cased key -> the claims it reads (first present wins) on this day, and every key name STS defines."""
-    index = {f"{prefix}:{row.key.lower()}": tuple(row.claim.split("|")) for row in key_rows(family, builtin, day)}
-    known = frozenset(index) | frozenset(row.key.lower() for row in facts().global_keys)
-    return MappingProxyType(index), known
-
-
 @dataclass(frozen=True, slots=True)
-class RequestContext:
-    """The keys STS puts in the request context; values are read from the claims when asked for.
+class ProviderKeys:
+    """The keys STS defines for one provider on one day, built once and shared by every request.
 
-    Key names are case-insensitive, so lookups go through lower-cased names.
+    `index` maps a lower-cased key to the claims it reads (the first present wins); `known` holds every key name
+    STS defines, global ones included.
     """
 
     prefix: str
     family: str
     builtin: bool
+    index: Mapping[str, tuple[str, ...]]
+    known: frozenset[str]
+
+
+@lru_cache(maxsize=1024)
+def provider_keys(prefix: str, builtin: bool, day: date) -> ProviderKeys:
+    """The keys of this provider (URL as IAM stores it, or a built-in principal) on this day."""
+    family = (builtin_family(prefix) if builtin else family_of(prefix)) or "oidc"
+    lowered = prefix.lower()
+    index = {f"{lowered}:{row.key.lower()}": tuple(row.claim.split("|")) for row in key_rows(family, builtin, day)}
+    known = frozenset(index) | frozenset(row.key.lower() for row in facts().global_keys)
+    return ProviderKeys(prefix, family, builtin, MappingProxyType(index), known)
+
+
+class RequestContext(NamedTuple):
+    """The keys STS puts in the request context; values are read from the claims when asked for.
+
+    Key names are case-insensitive, so lookups go through lower-cased names. A tuple rather than a frozen
+    dataclass: one is built for every request, and a tuple is several times cheaper to build.
+    """
+
+    keys: ProviderKeys
     claims: Claims
     now: datetime
     federated_provider: str
     session_name: str | None
-    index: Mapping[str, tuple[str, ...]]
-    known: frozenset[str]
+
+    @property
+    def prefix(self) -> str:
+        return self.keys.prefix
+
+    @property
+    def family(self) -> str:
+        return self.keys.family
 
     def get(self, key: str) -> tuple[str, ...] | None:
         lowered = key.lower()
-        claim = self.index.get(lowered)
+        claim = self.keys.index.get(lowered)
         if claim is not None:
             return _claim_values(self.claims, claim)
         return self._global(lowered)
@@ -246,7 +275,7 @@ class RequestContext:
     def knows(self, key: str) -> bool:
         """Whether STS defines this key for this provider at this instant (present or not in the token)."""
         lowered = key.lower()
-        return lowered in self.known or lowered.startswith("aws:requesttag/")
+        return lowered in self.keys.known or lowered.startswith("aws:requesttag/")
 
 
 def build_context(
@@ -259,6 +288,4 @@ def build_context(
     session_name: str | None = None,
 ) -> RequestContext:
     """The request context for this token and provider, as of `now`."""
-    family = (builtin_family(prefix) if builtin else family_of(prefix)) or "oidc"
-    index, known = _index(prefix.lower(), family, builtin, now.astimezone(UTC).date())
-    return RequestContext(prefix, family, builtin, claims, now, federated_provider, session_name, index, known)
+    return RequestContext(provider_keys(prefix, builtin, utc_day(now)), claims, now, federated_provider, session_name)

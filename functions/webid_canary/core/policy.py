@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -46,6 +46,21 @@ def load_json(text: str | bytes) -> object:
     return json.loads(text, object_pairs_hook=_pairs_hook)
 
 
+def _has_duplicates(node: object) -> bool:
+    """Whether any object in the document dropped a key; much cheaper than naming each one when none did."""
+    if isinstance(node, str):
+        return False
+    if isinstance(node, Mapping):
+        if getattr(node, "dropped", ()):
+            return True
+        children: Iterable[object] = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return False
+    return any(_has_duplicates(child) for child in children)
+
+
 def _duplicates(node: object, path: str = "$") -> Iterator[DuplicateKey]:
     if isinstance(node, Mapping):
         for key, dropped in getattr(node, "dropped", ()):
@@ -71,6 +86,14 @@ class Principals:
 
     everyone: bool = False
     by_type: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The values of each type as a set, built once: `names` runs for every request against the policy.
+    _sets: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sets: dict[str, frozenset[str]] = {}
+        for kind, values in self.by_type:
+            sets.setdefault(kind, frozenset(values))
+        object.__setattr__(self, "_sets", sets)
 
     def values(self, principal_type: str) -> tuple[str, ...]:
         for kind, values in self.by_type:
@@ -79,7 +102,10 @@ class Principals:
         return ()
 
     def names(self, principal_type: str, name: str) -> bool:
-        return self.everyone or "*" in self.values(principal_type) or name in self.values(principal_type)
+        if self.everyone:
+            return True
+        values = self._sets.get(principal_type)
+        return values is not None and ("*" in values or name in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +120,17 @@ class Statement:
     actions: tuple[str, ...] | None
     not_actions: tuple[str, ...] | None
     conditions: tuple[Condition, ...]
+    # Derived once: how the statement is named in findings, and its action patterns lower-cased (IAM
+    # compares action names case-insensitively).
+    label: str = field(init=False, repr=False, compare=False)
+    lowered_actions: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
+    lowered_not_actions: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def label(self) -> str:
-        return f"statement {self.index + 1}" + (f" ({self.sid})" if self.sid else "")
+    def __post_init__(self) -> None:
+        label = f"statement {self.index + 1}" + (f" ({self.sid})" if self.sid else "")
+        object.__setattr__(self, "label", label)
+        for name, patterns in (("lowered_actions", self.actions), ("lowered_not_actions", self.not_actions)):
+            object.__setattr__(self, name, None if patterns is None else tuple(p.lower() for p in patterns))
 
     def federated_principals(self) -> tuple[str, ...]:
         return () if self.principal is None else self.principal.values("Federated")
@@ -224,5 +257,5 @@ def _parse_document(doc: str | Mapping[str, object]) -> TrustPolicy:
     return TrustPolicy(
         version=version if isinstance(version, str) else None,
         statements=tuple(_statement(i, raw) for i, raw in enumerate(raw_list)),
-        duplicates=tuple(_duplicates(parsed)),
+        duplicates=tuple(_duplicates(parsed)) if _has_duplicates(parsed) else (),
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from types import MappingProxyType
 
-from .catalogue import Kind, entry
+from .catalogue import Entry, Kind, entry
 from .catalogue.explain import STS_ANSWERS
 
 ALLOW = "allow"
@@ -81,12 +82,22 @@ class Verdict:
         }
 
 
+@cache
+def _cause(code: str) -> tuple[Entry, str | None, str]:
+    """A root cause's catalogue entry with STS's error code and message template, looked up once per code."""
+    return (entry(Kind.ROOT_CAUSE, code), *STS_ANSWERS[code])
+
+
+@cache
+def _hint_remedy(code: str) -> str:
+    return entry(Kind.HINT, code).remedy
+
+
 def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...]) -> Verdict:
     """Turn a finding into a verdict using the catalogue's texts and STS's error code and message."""
-    cause = entry(Kind.ROOT_CAUSE, finding.code)
-    error_code, message = STS_ANSWERS[finding.code]
+    cause, error_code, message = _cause(finding.code)
     evidence = _Evidence(finding.evidence)
-    remedies = [_fill(entry(Kind.HINT, hint).remedy, evidence) for hint in hints]
+    remedies = [_fill(_hint_remedy(hint), evidence) for hint in hints]
     if finding.code != "none" or not hints:
         remedies.insert(0, _fill(cause.remedy, evidence))
     return Verdict(
