@@ -314,13 +314,14 @@ def _hints_for(result: ConditionResult, context: RequestContext, claims: Claims)
     condition, operator = result.condition, result.operator
     if operator.base in STRING_EQUALS_FAMILY and any("*" in v or "?" in v for v in condition.values):
         yield "wildcard_in_string_equals"
-    if result.actual and not operator.negated:
-        folded = [v.casefold() for v in result.actual]
-        if any(
-            glob_match(p.casefold(), a) if operator.wildcards else p.casefold() == a
-            for p in condition.values
-            for a in folded
-        ):
+    if result.actual and not operator.negated and not operator.base.endswith("IgnoreCase"):
+        # Only values no pattern matches as written can be why the condition failed; the hint is for those
+        # that a pattern matches once letter case is ignored.
+        def matches(pattern: str, value: str) -> bool:
+            return glob_match(pattern, value) if operator.wildcards else pattern == value
+
+        unmatched = [a for a in result.actual if not any(matches(p, a) for p in condition.values)]
+        if any(matches(p.casefold(), a.casefold()) for a in unmatched for p in condition.values):
             yield "case_mismatch"
     if not context.names_this_provider(condition.key):
         yield "condition_key_names_other_provider"
@@ -368,9 +369,10 @@ class TrustOutcome(NamedTuple):
 
 
 def _failing_text(values: tuple[str, ...] | None) -> str:
+    """What the request carries: one value, or all of a multi-valued key's values (it carries them all)."""
     if not values:
         return "no value (the key is absent from the request)"
-    return " or ".join(repr(v) for v in values)
+    return " and ".join(repr(v) for v in values)
 
 
 def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[Step, list[str]]:
