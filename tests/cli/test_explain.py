@@ -268,3 +268,24 @@ def test_lint_reads_the_trust_policy_of_a_role_from_aws(aws: Any) -> None:
     assert json.loads(found.stdout) == {"findings": []}
     assert missing.exit_code == 2
     assert missing.stderr.startswith("error: role_arn: no such role")
+
+
+def test_a_malformed_role_arn_is_refused_before_any_aws_call(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("x")
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "webid-canary"),
+            "explain",
+            "--role-arn",
+            "notanarn",
+            "--token-file",
+            str(token),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"},
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: role_arn: not an IAM role ARN: 'notanarn'\n"

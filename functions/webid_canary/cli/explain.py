@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
-from webid_canary.core.case import Case, build_case, parse_case, parse_instant, parse_provider
+from webid_canary.core.case import Case, build_case, check_role_arn, parse_case, parse_instant, parse_provider
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.claims import decode_token
 from webid_canary.core.explain import explain as explain_case
@@ -80,11 +80,20 @@ def _account_from(policy_text: str | Mapping[str, object]) -> str:
     return "000000000000"
 
 
+def _checked_arn(role_arn: str) -> None:
+    """Refuse a role ARN of the wrong shape before any AWS call."""
+    try:
+        check_role_arn(role_arn)
+    except InputError as exc:
+        _fail(exc.field, exc.reason)
+
+
 def _from_aws(role_arn: str, token_file: str, now: datetime, session_name: str | None, duration: int | None) -> Case:
     import boto3
 
     from webid_canary.adapters.iam import AwsError, IamReader
 
+    _checked_arn(role_arn)
     token = Token(_read(token_file, "token_file").strip())
     claims = decode_token(token)
     try:
@@ -174,6 +183,7 @@ def _load_policy(options: Mapping[str, Any]) -> tuple[TrustPolicy, str | None]:
 
         from webid_canary.adapters.iam import AwsError, IamReader
 
+        _checked_arn(options["role_arn"])
         try:
             role = IamReader(boto3.client("iam")).get_role(options["role_arn"])
         except AwsError as exc:

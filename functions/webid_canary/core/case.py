@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from .claims import Claims, decode_token, parse_claims, token_kid
-from .model import IdpFacts, InputError, ProviderRecord, Token
+from .model import IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy
 
 DEFAULT_MAX_SESSION_DURATION = 3600
@@ -145,9 +145,12 @@ def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
     raise InputError("token_claims", "missing: give token_claims (decoded payload) or token (a raw JWT)")
 
 
-def _role_arn(value: object) -> str:
-    if not isinstance(value, str) or not value:
+def check_role_arn(value: object) -> str:
+    """The role ARN, or InputError naming what is wrong with it."""
+    if value is None or value == "":
         raise InputError("role_arn", "missing: expected arn:aws:iam::<account>:role/<name>")
+    if not isinstance(value, str):
+        raise InputError("role_arn", f"expected a string, found {json_kind(value)}")
     return _checked_role_arn(value)
 
 
@@ -178,7 +181,7 @@ def build_case(
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     return Case(
-        role_arn=_role_arn(role_arn),
+        role_arn=check_role_arn(role_arn),
         policy=parse_trust_policy(trust_policy),
         provider=provider,
         claims=_claims(claims, token),
@@ -223,7 +226,7 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
     if not isinstance(role_exists, bool):
         raise InputError("role_exists", "expected true or false")
     return build_case(
-        role_arn=_role_arn(doc.get("role_arn")),
+        role_arn=check_role_arn(doc.get("role_arn")),
         trust_policy=policy_doc,
         provider=parse_provider(doc.get("oidc_provider")),
         claims=claims_doc,

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 from .conditions import parse_operator
-from .model import InputError
+from .model import InputError, json_kind
 
 FIELD = "trust_policy"
 
@@ -159,7 +159,7 @@ def _scalar(value: object, where: str) -> str:
         return value
     if isinstance(value, int | float):
         return json.dumps(value)
-    raise InputError(FIELD, f"{where}: expected a string, found {type(value).__name__}")
+    raise InputError(FIELD, f"{where}: expected a string, found {json_kind(value)}")
 
 
 def _string_list(value: object, where: str, *, empty_ok: bool = False) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from webid_canary import names
 from webid_canary.core.catalogue import Severity
-from webid_canary.core.model import InputError
+from webid_canary.core.model import InputError, json_kind
 
 DEFAULT_SESSION_NAME: Final = "webid-canary"
 DEFAULT_DURATION_SECONDS: Final = 900
@@ -283,7 +283,7 @@ def secret_name(secret_id: str) -> str:
 def _parse(item: object) -> tuple[Target | None, list[TargetError]]:
     errors: list[TargetError] = []
     if not isinstance(item, Mapping):
-        return None, [TargetError("item", f"must be an object, not {_kind(item)}")]
+        return None, [TargetError("item", f"must be an object, not {json_kind(item)}")]
     raw = cast(Mapping[object, object], item)
     for key in raw:
         if not isinstance(key, str) or key not in FIELDS:
@@ -362,22 +362,6 @@ def _field_order(error: TargetError) -> int:
     return FIELDS.index(head) if head in FIELDS else -1
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float | Decimal):
-        return "a number"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple | set | frozenset):
-        return "a list"
-    return type(value).__name__
-
-
 def _unknown_field(key: object, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(str(key), known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
@@ -386,7 +370,7 @@ def _unknown_field(key: object, known: Sequence[str]) -> str:
 
 def _text(value: object, name: str) -> str:
     if not isinstance(value, str):
-        raise TargetError(name, f"must be a string, not {_kind(value)}")
+        raise TargetError(name, f"must be a string, not {json_kind(value)}")
     return value
 
 
@@ -455,13 +439,13 @@ def _https_url(text: str, name: str, *, what: str) -> None:
 
 def _boolean(value: object, name: str) -> bool:
     if not isinstance(value, bool):
-        raise TargetError(name, f"must be true or false, not {_kind(value)}")
+        raise TargetError(name, f"must be true or false, not {json_kind(value)}")
     return value
 
 
 def _integer(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise TargetError(name, f"must be a whole number, not {_kind(value)}")
+        raise TargetError(name, f"must be a whole number, not {json_kind(value)}")
     if isinstance(value, int):
         return value
     if not Decimal(value).is_finite() or value != int(value):
@@ -488,7 +472,7 @@ def _session_name(value: object, name: str) -> str:
 def _severity(value: object, name: str) -> Severity:
     allowed = [str(s) for s in TARGET_SEVERITIES]
     if not isinstance(value, str) or value not in allowed:
-        shown = repr(value) if isinstance(value, str) else _kind(value)
+        shown = repr(value) if isinstance(value, str) else json_kind(value)
         raise TargetError(name, f"must be one of {', '.join(allowed)}, not {shown}")
     return Severity(value)
 
@@ -507,7 +491,7 @@ def _topic_arn(value: object, name: str) -> str | None:
 
 def _claims(value: object, name: str) -> Claims:
     if not isinstance(value, Mapping):
-        raise TargetError(name, f"must be an object of claims, not {_kind(value)}")
+        raise TargetError(name, f"must be an object of claims, not {json_kind(value)}")
     result = _claim_value(value, name)
     assert isinstance(result, Claims)
     return result
@@ -531,7 +515,7 @@ def _claim_value(value: object, name: str, depth: int = 0) -> ClaimValue:
         return tuple(_claim_value(inner, f"{name}[{i}]", depth + 1) for i, inner in enumerate(value))
     if isinstance(value, set | frozenset):
         return tuple(_claim_value(inner, f"{name}[]", depth + 1) for inner in sorted(value, key=str))
-    raise TargetError(name, f"must be a string, whole number, boolean, list or object, not {_kind(value)}")
+    raise TargetError(name, f"must be a string, whole number, boolean, list or object, not {json_kind(value)}")
 
 
 def _check_claims(
@@ -570,21 +554,21 @@ def _identity_claim(value: ClaimValue, name: str, *, many: bool) -> None:
     if many and isinstance(value, tuple) and value:
         for index, inner in enumerate(value):
             if not isinstance(inner, str):
-                raise TargetError(f"{name}[{index}]", f"must be a string, not {_kind(inner)}")
+                raise TargetError(f"{name}[{index}]", f"must be a string, not {json_kind(inner)}")
             _nonempty(inner, f"{name}[{index}]")
         return
     wanted = "a string or a non-empty list of strings" if many else "a string"
-    raise TargetError(name, f"must be {wanted}, not {_kind(value)}")
+    raise TargetError(name, f"must be {wanted}, not {json_kind(value)}")
 
 
 def _must_deny(value: object, name: str) -> tuple[Claims, ...]:
     if not isinstance(value, list | tuple):
-        raise TargetError(name, f"must be a list of claim objects, not {_kind(value)}")
+        raise TargetError(name, f"must be a list of claim objects, not {json_kind(value)}")
     entries: list[Claims] = []
     for index, entry in enumerate(value):
         path = f"{name}[{index}]"
         if not isinstance(entry, Mapping):
-            raise TargetError(path, f"must be an object of claims, not {_kind(entry)}")
+            raise TargetError(path, f"must be an object of claims, not {json_kind(entry)}")
         if not entry:
             raise TargetError(path, "must name at least one claim (e.g. sub)")
         entries.append(_claims(entry, path))
@@ -608,11 +592,11 @@ def _token_source(value: object, name: str) -> TokenSource | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise TargetError(name, f"must be an object or null, not {_kind(value)}")
+        raise TargetError(name, f"must be an object or null, not {json_kind(value)}")
     raw = cast(Mapping[object, object], value)
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in _SOURCE_FIELDS:
-        shown = repr(kind) if isinstance(kind, str) else _kind(kind) if "type" in raw else "missing"
+        shown = repr(kind) if isinstance(kind, str) else json_kind(kind) if "type" in raw else "missing"
         raise TargetError(f"{name}.type", f"must be one of {', '.join(TOKEN_SOURCE_TYPES)}, not {shown}")
     required, optional = _SOURCE_FIELDS[kind]
     known = ("type", *required, *optional)
