@@ -84,12 +84,20 @@ def _positive(condition: Condition) -> bool:
     )
 
 
+def _matches_anything(condition: Condition) -> bool:
+    operator = parse_operator(condition.operator)
+    return operator.wildcards and any(value.strip("*") == "" for value in condition.values)
+
+
 def _statement_findings(
     statement: Statement, principal: str, prefix: str, family: str, builtin: bool
 ) -> Iterator[LintFinding]:
     where = {"statement": statement.label, "principal": principal}
     own = [c for c in statement.conditions if c.key.lower().startswith(prefix.lower() + ":")]
     pinned_claims = {_claim(c.key) for c in own if _positive(c)}
+    # An aud test that any value passes (StringLike "*") pins nothing.
+    if all(_matches_anything(c) for c in own if _positive(c) and _claim(c.key) == "aud"):
+        pinned_claims.discard("aud")
     if family == "cognito" and "aud" not in pinned_claims:
         yield LintFinding("aud_not_pinned", Severity.CRITICAL, {**where, "key": f"{prefix}:aud"})
     elif (
