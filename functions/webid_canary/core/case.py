@@ -195,7 +195,7 @@ def build_case(
 
 
 def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None) -> Case:
-    """A case from a case document (shared/DIAGNOSIS.md); unknown fields are ignored."""
+    """A case from a case document (docs/contract.md); unknown fields are ignored."""
     if not isinstance(doc, Mapping):
         raise InputError("case", "expected a JSON object")
     if "trust_policy" not in doc or doc["trust_policy"] is None:

@@ -1,7 +1,7 @@
 """Provider drift: the IAM OIDC provider record against the live issuer and against the last baseline.
 
 Pure: the record, the inspection facts, the baseline and `now` come in; findings (codes with evidence, as
-in the drift contract of shared/DIAGNOSIS.md) come out.
+in the drift contract of docs/contract.md) come out.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ STS_PATIENCE_SECONDS: Final = 5.0
 # Warn at half of it: STS's own network path to the IdP is longer than ours.
 DEFAULT_SLOW_SECONDS: Final = STS_PATIENCE_SECONDS / 2
 
-# Signing algorithms an IAM OIDC provider accepts (the drift contract, shared/DIAGNOSIS.md).
+# Signing algorithms an IAM OIDC provider accepts (the drift contract, docs/contract.md).
 SUPPORTED_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 _CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 

@@ -1,4 +1,4 @@
-"""Predict STS's answer to AssumeRoleWithWebIdentity, check by check in the order of shared/DIAGNOSIS.md.
+"""Predict STS's answer to AssumeRoleWithWebIdentity, check by check in the order of docs/contract.md.
 
 The first failing check decides the answer; the later checks still run and are shown in the trace.
 """

@@ -1,4 +1,4 @@
-"""Provider drift findings (the drift contract in shared/DIAGNOSIS.md).
+"""Provider drift findings (the drift contract in docs/contract.md).
 
 The severity here is the contract's nominal one; a check may lower it (a thumbprint AWS does not use is
 only informational) or raise it (a certificate expiring within 7 days). Each finding carries the one that applies.

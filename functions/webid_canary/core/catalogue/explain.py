@@ -1,4 +1,4 @@
-"""Root causes and hints of the explain contract (shared/DIAGNOSIS.md).
+"""Root causes and hints of the explain contract (docs/contract.md).
 
 Explanations and remedies are templates filled from a check's evidence (`{name}`); the STS error code and
 message for each root cause are AWS's own, from the AssumeRoleWithWebIdentity API reference
