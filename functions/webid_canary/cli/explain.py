@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
+from webid_canary.cli.errors import OneLineCommand, OneLineError
 from webid_canary.core.case import Case, build_case, check_role_arn, parse_case, parse_instant, parse_provider
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.claims import decode_token
@@ -22,27 +23,6 @@ from webid_canary.core.policy import TrustPolicy, load_json, parse_trust_policy
 from webid_canary.render import finding_lines, verdict_lines
 
 EMPTY_POLICY = '{"Version": "2012-10-17", "Statement": []}'
-
-
-class OneLineError(click.ClickException):
-    """Unusable input: one line on stderr, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
-
-
-class OneLineCommand(click.Command):
-    """A command whose usage errors are one line naming the option, like every other input error."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise OneLineError(f"usage: {exc.format_message()}") from exc
 
 
 def _fail(field: str, reason: str) -> NoReturn:

@@ -23,6 +23,7 @@ from webid_canary.adapters.issuer import (
     inspect_issuer,
     inspect_issuers,
 )
+from webid_canary.cli.errors import OneLineCommand, OneLineError
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.drift import (
     DEFAULT_SLOW_SECONDS,
@@ -47,27 +48,6 @@ COLOURS: Mapping[Severity, str] = {
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
 }
-
-
-class OneLineError(click.ClickException):
-    """Unusable input or an account that cannot be read: one line on stderr, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
-
-
-class OneLineCommand(click.Command):
-    """Usage errors as one line naming the option, like every other input error."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise OneLineError(f"usage: {exc.format_message()}") from exc
 
 
 def _fail(message: str) -> NoReturn:

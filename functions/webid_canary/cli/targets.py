@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from webid_canary import names
+from webid_canary.cli.errors import OneLineCommand, OneLineError
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.targets import (
     DEFAULT_SEVERITY,
@@ -43,27 +44,6 @@ TARGETS_TABLE_OUTPUT = "TargetsTableName"
 NO_CREDENTIALS = "NoCredentials"
 CREDENTIALS_HINT = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 SEVERITY_CHOICES = [str(s) for s in TARGET_SEVERITIES]
-
-
-class OneLineError(click.ClickException):
-    """A refusal printed as one `error:` line on stderr; exit 2 for input."""
-
-    exit_code = EXIT_INPUT
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
-
-
-class OneLineCommand(click.Command):
-    """Usage errors (a bad option value, a missing argument) as one line naming the option."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise OneLineError(f"usage: {exc.format_message()}") from exc
 
 
 class AwsFailureError(OneLineError):
