@@ -99,14 +99,17 @@ def _email(key: str, value: Any) -> str | None:
     return text
 
 
-def _targets(key: str, value: Any) -> tuple[str, ...]:
-    items: list[Any]
+def _items(key: str, value: Any, what: str) -> list[Any]:
+    """A JSON list from cdk.json, or a comma-separated string from `-c key=a,b` on the command line."""
     if isinstance(value, str):
-        items = [part.strip() for part in value.split(",") if part.strip()]
-    elif isinstance(value, list):
-        items = value
-    else:
-        raise ConfigError(key, "expected a list of target ids or a comma-separated string")
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        return value
+    raise ConfigError(key, f"expected a list of {what} or a comma-separated string")
+
+
+def _targets(key: str, value: Any) -> tuple[str, ...]:
+    items = _items(key, value, "target ids")
     for item in items:
         if not isinstance(item, str) or not _TARGET_ID.match(item):
             raise ConfigError(key, f"{item!r} is not a target id")
@@ -116,13 +119,7 @@ def _targets(key: str, value: Any) -> tuple[str, ...]:
 
 
 def _topics(key: str, value: Any) -> tuple[str, ...]:
-    items: list[Any]
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",") if part.strip()]
-    elif isinstance(value, list):
-        items = value
-    else:
-        raise ConfigError(key, "expected a list of SNS topic ARNs or a comma-separated string")
+    items = _items(key, value, "SNS topic ARNs")
     for item in items:
         if not isinstance(item, str) or not _TOPIC_ARN.fullmatch(item):
             raise ConfigError(key, f"{item!r} is not an SNS topic ARN")
