@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -55,27 +56,44 @@ class Reporter:
         default_topic: str | None,
         reminder_after: timedelta,
         on_delivery: Callable[[Delivery], None] | None = None,
+        concurrency: int = 16,
     ) -> None:
         self.state = state
         self.notifier = notifier
         self.default_topic = default_topic
         self.reminder_after = reminder_after
         self.on_delivery = on_delivery
+        self.concurrency = concurrency
 
     def report(self, cycle: CycleReport, *, now: datetime, previous: dict[str, StateRecord] | None = None) -> Outcome:
         """Write each changed state and publish its event. A failed publish puts the old state back."""
         previous = self.state.load_all() if previous is None else previous
         outcome = Outcome()
-        for target in cycle.targets:
-            observation = Observation(
-                Subject.TARGET, target.target_id, target.status, target.fingerprint(), target.to_json()
-            )
-            self._apply(observation, previous, now, outcome, target=target)
-        for provider in cycle.providers:
-            observation = Observation(
-                Subject.PROVIDER, provider.url, provider.status, provider.fingerprint(), provider.to_json()
-            )
-            self._apply(observation, previous, now, outcome, provider=provider)
+        # Each subject's record and notice are independent of the others': write and publish them side by side.
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="report") as pool:
+            pending = [
+                pool.submit(
+                    self._apply,
+                    Observation(Subject.TARGET, t.target_id, t.status, t.fingerprint(), t.to_json()),
+                    previous,
+                    now,
+                    outcome,
+                    target=t,
+                )
+                for t in cycle.targets
+            ] + [
+                pool.submit(
+                    self._apply,
+                    Observation(Subject.PROVIDER, p.url, p.status, p.fingerprint(), p.to_json()),
+                    previous,
+                    now,
+                    outcome,
+                    provider=p,
+                )
+                for p in cycle.providers
+            ]
+            for future in pending:
+                future.result()
         return outcome
 
     def _apply(

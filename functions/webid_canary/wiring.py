@@ -87,6 +87,7 @@ def build_monitor(settings: Settings, session: Any = None) -> Monitor:
         SnsNotifier(session.client("sns")),
         default_topic=settings.topic_arn,
         reminder_after=timedelta(hours=settings.reminder_hours),
+        concurrency=settings.concurrency,
     )
     return Monitor(service, reporter, state)
 
