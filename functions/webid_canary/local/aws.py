@@ -39,6 +39,7 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from webid_canary.adapters.iam import RoleRecord, policy_text, role_name
 from webid_canary.core.model import ProviderRecord, Token
+from webid_canary.local.lifecycle import Running
 from webid_canary.local.strict_sts import (
     COGNITO_ISSUER,
     CachedKeySource,
@@ -360,7 +361,7 @@ def quiet_logs() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
-class LocalAws:
+class LocalAws(Running):
     """moto in-process (`mock_aws`) with the strict STS installed; boto3 clients made here reach it."""
 
     def __init__(
@@ -389,14 +390,6 @@ class LocalAws:
             self._stack.close()
             self._stack = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for this environment (fake credentials, the environment's region)."""
         return _client(service, region=self.region, endpoint_url=None, **kwargs)
@@ -417,7 +410,7 @@ class _LoopbackWsgiServer(ThreadedWSGIServer):
         self.server_port = int(port)
 
 
-class LocalMotoServer:
+class LocalMotoServer(Running):
     """moto's server app on 127.0.0.1 (port chosen by the OS, threaded) with the strict STS installed."""
 
     def __init__(
@@ -468,14 +461,6 @@ class LocalMotoServer:
         if self._stack is not None:
             self._stack.close()
             self._stack = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def endpoint_url(self) -> str:

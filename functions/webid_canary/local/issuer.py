@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from webid_canary.local.lifecycle import Running
 from webid_canary.local.pki import DEFAULT_HOSTS, Chain, Pki, thumbprint
 
 DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
@@ -154,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-class LocalIssuer:
+class LocalIssuer(Running):
     """An OIDC issuer at https://127.0.0.1:PORT[/path], with its own certificate chain from `pki`."""
 
     def __init__(
@@ -207,14 +207,6 @@ class LocalIssuer:
         self._servers = []
         if self._own_pki:
             self.pki.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # ----- addresses and facts
     @property

@@ -19,9 +19,9 @@ import urllib.parse
 import urllib.request
 from collections import deque
 from pathlib import Path
-from types import TracebackType
 from typing import Final, Self
 
+from webid_canary.local.lifecycle import Running
 from webid_canary.local.pki import Chain, Pki, thumbprint
 
 PACKAGE: Final = "oidc-provider"
@@ -55,7 +55,7 @@ def unavailable_reason(root: Path | None = None) -> str | None:
     return None
 
 
-class NpmOpenIdProvider:
+class NpmOpenIdProvider(Running):
     """`oidc-provider` at https://127.0.0.1:PORT with one confidential client for the client-credentials grant."""
 
     def __init__(
@@ -188,14 +188,6 @@ class NpmOpenIdProvider:
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _stderr_tail(self) -> str:
         lines = [line for line in self._stderr if line]
