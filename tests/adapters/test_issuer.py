@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import re
 import shutil
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.openssl import openssl_last_certificate_sha1
 from webid_canary.adapters.iam import IamReader
 from webid_canary.adapters.issuer import (
     CaFileError,
@@ -57,18 +55,6 @@ def codes(issuer: LocalIssuer, seen: IssuerInspection, **kwargs: object) -> dict
     return {f.code: f.severity for f in findings}
 
 
-def openssl_last_certificate(port: int) -> str:
-    out = subprocess.run(
-        ["openssl", "s_client", "-showcerts", "-connect", f"127.0.0.1:{port}"],
-        input=b"",
-        capture_output=True,
-        timeout=20,
-        check=False,
-    ).stdout.decode()
-    blocks = re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", out, re.S)
-    return hashlib.sha1(base64.b64decode("".join(blocks[-1].split()))).hexdigest()
-
-
 # ----- thumbprints and chains
 
 
@@ -77,7 +63,7 @@ def test_thumbprint_is_the_sha1_of_the_last_certificate_openssl_shows(local_issu
     seen = inspect(local_issuer)
     issuer_host = seen.host(Role.ISSUER)
     assert issuer_host is not None
-    assert issuer_host.thumbprint == openssl_last_certificate(local_issuer.port)
+    assert issuer_host.thumbprint == openssl_last_certificate_sha1("127.0.0.1", local_issuer.port)
     # The last certificate is the intermediate, not the leaf that tools in the wild fingerprint.
     assert len(issuer_host.chain) == 2
     assert issuer_host.chain[0].subject == "CN=localhost,O=webid-canary local"

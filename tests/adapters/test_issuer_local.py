@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import re
 import shutil
 import socket
 import ssl
-import subprocess
 import urllib.request
 from pathlib import Path
 
 import jwt
 import pytest
 
+from tests.openssl import openssl_last_certificate_sha1
 from webid_canary.local.issuer import DISCOVERY_PATH, LocalIssuer
 
 
@@ -31,19 +29,6 @@ def presented_chain(host: str, port: int) -> list[bytes]:
     context.verify_mode = ssl.CERT_NONE
     with socket.create_connection((host, port), timeout=5) as raw, context.wrap_socket(raw) as tls:
         return list(tls.get_unverified_chain())
-
-
-def openssl_last_certificate_sha1(host: str, port: int) -> str:
-    out = subprocess.run(
-        ["openssl", "s_client", "-showcerts", "-connect", f"{host}:{port}"],
-        input=b"",
-        capture_output=True,
-        timeout=20,
-        check=False,
-    ).stdout.decode()
-    blocks = re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", out, re.S)
-    assert blocks, out[-500:]
-    return hashlib.sha1(base64.b64decode("".join(blocks[-1].split()))).hexdigest()
 
 
 def test_serves_discovery_and_keys_over_tls_verified_by_its_root(local_issuer: LocalIssuer) -> None:
