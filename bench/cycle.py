@@ -7,8 +7,9 @@ servers on loopback, in another child process, answering each request after 50 m
 the steady one (state already written), as every cycle after the first is; the first cycle is printed too.
 
 The latency-bound minimum is what the latency alone costs at the chosen concurrency, with every call that
-can overlap overlapping: the targets scan and the provider list, then the role and provider reads and the
-issuer inspections (discovery then JWKS) shared among the workers, then the State scan.
+can overlap overlapping: the targets scan and the provider list, then the role listing (ListRoles, up to 1,000
+roles a call), the provider reads and the issuer inspections (discovery then JWKS) shared among the workers,
+then the State scan.
 Writes bench/results/cycle.json.
 """
 
@@ -146,7 +147,7 @@ PHASES: dict[str, list[float]] = {}
 
 def time_phases() -> None:
     """With --phases: print how long each part of the cycle took (reads, targets, providers, reporting)."""
-    from webid_canary import reporting, service
+    from webid_canary.app import cycle, reporting
 
     def timed(cls: Any, name: str) -> None:
         original = getattr(cls, name)
@@ -160,8 +161,9 @@ def time_phases() -> None:
 
         setattr(cls, name, wrapper)
 
-    for name in ("run_cycle", "_read_shared", "_check_providers"):
-        timed(service.Service, name)
+    timed(cycle.Cycle, "run")
+    timed(cycle.Reader, "read")
+    timed(cycle.Cycle, "_judge_all")
     timed(reporting.Reporter, "report")
 
 

@@ -52,7 +52,6 @@ class Alarms(Construct):
         self._prefix = Stack.of(self).stack_name
         self._action = actions.SnsAction(props.topic)
         period = Duration.seconds(props.period_seconds)
-        self.all: list[cloudwatch.Alarm] = []
         self.names: list[str] = []
 
         def at_least_one(
@@ -157,6 +156,5 @@ class Alarms(Construct):
         )
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
-        self.all.append(alarm)
         self.names.append(f"{self._prefix}-{alarm_name or construct_id}")
         return alarm

@@ -86,7 +86,6 @@ class CanaryFunction(Construct):
                 names.ENV_STATE_TABLE: props.state.table_name,
                 names.ENV_TOPIC_ARN: props.topic.topic_arn,
                 names.ENV_REMINDER_HOURS: str(props.reminder_hours),
-                names.ENV_SECRET_PREFIX: names.SECRET_PREFIX,
                 names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
                 names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
                 # Responses can carry tokens: keep them out of X-Ray.

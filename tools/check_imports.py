@@ -2,7 +2,10 @@
 """Keep the import directions of the package honest.
 
 - core/ is pure: standard library (and PyJWT's unverified decoding) only; no AWS SDK, no sockets, no
-  environment, no clock.
+  environment, no clock; and nothing of ours outside core/.
+- app/ (the application layer) imports core/ and itself: no adapter, no shell, no AWS SDK, no sockets.
+- adapters/ implement the ports: they import core/, app/ports.py and each other, never the rest of app/ or a shell.
+- The shells (handler.py, cli/) reach the world through the app layer and wiring.py, never through each other.
 - Nothing the Lambda ships (everything but cli/ and local/) imports cli/ or local/.
 """
 
@@ -38,6 +41,28 @@ CORE_BANNED = (
 )
 CORE_BANNED_CALLS = ("datetime.now", "datetime.utcnow", "date.today", "time.time")
 LAMBDA_BANNED = ("webid_canary.cli", "webid_canary.local", "click", "rich", "moto")
+WORLD = ("boto3", "botocore", "socket", "ssl", "http", "urllib.request", "requests", "aws_lambda_powertools", "moto")
+OURS = "webid_canary"
+# area -> (prefixes of ours it may import, prefixes it may not import at all)
+LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "core": (("webid_canary.core",), ()),
+    "app": (("webid_canary.core", "webid_canary.app"), WORLD),
+    "adapters": (("webid_canary.core", "webid_canary.app.ports", "webid_canary.adapters", "webid_canary.names"), ()),
+    "handler": (("webid_canary.app", "webid_canary.adapters", "webid_canary.wiring", "webid_canary.names"), ()),
+    "cli": (
+        (
+            "webid_canary.core",
+            "webid_canary.app",
+            "webid_canary.adapters",
+            "webid_canary.wiring",
+            "webid_canary.settings",
+            "webid_canary.names",
+            "webid_canary.cli",
+            "webid_canary.local",
+        ),
+        (),
+    ),
+}
 
 
 def imported_modules(tree: ast.AST, package: str) -> list[tuple[int, str]]:
@@ -71,6 +96,12 @@ def main() -> int:
         for lineno, name in imported_modules(tree, package):
             if area == "core" and banned(name, CORE_BANNED):
                 problems.append(f"{rel}:{lineno}: core must stay pure, but imports {name}")
+            if area in LAYERS:
+                allowed, world = LAYERS[area]
+                if banned(name, (OURS,)) and name != OURS and not banned(name, allowed):
+                    problems.append(f"{rel}:{lineno}: {area} may not import {name} (see the layers above)")
+                if banned(name, world):
+                    problems.append(f"{rel}:{lineno}: {area} reaches the world directly through {name}")
             if area not in ("cli", "local") and banned(name, LAMBDA_BANNED):
                 problems.append(f"{rel}:{lineno}: Lambda code imports {name}, which is not in the asset")
         if area == "core":

@@ -9,12 +9,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from webid_canary import names
-from webid_canary.adapters.metrics import publish_cycle
+from webid_canary.adapters.metrics import EmfMetrics
 from webid_canary.wiring import monitor
 
 logger = Logger(service=names.SERVICE_NAME)
 metrics = Metrics(namespace=names.METRIC_NAMESPACE, service=names.SERVICE_NAME)
 tracer = Tracer(service=names.SERVICE_NAME)
+emf = EmfMetrics(metrics)
 
 # Stop starting new work this long before Lambda's own timeout, so the report, state and metrics get out.
 DEADLINE_MARGIN = timedelta(seconds=20)
@@ -26,9 +27,7 @@ DEADLINE_MARGIN = timedelta(seconds=20)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = datetime.now(UTC)
     deadline = now + timedelta(milliseconds=context.get_remaining_time_in_millis()) - DEADLINE_MARGIN
-    result = monitor().run(now=now, deadline=deadline)
-    headroom = (deadline - datetime.now(UTC)).total_seconds()
-    publish_cycle(metrics, result.cycle, deadline_headroom_seconds=headroom)
+    result = monitor(emf).run(now=now, deadline=deadline)
     summary = result.summary()
     logger.info("cycle finished", extra={"summary": summary})
     return summary

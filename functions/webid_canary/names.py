@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from webid_canary.core.notification import SCHEMA as _NOTIFICATION_SCHEMA
+from webid_canary.core.targets import SECRET_PREFIX as _SECRET_PREFIX
+
 PRODUCT: Final = "webid-canary"
 
 # CloudWatch metrics (Powertools EMF).
@@ -31,14 +34,13 @@ ENV_CONCURRENCY: Final = "WEBID_CANARY_CONCURRENCY"
 ENV_ALLOW_PRIVATE_ISSUERS: Final = "WEBID_CANARY_ALLOW_PRIVATE_ISSUERS"
 ENV_CA_FILE: Final = "WEBID_CANARY_CA_FILE"
 ENV_CERT_EXPIRY_DAYS: Final = "WEBID_CANARY_CERT_EXPIRY_DAYS"
-ENV_SECRET_PREFIX: Final = "WEBID_CANARY_SECRET_PREFIX"
 
 # DynamoDB key names.
 TARGETS_KEY: Final = "target_id"
 STATE_PK: Final = "pk"
 
-# Secrets Manager: the function may read only secrets under this prefix.
-SECRET_PREFIX: Final = "webid-canary/"
+# Secrets Manager: the function may read only secrets under this prefix (the core's rule, shared with infra).
+SECRET_PREFIX: Final = _SECRET_PREFIX
 
 # Probe sessions: short and harmless.
 PROBE_SESSION_SECONDS: Final = 900
@@ -47,8 +49,8 @@ PROBE_SESSION_POLICY: Final = (
     '"Effect":"Deny","Action":"*","Resource":"*"}]}'
 )
 
-# Notification schema.
-NOTIFICATION_SCHEMA: Final = "webid-canary/notification/v1"
+# Notification schema (defined by the core, which builds notifications).
+NOTIFICATION_SCHEMA: Final = _NOTIFICATION_SCHEMA
 
 # Powertools adds this dimension to every EMF metric, valued POWERTOOLS_SERVICE_NAME; alarms must match it.
 DIMENSION_SERVICE: Final = "service"

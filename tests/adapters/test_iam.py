@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from webid_canary.adapters.iam import (
-    AwsAccessError,
-    AwsThrottledError,
-    IamReader,
-    RoleRecord,
-    policy_text,
-    role_name,
-)
+from webid_canary.adapters.iam import IamReader, policy_text, role_name
+from webid_canary.app.ports import AwsAccessError, AwsThrottledError, RoleRecord
 from webid_canary.core.model import ProviderRecord
 
 ACCOUNT = "123456789012"
@@ -38,12 +30,8 @@ TRUST = {
 
 
 @pytest.fixture
-def iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("iam", region_name="us-east-1")
+def iam(moto: None) -> Any:
+    return boto3.client("iam", region_name="us-east-1")
 
 
 def test_get_role_by_name_and_by_arn_returns_trust_policy_text_and_duration(iam: Any) -> None:

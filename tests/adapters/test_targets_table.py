@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from webid_canary.adapters.targets_table import (
     TargetExistsError,
     TargetNotFoundError,
     TargetsTable,
     TargetsTableMissingError,
-    TargetsTableThrottledError,
 )
+from webid_canary.app.ports import AwsThrottledError
 from webid_canary.core.targets import Target, TargetError, parse_target
 
 TABLE = "webid-canary-targets"
@@ -37,19 +35,20 @@ def target(target_id: str, **changes: Any) -> Target:
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "target_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "target_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
+def aws_region() -> str:
+    return "eu-west-1"
+
+
+@pytest.fixture
+def dynamodb(moto: None) -> Any:
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "target_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "target_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
 
 
 @pytest.fixture(params=["client", "service-resource", "table-resource"])
@@ -302,7 +301,7 @@ def test_throttling_maps_to_a_throttled_error() -> None:
     with Stubber(client) as stub:
         stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException")
 
-        with pytest.raises(TargetsTableThrottledError) as caught:
+        with pytest.raises(AwsThrottledError) as caught:
             table.get("payments-api-prod")
 
     assert caught.value.operation == "GetItem"

@@ -8,14 +8,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import boto3
 import pytest
 from click.testing import CliRunner, Result
-from moto import mock_aws
 
 from webid_canary.cli.main import cli
 from webid_canary.local.aws import LocalMotoServer
@@ -42,15 +41,9 @@ def policy(*provider_arns: str) -> str:
 
 
 @pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def account(moto: None) -> object:
     """moto in-process: boto3's standard chain inside the command reaches it."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("iam")
+    return boto3.client("iam")
 
 
 def register(iam: object, issuer: LocalIssuer, *thumbprints: str, trusted: bool = True) -> str:

@@ -46,6 +46,11 @@ EXPECTED: dict[str, dict[str, str]] = {
         "eks provider": "thumbprint_mismatch",
     },
     "The provider is updated with the new thumbprint": {},
+    "The EKS-style IAM OIDC provider is deleted": {
+        "invoice-worker": "provider_not_found",
+        "eks provider": "provider_deleted",
+    },
+    "The provider is created again as it was": {},
     "The deploy role's trust policy is opened to any repository": {"deploy": "trust_open"},
     "The trust policy is pinned to one repository again": {},
     "The live probe's client secret is changed under it": {"batch-job": "check_error"},
@@ -129,6 +134,23 @@ def test_the_failing_notice_tells_a_person_what_to_change(story: dict[str, Any])
     assert "invoice-wroker" in note["text"]
     assert "system:serviceaccount:billing:invoice-worker" in note["text"]
     assert ":sub" in note["text"]
+
+
+def test_a_deleted_provider_is_reported_by_the_monitor_and_recovers_when_recreated(story: dict[str, Any]) -> None:
+    by_title = {c["title"]: c for c in story["cycles"]}
+    deleted = by_title["The EKS-style IAM OIDC provider is deleted"]
+    (eks,) = [entry for url, entry in deleted["providers"].items() if provider_name(url) == "eks provider"]
+    assert eks["status"] == "drift"
+    assert {"provider_deleted", "provider_missing"} <= set(eks["findings"])
+    (notice,) = [n for n in deleted["notifications"] if n["provider_url"]]
+    assert (notice["event"], notice["root_cause"], notice["severity"]) == ("drift", "provider_deleted", "critical")
+    assert "provider_missing" in notice["text"] and "invoice-worker" in notice["text"]
+    assert deleted["alarms"]["WebIdCanary-ProviderDrift"] == "ALARM"
+    recreated = by_title["The provider is created again as it was"]
+    assert {(n["event"], n["root_cause"]) for n in recreated["notifications"]} == {
+        ("recovered", "provider_deleted"),
+        ("recovered", "provider_not_found"),
+    }
 
 
 def test_the_live_probe_went_through_the_strict_sts(story: dict[str, Any]) -> None:

@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webid_canary.core.model import IdpFacts, ProviderRecord, Token
+from webid_canary.app.cycle import NOT_IN_TIME, Cycle, Reader
+from webid_canary.app.drift import DriftRules
+from webid_canary.core.inspection import CertificateFacts, Fetch, HostFacts, IssuerInspection, KeyFacts
+from webid_canary.core.inspection import Role as HostRole
+from webid_canary.core.model import ProviderRecord, Token
 from webid_canary.core.state import Status
 from webid_canary.core.targets import Target, TargetError, parse_target
-from webid_canary.service import Ports, Service
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"
@@ -44,6 +47,10 @@ class Role:
     trust_policy_document: str
     max_session_duration: int = 3600
 
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
 
 class FakeIam:
     def __init__(self, roles: Iterable[Role], providers: Iterable[ProviderRecord]) -> None:
@@ -52,10 +59,17 @@ class FakeIam:
         self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
 
+    def list_roles(self) -> Iterable[Role]:
+        with self.lock:
+            self.calls["list_roles"] += 1
+        return list(self.roles.values())
+
     def get_role(self, name_or_arn: str) -> Role | None:
+        """By name, as IAM's GetRole: the path of the ARN asked for plays no part."""
         with self.lock:
             self.calls[f"get_role {name_or_arn}"] += 1
-        return self.roles.get(name_or_arn)
+        name = name_or_arn.rsplit("/", 1)[-1]
+        return next((r for r in self.roles.values() if r.name == name), None)
 
     def list_provider_arns(self) -> list[str]:
         with self.lock:
@@ -68,12 +82,22 @@ class FakeIam:
         return next((p for p in self.providers if arn.endswith(f"/{p.url}")), None)
 
 
-@dataclass(frozen=True)
-class Inspection:
-    facts: IdpFacts
-
-    def idp_facts(self) -> IdpFacts:
-        return self.facts
+def healthy_inspection(issuer_url: str) -> IssuerInspection:
+    """What a healthy issuer under a public root shows: discovery, one key, the issuer host's chain."""
+    host = issuer_url.removeprefix("https://").split("/", 1)[0]
+    cert = CertificateFacts(
+        "CN=" + host, "CN=Public Root", NOW + timedelta(days=400), "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
+    )
+    return IssuerInspection(
+        url=issuer_url,
+        inspected_at=NOW,
+        discovery=Fetch(issuer_url + "/.well-known/openid-configuration", status=200, seconds=0.01),
+        issuer=issuer_url,
+        jwks_uri=issuer_url + "/keys",
+        jwks=Fetch(issuer_url + "/keys", status=200, seconds=0.01),
+        keys=(KeyFacts("k1", "RSA", "RS256", "sig"),),
+        hosts=(HostFacts(host, HostRole.ISSUER, chain=(cert,), trusted_root_ca=True),),
+    )
 
 
 class FakeInspector:
@@ -81,10 +105,10 @@ class FakeInspector:
         self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    def inspect(self, issuer_url: str) -> Inspection:
+    def inspect(self, issuer_url: str) -> IssuerInspection:
         with self.lock:
             self.calls[issuer_url] += 1
-        return Inspection(IdpFacts(trusted_root_ca=True, jwks_reachable=True))
+        return healthy_inspection(issuer_url)
 
 
 class Table:
@@ -129,10 +153,19 @@ PROVIDERS = [
 ]
 
 
+def cycle(
+    items: list[dict[str, object]],
+    iam: FakeIam | None = None,
+    inspector: object | None = None,
+    **kwargs: object,
+) -> Cycle:
+    reader = Reader(iam or FakeIam(ROLES, PROVIDERS), inspector or FakeInspector(), concurrency=4)  # type: ignore[arg-type]
+    return Cycle(Table(items), reader, concurrency=4, **kwargs)  # type: ignore[arg-type]
+
+
 def run(items: list[dict[str, object]], **kwargs: object) -> tuple[dict[str, object], FakeIam, FakeInspector]:
     iam, inspector = FakeIam(ROLES, PROVIDERS), FakeInspector()
-    service = Service(Ports(targets=Table(items), iam=iam, inspector=inspector), concurrency=4)
-    report = service.run_cycle(NOW, **kwargs)  # type: ignore[arg-type]
+    report = cycle(items, iam, inspector).run(NOW, **kwargs)  # type: ignore[arg-type]
     return {t.target_id: t for t in report.targets}, iam, inspector
 
 
@@ -156,7 +189,7 @@ def test_healthy_failing_open_and_broken_targets_in_one_cycle() -> None:
     assert results["wrong-sa"].status is Status.FAILING
     assert results["wrong-sa"].root_cause == "trust_condition_mismatch"
     assert results["wrong-sa"].verdict is not None
-    assert results["wrong-sa"].verdict["condition_key"] == f"{EKS}:sub"
+    assert results["wrong-sa"].verdict.condition_key == f"{EKS}:sub"
     assert results["billing-any"].status is Status.OPEN
     assert {n.label for n in results["billing-any"].open_to} == {"another service account in namespace billing"}
     assert results["no-such-role"].root_cause == "role_not_found"
@@ -175,21 +208,40 @@ def test_registered_must_deny_that_is_allowed_opens_the_target() -> None:
     assert [n.registered for n in results["invoice-worker"].open_to] == [True]
 
 
-def test_each_role_provider_list_and_issuer_is_read_once_per_cycle() -> None:
+def test_roles_are_listed_and_each_provider_and_issuer_read_once_per_cycle() -> None:
     items = [eks_target(f"worker-{i:03d}", "invoice-worker") for i in range(60)]
     items += [eks_target(f"any-{i:03d}", "billing-any") for i in range(40)]
     results, iam, inspector = run(items)
     assert len(results) == 100
     assert iam.calls == Counter(
         {
+            "list_roles": 1,
             "list_provider_arns": 1,
             f"get_provider arn:aws:iam::{ACCOUNT}:oidc-provider/{EKS}": 1,
             f"get_provider arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}": 1,
-            f"get_role arn:aws:iam::{ACCOUNT}:role/invoice-worker": 1,
-            f"get_role arn:aws:iam::{ACCOUNT}:role/billing-any": 1,
         }
     )
     assert inspector.calls == Counter({f"https://{EKS}": 1, f"https://{GITHUB}": 1})
+
+
+def test_a_role_under_another_path_is_not_found_as_sts_would_say() -> None:
+    item = eks_target("pathed", "invoice-worker") | {"role_arn": f"arn:aws:iam::{ACCOUNT}:role/team/invoice-worker"}
+    results, iam, _ = run([item])
+    assert (results["pathed"].status, results["pathed"].root_cause) == (Status.FAILING, "role_not_found")
+    assert iam.calls[f"get_role arn:aws:iam::{ACCOUNT}:role/team/invoice-worker"] == 1
+
+
+class NoListing(FakeIam):
+    def list_roles(self) -> Iterable[Role]:
+        raise RuntimeError("ListRoles: Throttling")
+
+
+def test_without_the_role_listing_each_targets_role_is_read_by_itself() -> None:
+    iam = NoListing(ROLES, PROVIDERS)
+    report = cycle([eks_target("invoice-worker", "invoice-worker")], iam).run(NOW)
+    (result,) = report.targets
+    assert result.status is Status.OK
+    assert iam.calls[f"get_role arn:aws:iam::{ACCOUNT}:role/invoice-worker"] == 1
 
 
 def test_disabled_targets_are_left_out_unless_asked_for() -> None:
@@ -201,20 +253,47 @@ def test_disabled_targets_are_left_out_unless_asked_for() -> None:
 
 
 def test_past_the_deadline_no_new_target_starts_and_the_report_says_so() -> None:
-    iam, inspector = FakeIam(ROLES, PROVIDERS), FakeInspector()
     ticks = iter([NOW + timedelta(seconds=s) for s in range(100)])
-    service = Service(
-        Ports(targets=Table([eks_target(f"t-{i}", "invoice-worker") for i in range(5)]), iam=iam, inspector=inspector),
-        concurrency=2,
-        clock=lambda: next(ticks),
+    items = [eks_target(f"t-{i}", "invoice-worker") for i in range(5)]
+    reader = Reader(FakeIam(ROLES, PROVIDERS), FakeInspector(), concurrency=2, clock=lambda: NOW)  # type: ignore[arg-type]
+    report = Cycle(Table(items), reader, concurrency=2, clock=lambda: next(ticks)).run(
+        NOW, deadline=NOW + timedelta(seconds=3)
     )
-    report = service.run_cycle(NOW, deadline=NOW + timedelta(seconds=3))
-    assert 0 < len(report.targets) < 5
-    assert len(report.skipped) == 5 - len(report.targets)
+    checked = [t for t in report.targets if t.error != NOT_IN_TIME]
+    assert len(report.targets) == 5
+    assert 0 < len(checked) < 5
+    assert set(report.skipped) == {t.target_id for t in report.targets} - {t.target_id for t in checked}
+    assert all(t.status is Status.ERROR and t.root_cause == "check_error" for t in report.targets if t not in checked)
+
+
+class StallingInspector(FakeInspector):
+    """An issuer that never answers until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def inspect(self, issuer_url: str) -> IssuerInspection:
+        self.release.wait(timeout=30)
+        return super().inspect(issuer_url)
+
+
+def test_a_read_that_outlasts_the_deadline_leaves_its_targets_not_checked_and_the_cycle_ends() -> None:
+    from datetime import UTC, datetime
+
+    inspector = StallingInspector()
+    try:
+        deadline = datetime.now(UTC) + timedelta(milliseconds=300)
+        report = cycle([eks_target("worker", "invoice-worker")], inspector=inspector).run(NOW, deadline=deadline)
+    finally:
+        inspector.release.set()
+    (result,) = report.targets
+    assert result.status is Status.ERROR
+    assert "deadline" in (result.error or "")
 
 
 class ExplodingInspector(FakeInspector):
-    def inspect(self, issuer_url: str) -> Inspection:
+    def inspect(self, issuer_url: str) -> IssuerInspection:
         raise TimeoutError("issuer did not answer")
 
 
@@ -226,10 +305,10 @@ class BrokenIam(FakeIam):
 
 
 def test_one_targets_outage_does_not_stop_the_others() -> None:
-    iam = BrokenIam(ROLES, PROVIDERS)
+    iam = NoListing(ROLES, PROVIDERS)
+    iam.__class__ = type("BrokenNoListing", (NoListing, BrokenIam), {})
     items = [eks_target("invoice-worker", "invoice-worker"), eks_target("billing-any", "billing-any")]
-    service = Service(Ports(targets=Table(items), iam=iam, inspector=FakeInspector()), concurrency=2)
-    report = {t.target_id: t for t in service.run_cycle(NOW).targets}
+    report = {t.target_id: t for t in cycle(items, iam).run(NOW).targets}
     assert report["invoice-worker"].status is Status.OK
     assert report["billing-any"].status is Status.ERROR
     assert "throttled for good" in (report["billing-any"].error or "")
@@ -237,14 +316,13 @@ def test_one_targets_outage_does_not_stop_the_others() -> None:
 
 def test_an_issuer_that_could_not_be_inspected_leaves_its_targets_in_error_not_ok() -> None:
     items = [eks_target("invoice-worker", "invoice-worker")]
-    service = Service(Ports(targets=Table(items), iam=FakeIam(ROLES, PROVIDERS), inspector=ExplodingInspector()))
-    (result,) = service.run_cycle(NOW).targets
+    (result,) = cycle(items, inspector=ExplodingInspector()).run(NOW).targets
     assert result.status is Status.ERROR
     assert "issuer did not answer" in (result.error or "")
 
 
 def test_a_refused_issuer_is_a_drift_finding_and_its_targets_fail() -> None:
-    from webid_canary.drift_check import DriftChecker, IssuerInspector
+    from webid_canary.adapters.inspector import IssuerInspector
 
     loopback = "127.0.0.1:9/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9"
     provider = ProviderRecord(loopback, ("sts.amazonaws.com",), ("9e99a48a9960b14926bb7f3b02e22da2b0ab7280",))
@@ -253,21 +331,17 @@ def test_a_refused_issuer_is_a_drift_finding_and_its_targets_fail() -> None:
         trust(loopback, "StringEquals", {"sub": "system:serviceaccount:billing:invoice-worker"}),
     )
     item = eks_target("invoice-worker", "invoice-worker") | {"issuer": f"https://{loopback}"}
-    service = Service(
-        Ports(
-            targets=Table([item]),
-            iam=FakeIam([role], [provider]),
-            inspector=IssuerInspector(allow_private=False, clock=lambda: NOW),
-            drift=DriftChecker(),
-        )
+    iam = FakeIam([role], [provider])
+    iam.providers[0] = ProviderRecord(
+        provider.url, provider.client_ids, provider.thumbprints, iam.list_provider_arns()[0]
     )
-    report = service.run_cycle(NOW)
+    report = cycle([item], iam, IssuerInspector(allow_private=False, clock=lambda: NOW), drift=DriftRules()).run(NOW)
     (target,) = report.targets
     assert (target.status, target.root_cause) == (Status.FAILING, "provider_keys_unreachable")
     (drift,) = report.providers
     assert drift.status is Status.DRIFT
-    assert [f["code"] for f in drift.serious] == ["discovery_unreachable"]
-    assert "loopback" in str(drift.serious[0]["evidence"])
+    assert [f.code for f in drift.serious] == ["discovery_unreachable"]
+    assert "loopback" in str(drift.serious[0].evidence)
 
 
 class NoProviders(FakeIam):
@@ -276,10 +350,37 @@ class NoProviders(FakeIam):
 
 
 def test_without_the_provider_list_targets_are_errors_not_false_failures() -> None:
-    service = Service(Ports(targets=Table([eks_target("worker", "invoice-worker")]), iam=NoProviders(ROLES, PROVIDERS)))
-    (result,) = service.run_cycle(NOW).targets
+    (result,) = cycle([eks_target("worker", "invoice-worker")], NoProviders(ROLES, PROVIDERS)).run(NOW).targets
     assert result.status is Status.ERROR
     assert "IAM unreachable" in (result.error or "")
+
+
+class OneProviderThrottled(FakeIam):
+    def get_provider(self, arn: str) -> ProviderRecord | None:
+        if arn.endswith(GITHUB):
+            raise RuntimeError("GetOpenIDConnectProvider: Throttling")
+        return super().get_provider(arn)
+
+
+def test_a_failed_read_of_one_provider_puts_only_its_targets_in_error() -> None:
+    items = [
+        eks_target("worker", "invoice-worker"),
+        {
+            "target_id": "deploy",
+            "role_arn": f"arn:aws:iam::{ACCOUNT}:role/deploy",
+            "issuer": f"https://{GITHUB}",
+            "claims": {"sub": "repo:acme/payments:ref:refs/heads/main", "aud": "sts.amazonaws.com"},
+        },
+    ]
+    iam = OneProviderThrottled(ROLES, PROVIDERS)
+    report = cycle(items, iam, drift=DriftRules()).run(NOW)
+    results = {t.target_id: t for t in report.targets}
+    assert results["worker"].status is Status.OK
+    assert results["deploy"].status is Status.ERROR
+    assert "Throttling" in (results["deploy"].error or "")
+    providers = {p.url: p for p in report.providers}
+    assert providers[GITHUB].status is Status.ERROR
+    assert [f.code for f in providers[GITHUB].findings] == ["check_error"]
 
 
 @dataclass(frozen=True)
@@ -347,18 +448,17 @@ def test_live_probe_is_reconciled_with_the_prediction(answer: Answer, status: St
         }
     )
     prober = Prober(answer)
-    service = Service(
-        Ports(
-            targets=Table([LIVE]),
-            iam=FakeIam(ROLES, PROVIDERS),
-            inspector=FakeInspector(),
-            tokens=Tokens(token),
-            prober=prober,
-        )
-    )
-    result = service.run_cycle(NOW).targets[0]
+    result = cycle([LIVE], tokens=Tokens(token), prober=prober).run(NOW).targets[0]
     assert result.status is status
     assert result.live is not None
     assert result.live.agrees is agrees
     assert prober.calls == [(f"arn:aws:iam::{ACCOUNT}:role/invoice-worker", "webid-canary", 900)]
     assert token not in json.dumps(result.to_json())
+
+
+@pytest.mark.parametrize("code", ["IDPCommunicationError", "Throttling", "ServiceUnavailable"])
+def test_a_live_answer_that_says_sts_could_not_tell_is_an_error_not_a_page(code: str) -> None:
+    token = jwt_for({"iss": f"https://{EKS}", "aud": "sts.amazonaws.com", "sub": "x", "exp": 2**31})
+    result = cycle([LIVE], tokens=Tokens(token), prober=Prober(Answer(False, code, "try later"))).run(NOW).targets[0]
+    assert (result.status, result.root_cause) == (Status.ERROR, "check_error")
+    assert code in (result.error or "")

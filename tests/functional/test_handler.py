@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from tests.doubles import FakeLambdaContext, scheduled_event
 from webid_canary import names, wiring
 from webid_canary.adapters.targets_table import TargetsTable
 from webid_canary.core.targets import parse_target
 from webid_canary.local.alarms import parse_emf
 from webid_canary.local.aws import LocalAws
-from webid_canary.local.demo import FakeLambdaContext, scheduled_event
 from webid_canary.local.issuer import LocalIssuer
 from webid_canary.local.seed import Seeder, Topic, oidc_trust_policy
 from webid_canary.settings import load_settings

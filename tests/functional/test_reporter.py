@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from webid_canary.adapters.notifier import Message, PublishError
+from webid_canary.app.ports import Message, PublishError
+from webid_canary.app.reporting import Reporter
+from webid_canary.core.catalogue import Severity
+from webid_canary.core.drift import DriftFinding
 from webid_canary.core.report import CycleReport, ProviderResult, TargetResult
 from webid_canary.core.state import StateRecord, Status
-from webid_canary.reporting import Reporter
+from webid_canary.core.verdict import Verdict
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TOPIC = "arn:aws:sns:us-east-1:123456789012:webid-canary"
@@ -52,7 +55,7 @@ class Inbox:
 
     def publish(self, topic_arn: str, message: Message) -> str:
         if self.down:
-            raise PublishError("publishing: SNS unavailable")
+            raise PublishError("Publish", "ServiceUnavailable", "SNS unavailable")
         self.messages.append(message)
         return f"m-{len(self.messages)}"
 
@@ -68,9 +71,9 @@ def cycle(verdict: dict[str, object], *, drift: bool = False) -> CycleReport:
         role_arn="arn:aws:iam::123456789012:role/invoice-worker",
         issuer="https://oidc.example.com",
         severity="critical",
-        verdict=verdict,
+        verdict=Verdict(**{k: tuple(v) if isinstance(v, list) else v for k, v in verdict.items()}),  # type: ignore[arg-type]
     )
-    findings = ({"code": "thumbprint_mismatch", "severity": "critical", "evidence": {"host": "oidc.example.com"}},)
+    findings = (DriftFinding("thumbprint_mismatch", Severity.CRITICAL, {"host": "oidc.example.com"}),)
     provider = ProviderResult(
         "oidc.example.com", None, Status.DRIFT if drift else Status.OK, findings=findings if drift else ()
     )

@@ -108,7 +108,6 @@ def test_function_environment_names_the_tables_topic_and_powertools_service(defa
         names.ENV_STATE_TABLE: {"Ref": table_id(default_synth, names.STATE_PK)},
         names.ENV_TOPIC_ARN: {"Ref": topic_id},
         names.ENV_REMINDER_HOURS: "24",
-        names.ENV_SECRET_PREFIX: "webid-canary/",
         names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
         names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",

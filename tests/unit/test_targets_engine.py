@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from webid_canary.core.case import build_case
+from webid_canary.core.check import synthetic_claims
 from webid_canary.core.explain import explain
 from webid_canary.core.targets import parse_target
-from webid_canary.service import synthetic_claims
 
 NOW = datetime(2026, 1, 1, 0, 2, tzinfo=UTC)
 POOL = "eu-west-1:7d3e2c10-5b7a-4f0e-9a61-2c4b8e1f0d93"

@@ -4,71 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
+from webid_canary.adapters.aws import call
+from webid_canary.app.ports import RoleRecord
 from webid_canary.core.model import ProviderRecord
+from webid_canary.core.sts import ROLE_MAX_SESSION_DEFAULT
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
-
-DEFAULT_MAX_SESSION_DURATION = 3600
-
-
-class AwsError(RuntimeError):
-    """An AWS call failed for a reason other than "not found"."""
-
-    def __init__(self, operation: str, code: str, message: str) -> None:
-        super().__init__(f"{operation}: {code}: {message}")
-        self.operation = operation
-        self.code = code
-
-
-class AwsAccessError(AwsError):
-    """The credentials in use may not make this call (or there are none)."""
-
-
-class AwsThrottledError(AwsError):
-    """AWS throttled the call even after the SDK's own retries."""
-
-
-class AwsUnavailableError(AwsError):
-    """AWS could not be reached or failed on its side."""
-
-
-# AWS error code -> project exception; None means "absent", answered as a value.
-ERROR_CODES: Mapping[str, type[AwsError] | None] = {
-    "NoSuchEntity": None,
-    "NoSuchEntityException": None,
-    "AccessDenied": AwsAccessError,
-    "AccessDeniedException": AwsAccessError,
-    "UnauthorizedOperation": AwsAccessError,
-    "InvalidClientTokenId": AwsAccessError,
-    "ExpiredToken": AwsAccessError,
-    "ExpiredTokenException": AwsAccessError,
-    "SignatureDoesNotMatch": AwsAccessError,
-    "Throttling": AwsThrottledError,
-    "ThrottlingException": AwsThrottledError,
-    "RequestLimitExceeded": AwsThrottledError,
-    "TooManyRequestsException": AwsThrottledError,
-    "ServiceFailure": AwsUnavailableError,
-    "ServiceUnavailable": AwsUnavailableError,
-    "InternalFailure": AwsUnavailableError,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RoleRecord:
-    """An IAM role as the explain engine needs it: trust policy text as IAM stores it, and max duration."""
-
-    arn: str
-    name: str
-    trust_policy_document: str
-    max_session_duration: int = DEFAULT_MAX_SESSION_DURATION
+# IAM answers NoSuchEntity for a role or provider that does not exist: an answer, not an error.
+NOT_FOUND = ("NoSuchEntity", "NoSuchEntityException")
+# ListRoles: "MaxItems ... Valid Range: Minimum value of 1. Maximum value of 1000." and it returns each role's
+# AssumeRolePolicyDocument and MaxSessionDuration (not its tags, boundary or last use), so one call reads up to
+# 1,000 roles' trust: https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListRoles.html
+LIST_ROLES_PAGE = 1000
 
 
 def role_name(name_or_arn: str) -> str:
@@ -92,23 +44,8 @@ def provider_url(url: str) -> str:
     return url.removeprefix("https://")
 
 
-def _call[T](operation: str, call: Callable[[], T]) -> T | None:
-    try:
-        return call()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        message = str(error.get("Message", ""))
-        if code in ERROR_CODES:
-            kind = ERROR_CODES[code]
-            if kind is None:
-                return None
-            raise kind(operation, code, message) from exc
-        raise AwsError(operation, code, message) from exc
-    except NoCredentialsError as exc:
-        raise AwsAccessError(operation, "NoCredentials", str(exc)) from exc
-    except BotoCoreError as exc:
-        raise AwsUnavailableError(operation, type(exc).__name__, str(exc)) from exc
+def _call[T](operation: str, request: Callable[[], T]) -> T | None:
+    return call(operation, request, absent=NOT_FOUND)
 
 
 def _role(raw: Mapping[str, Any]) -> RoleRecord:
@@ -116,7 +53,7 @@ def _role(raw: Mapping[str, Any]) -> RoleRecord:
         arn=str(raw["Arn"]),
         name=str(raw["RoleName"]),
         trust_policy_document=policy_text(raw.get("AssumeRolePolicyDocument", "")),
-        max_session_duration=int(raw.get("MaxSessionDuration") or DEFAULT_MAX_SESSION_DURATION),
+        max_session_duration=int(raw.get("MaxSessionDuration") or ROLE_MAX_SESSION_DEFAULT),
     )
 
 
@@ -134,7 +71,7 @@ class IamReader:
 
     def list_roles(self) -> Iterator[RoleRecord]:
         """Every role of the account, page by page."""
-        pages = self._client.get_paginator("list_roles").paginate()
+        pages = self._client.get_paginator("list_roles").paginate(PaginationConfig={"PageSize": LIST_ROLES_PAGE})
         iterator = iter(pages)
         while True:
             page = _call("ListRoles", lambda: next(iterator, None))

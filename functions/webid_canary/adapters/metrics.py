@@ -10,6 +10,16 @@ from webid_canary.core.report import CycleReport
 from webid_canary.core.state import Status
 
 
+class EmfMetrics:
+    """The metrics port over a Powertools Metrics object (flushed by its `log_metrics` decorator)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def publish_cycle(self, report: CycleReport, *, deadline_headroom_seconds: float | None = None) -> None:
+        publish_cycle(self._metrics, report, deadline_headroom_seconds=deadline_headroom_seconds)
+
+
 def publish_cycle(metrics: Metrics, report: CycleReport, *, deadline_headroom_seconds: float | None = None) -> None:
     """Add the cycle's metrics. Targets get their own series only with `alarm: true` (each one is billed)."""
     metrics.add_metric(names.METRIC_TARGETS_PROBED, MetricUnit.Count, len(report.targets))

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from webid_canary.adapters.aws import translate
+from webid_canary.app.ports import Message, PublishError
+
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-
-
-class PublishError(RuntimeError):
-    """SNS refused or could not be reached, after retries."""
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    subject: str
-    default: str
-    email: str
-    attributes: Mapping[str, str]
 
 
 class SnsNotifier:
@@ -44,7 +34,7 @@ class SnsNotifier:
         """Publish with a JSON body for machines and a short text for e-mail; returns the message id."""
         body = json.dumps({"default": message.default, "email": message.email})
         attributes = {k: {"DataType": "String", "StringValue": v} for k, v in message.attributes.items() if v}
-        last: Exception | None = None
+        last: ClientError | BotoCoreError | None = None
         for attempt in range(1, self._attempts + 1):
             try:
                 answer = self._client.publish(
@@ -59,4 +49,6 @@ class SnsNotifier:
                 last = exc
                 if attempt < self._attempts:
                     self._sleep(self._backoff * 2 ** (attempt - 1))
-        raise PublishError(f"publishing to {topic_arn}: {last}") from last
+        assert last is not None
+        failure = translate(f"Publish to {topic_arn}", last)
+        raise failure.as_kind(PublishError) from last

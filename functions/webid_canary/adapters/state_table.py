@@ -6,14 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from webid_canary.adapters.aws import error_code, translate
+from webid_canary.app.ports import StateStoreError
 from webid_canary.core.state import StateRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-class StateStoreError(RuntimeError):
-    """The State table could not be read or written."""
 
 
 class StateTable:
@@ -31,7 +29,8 @@ class StateTable:
                     record = StateRecord.from_item(item)
                     records[record.key] = record
         except (ClientError, BotoCoreError) as exc:
-            raise StateStoreError(f"reading {self._table}: {exc}") from exc
+            failure = translate(f"Scan {self._table}", exc)
+            raise failure.as_kind(StateStoreError) from exc
         return records
 
     def put(self, record: StateRecord, *, expected_version: int | None) -> bool:
@@ -48,11 +47,13 @@ class StateTable:
         try:
             self._client.put_item(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            raise StateStoreError(f"writing {record.key} to {self._table}: {exc}") from exc
+            failure = translate(f"PutItem {record.key} to {self._table}", exc)
+            raise failure.as_kind(StateStoreError) from exc
         except BotoCoreError as exc:
-            raise StateStoreError(f"writing {record.key} to {self._table}: {exc}") from exc
+            failure = translate(f"PutItem {record.key} to {self._table}", exc)
+            raise failure.as_kind(StateStoreError) from exc
         return True
 
 

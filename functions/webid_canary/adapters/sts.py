@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore import UNSIGNED
@@ -13,41 +12,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from webid_canary import names
+from webid_canary.app.ports import StsAnswer
 from webid_canary.core.model import Token
+from webid_canary.core.sts import transient
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
-
-# Codes STS answers to AssumeRoleWithWebIdentity (API reference, "Errors"), and whether a retry may help.
-RETRYABLE: Mapping[str, bool] = {
-    "IDPCommunicationError": True,
-    "Throttling": True,
-    "ThrottlingException": True,
-    "RequestLimitExceeded": True,
-    "ServiceUnavailable": True,
-    "InternalFailure": True,
-    "AccessDenied": False,
-    "InvalidIdentityToken": False,
-    "ExpiredTokenException": False,
-    "IDPRejectedClaim": False,
-    "MalformedPolicyDocument": False,
-    "PackedPolicyTooLarge": False,
-    "RegionDisabledException": False,
-    "ValidationError": False,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class StsAnswer:
-    """What STS said. Credentials are never kept: only whether they worked, and as whom."""
-
-    allowed: bool
-    error_code: str | None = None
-    message: str | None = None
-    assumed_role_arn: str | None = None
-    caller_arn: str | None = None
-    attempts: int = 1
-
 
 ClientFactory = Callable[..., Any]
 
@@ -82,7 +52,7 @@ class StsProber:
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 code, message = str(error.get("Code", "Unknown")), str(error.get("Message", ""))
-                if RETRYABLE.get(code, False) and attempt < self._attempts:
+                if transient(code) and attempt < self._attempts:
                     self._sleep(self._backoff * 2 ** (attempt - 1) * (1 + random.random()))
                     continue
                 return StsAnswer(False, code, message, attempts=attempt)

@@ -10,9 +10,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from webid_canary import names
+from webid_canary.adapters.aws import error_code, translate
+from webid_canary.app.ports import AwsError, AwsMissingError
 from webid_canary.core.targets import Target, TargetError, parse_target, target_to_item
 
 if TYPE_CHECKING:
@@ -23,16 +25,7 @@ TRANSACTION_LIMIT: Final = 100
 BATCH_GET_LIMIT: Final = 100
 
 
-class TargetsTableError(RuntimeError):
-    """A call to the Targets table failed; names the operation and AWS's error code."""
-
-    def __init__(self, operation: str, code: str, message: str) -> None:
-        super().__init__(f"{operation}: {code}: {message}" if message else f"{operation}: {code}")
-        self.operation = operation
-        self.code = code
-
-
-class TargetsTableMissingError(TargetsTableError):
+class TargetsTableMissingError(AwsMissingError):
     """The table does not exist (wrong name, region or account); names the table and the region asked."""
 
     def __init__(self, operation: str, code: str, table_name: str, region: str | None) -> None:
@@ -42,19 +35,7 @@ class TargetsTableMissingError(TargetsTableError):
         self.region = region
 
 
-class TargetsTableAccessError(TargetsTableError):
-    """The credentials in use may not make this call, or there are none."""
-
-
-class TargetsTableThrottledError(TargetsTableError):
-    """DynamoDB throttled the call even after the SDK's own retries."""
-
-
-class TargetsTableUnavailableError(TargetsTableError):
-    """DynamoDB could not be reached or failed on its side."""
-
-
-class TargetExistsError(TargetsTableError):
+class TargetExistsError(AwsError):
     """A target with this id is already registered: replacing it must be asked for."""
 
     def __init__(self, operation: str, target_ids: Sequence[str]) -> None:
@@ -64,7 +45,7 @@ class TargetExistsError(TargetsTableError):
         self.target_ids = tuple(target_ids)
 
 
-class TargetNotFoundError(TargetsTableError):
+class TargetNotFoundError(AwsError):
     """No target with this id is registered."""
 
     def __init__(self, operation: str, target_id: str) -> None:
@@ -72,21 +53,7 @@ class TargetNotFoundError(TargetsTableError):
         self.target_id = target_id
 
 
-# AWS error code -> project exception. ConditionalCheckFailed is handled by each operation (it means exists
-# or does not exist, depending on the write).
-ERROR_CODES: Final[Mapping[str, type[TargetsTableError]]] = {
-    "ResourceNotFoundException": TargetsTableMissingError,
-    "AccessDeniedException": TargetsTableAccessError,
-    "UnrecognizedClientException": TargetsTableAccessError,
-    "InvalidClientTokenId": TargetsTableAccessError,
-    "ExpiredTokenException": TargetsTableAccessError,
-    "MissingAuthenticationTokenException": TargetsTableAccessError,
-    "ProvisionedThroughputExceededException": TargetsTableThrottledError,
-    "RequestLimitExceeded": TargetsTableThrottledError,
-    "ThrottlingException": TargetsTableThrottledError,
-    "InternalServerError": TargetsTableUnavailableError,
-    "ServiceUnavailable": TargetsTableUnavailableError,
-}
+# ConditionalCheckFailed is handled by each operation (it means exists or does not exist, depending on the write).
 CONDITION_FAILED: Final = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
 
 
@@ -98,22 +65,18 @@ class _ConditionFailedError(Exception):
         self.response = response
 
 
-def _call[T](operation: str, call: Callable[[], T], *, table_name: str, region: str | None) -> T:
+def _call[T](operation: str, request: Callable[[], T], *, table_name: str, region: str | None) -> T:
     try:
-        return call()
+        return request()
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
+        code = error_code(exc)
         if code in CONDITION_FAILED:
             raise _ConditionFailedError(exc.response) from exc
-        kind = ERROR_CODES.get(code, TargetsTableError)
-        if kind is TargetsTableMissingError:
+        if code == "ResourceNotFoundException":
             raise TargetsTableMissingError(operation, code, table_name, region) from exc
-        raise kind(operation, code, str(error.get("Message", ""))) from exc
-    except NoCredentialsError as exc:
-        raise TargetsTableAccessError(operation, "NoCredentials", str(exc)) from exc
+        raise translate(operation, exc) from exc
     except BotoCoreError as exc:
-        raise TargetsTableUnavailableError(operation, type(exc).__name__, str(exc)) from exc
+        raise translate(operation, exc) from exc
 
 
 def _client(table_resource_or_client: Any) -> tuple[DynamoDBClient, bool]:

@@ -14,15 +14,15 @@ import click
 from webid_canary.cli.errors import OneLineCommand, OneLineError
 from webid_canary.core.case import Case, build_case, check_role_arn, parse_case, parse_instant, parse_provider
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
+from webid_canary.core.check import EMPTY_TRUST_POLICY
 from webid_canary.core.claims import decode_token
 from webid_canary.core.explain import explain as explain_case
 from webid_canary.core.lint import LintFinding
 from webid_canary.core.lint import lint as lint_policy
 from webid_canary.core.model import InputError, Token
 from webid_canary.core.policy import TrustPolicy, load_json, parse_trust_policy
-from webid_canary.render import finding_lines, verdict_lines
-
-EMPTY_POLICY = '{"Version": "2012-10-17", "Statement": []}'
+from webid_canary.core.render import finding_lines, verdict_lines
+from webid_canary.core.sts import ROLE_MAX_SESSION_DEFAULT
 
 
 def _fail(field: str, reason: str) -> NoReturn:
@@ -71,7 +71,8 @@ def _checked_arn(role_arn: str) -> None:
 def _from_aws(role_arn: str, token_file: str, now: datetime, session_name: str | None, duration: int | None) -> Case:
     import boto3
 
-    from webid_canary.adapters.iam import AwsError, IamReader
+    from webid_canary.adapters.iam import IamReader
+    from webid_canary.app.ports import AwsError
 
     _checked_arn(role_arn)
     token = Token(_read(token_file, "token_file").strip())
@@ -87,13 +88,13 @@ def _from_aws(role_arn: str, token_file: str, now: datetime, session_name: str |
         _fail("aws", f"{type(exc).__name__}: {exc}")
     return build_case(
         role_arn=role_arn,
-        trust_policy=role.trust_policy_document if role else EMPTY_POLICY,
+        trust_policy=role.trust_policy_document if role else EMPTY_TRUST_POLICY,
         provider=provider,
         token=token,
         now=now,
         session_name=session_name,
         duration_seconds=duration,
-        role_max_session_duration=role.max_session_duration if role else 3600,
+        role_max_session_duration=role.max_session_duration if role else ROLE_MAX_SESSION_DEFAULT,
         role_exists=role is not None,
     )
 
@@ -161,7 +162,8 @@ def _load_policy(options: Mapping[str, Any]) -> tuple[TrustPolicy, str | None]:
     if options["role_arn"]:
         import boto3
 
-        from webid_canary.adapters.iam import AwsError, IamReader
+        from webid_canary.adapters.iam import IamReader
+        from webid_canary.app.ports import AwsError
 
         _checked_arn(options["role_arn"])
         try:
@@ -193,7 +195,13 @@ def _inputs(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--now", metavar="T", help="ISO-8601 instant of the request (default: now)."),
         click.option("--session-name", metavar="N", help="RoleSessionName."),
         click.option("--duration", type=int, metavar="S", help="DurationSeconds."),
-        click.option("--max-duration", type=int, default=3600, metavar="S", help="The role's MaxSessionDuration."),
+        click.option(
+            "--max-duration",
+            type=int,
+            default=ROLE_MAX_SESSION_DEFAULT,
+            metavar="S",
+            help="The role's MaxSessionDuration.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print the contract's JSON."),
     )
     for option in reversed(options):

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from webid_canary import names
-from webid_canary.core.report import CycleReport, TargetResult
+from webid_canary.app.cycle import Cycle
+from webid_canary.core.render import target_detail
+from webid_canary.core.report import CycleReport
 from webid_canary.core.state import Status
 from webid_canary.settings import Settings
 
@@ -38,10 +40,9 @@ def probe(
     concurrency: int,
 ) -> None:
     """Check targets now, the way the scheduled monitor does, without touching its state or notifying."""
-    from webid_canary.adapters.iam import AwsError
-    from webid_canary.adapters.targets_table import TargetsTable, TargetsTableError
-    from webid_canary.service import Service
-    from webid_canary.wiring import build_ports
+    from webid_canary.adapters.targets_table import TargetsTable
+    from webid_canary.app.ports import AwsError
+    from webid_canary.wiring import build_cycle
 
     if all_targets and target_ids:
         raise click.UsageError("give target IDs or --all, not both")
@@ -53,30 +54,30 @@ def probe(
         allow_private_issuers=allow_private,
         ca_file=ca_file,
     )
-    ports = build_ports(settings)
-    service = Service(ports, concurrency=concurrency)
+    cycle = build_cycle(settings)
     err = Console(stderr=True)
     # Exit 1 means the probe found a problem; anything that keeps it from telling is 2.
     try:
-        table = ports.targets
+        table = cycle.targets
         registered = table.existing(target_ids) if target_ids and isinstance(table, TargetsTable) else set(target_ids)
         unknown = sorted(set(target_ids) - registered)
         if unknown:
             click.echo(f"error: not registered in {targets_table}: {', '.join(unknown)}", err=True)
             sys.exit(2)
-        report = run(service, err, target_ids, show_progress=err.is_terminal and not as_json)
-    except (TargetsTableError, AwsError) as exc:
+        report = run(cycle, err, target_ids, show_progress=err.is_terminal and not as_json)
+    except AwsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, default=str))
     else:
         render(report, Console())
-    bad = report.count(Status.FAILING) + report.count(Status.OPEN) + report.count(Status.ERROR) + report.drifting
+    bad = report.count(Status.FAILING) + report.count(Status.OPEN) + report.count(Status.ERROR)
+    bad += sum(1 for p in report.providers if p.status is not Status.OK)
     sys.exit(1 if bad or report.notes else 0)
 
 
-def run(service: Any, err: Console, target_ids: tuple[str, ...], *, show_progress: bool) -> CycleReport:
+def run(cycle: Cycle, err: Console, target_ids: tuple[str, ...], *, show_progress: bool) -> CycleReport:
     now = datetime.now(UTC)
     if show_progress:
         with Progress(
@@ -91,10 +92,8 @@ def run(service: Any, err: Console, target_ids: tuple[str, ...], *, show_progres
             def advance(target_id: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=target_id)
 
-            report: CycleReport = service.run_cycle(now, only=target_ids, progress=advance)
-            return report
-    report = service.run_cycle(now, only=target_ids)
-    return report
+            return cycle.run(now, only=target_ids, progress=advance)
+    return cycle.run(now, only=target_ids)
 
 
 def render(report: CycleReport, console: Console) -> None:
@@ -104,26 +103,15 @@ def render(report: CycleReport, console: Console) -> None:
     table.add_column("detail", overflow="fold")
     for target in report.targets:
         status = target.status.value
-        table.add_row(target.target_id, f"[{STYLE[status]}]{status}[/]", target.root_cause or "", detail(target))
+        table.add_row(
+            target.target_id, f"[{STYLE[status]}]{status}[/]", target.root_cause or "", escape(target_detail(target))
+        )
     console.print(table)
     for provider in report.providers:
         if provider.status is not Status.OK:
-            codes = ", ".join(sorted({str(f.get("code")) for f in provider.serious}))
-            console.print(f"[yellow]provider {provider.url}: drift ({codes})[/]")
+            codes = ", ".join(sorted({f.code for f in provider.serious}))
+            console.print(f"[yellow]provider {escape(provider.url)}: {provider.status.value} ({codes})[/]")
     for note in report.notes:
         console.print(f"[yellow]{note}[/]")
     if report.skipped:
         console.print(f"[yellow]deadline reached: {len(report.skipped)} targets not checked[/]")
-
-
-def detail(target: TargetResult) -> str:
-    verdict = target.verdict or {}
-    if target.error:
-        return target.error
-    if target.status is Status.OPEN and target.open_to:
-        return "accepts " + "; ".join(f"{n.label} ({n.sub})" for n in target.open_to)
-    if verdict.get("condition_key"):
-        return f"{verdict['condition_key']}: expected {verdict.get('expected')}, got {verdict.get('actual')}"
-    if target.live is not None and not target.live.agrees:
-        return f"live STS said {target.live.error_code or 'allow'}; the prediction differs"
-    return str(verdict.get("explanation") or "") if verdict.get("outcome") == "deny" else ""

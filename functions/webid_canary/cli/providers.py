@@ -21,8 +21,8 @@ from webid_canary.adapters.issuer import (
     check_ca_file,
     check_issuer_url,
     inspect_issuer,
-    inspect_issuers,
 )
+from webid_canary.app.drift import DriftRules, assess
 from webid_canary.cli.errors import OneLineCommand, OneLineError
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.drift import (
@@ -30,16 +30,11 @@ from webid_canary.core.drift import (
     DriftFinding,
     ProviderBaseline,
     aws_uses_thumbprint,
-    baseline_from,
-    check_drift,
-    federated_principals,
-    missing_providers,
     provider_report,
-    provider_url_of,
-    trusting_roles,
 )
 from webid_canary.core.inspection import Failure, Fetch, HostFacts, IssuerInspection
-from webid_canary.core.model import ProviderRecord
+from webid_canary.core.state import Status
+from webid_canary.wiring import build_reader
 
 COLOURS: Mapping[Severity, str] = {
     Severity.CRITICAL: "bold red",
@@ -185,26 +180,10 @@ def _write_baselines(path: str, baselines: Mapping[str, ProviderBaseline]) -> No
         _fail(f"--baseline: cannot write {path}: {exc.strerror or exc}")
 
 
-def _read_account() -> tuple[list[ProviderRecord], dict[str, tuple[str, ...]]]:
-    """Providers and, per role, the OIDC providers its trust policy names; AWS failures are one line."""
-    import boto3
-    from botocore.exceptions import BotoCoreError
-
-    from webid_canary.adapters.iam import AwsError, IamReader
-
-    try:
-        reader = IamReader(boto3.client("iam"))
-        providers = reader.list_providers()
-        trusts = {role.arn: federated_principals(role.trust_policy_document) for role in reader.list_roles()}
-    except (AwsError, BotoCoreError) as exc:
-        _fail(f"IAM: {exc}")
-    return providers, trusts
-
-
 @contextmanager
-def _progress(total: int) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr when it is a terminal; otherwise nothing."""
-    if total < 2 or not sys.stderr.isatty():
+def _progress() -> Iterator[Callable[[str], None]]:
+    """A spinner with a count of inspected issuers on stderr when it is a terminal; otherwise nothing."""
+    if not sys.stderr.isatty():
         yield lambda _url: None
         return
     with Progress(
@@ -215,13 +194,8 @@ def _progress(total: int) -> Iterator[Callable[[str], None]]:
         console=Console(stderr=True),
         transient=True,
     ) as progress:
-        task = progress.add_task("inspect", total=total)
+        task = progress.add_task("inspect", total=None)
         yield lambda _url: progress.advance(task)
-
-
-def _refused(url: str, error: IssuerUrlError, now: datetime) -> IssuerInspection:
-    discovery = Fetch(url=url, failure=Failure.REFUSED, error=error.reason)
-    return IssuerInspection(url=url, inspected_at=now, discovery=discovery)
 
 
 @click.command(cls=OneLineCommand)
@@ -232,6 +206,11 @@ def _refused(url: str, error: IssuerUrlError, now: datetime) -> IssuerInspection
 @click.option("--ca-file", type=str, default=None, help="PEM roots for private issuers (not public roots).")
 @click.option("--expiry-days", type=click.IntRange(1, 365), default=30, show_default=True)
 @click.option("--baseline", "baseline_path", default=None, help="JSON file of baselines, read and then updated.")
+@click.option(
+    "--accept",
+    is_flag=True,
+    help="Take what is seen now as the new baseline even where it drifts (after an intended change).",
+)
 @click.option("--timeout", type=click.FloatRange(0.1, 60), default=5.0, show_default=True, help="Seconds per call.")
 @click.option(
     "--slow-seconds",
@@ -249,11 +228,15 @@ def drift(
     ca_file: str | None,
     expiry_days: int,
     baseline_path: str | None,
+    accept: bool,
     timeout: float,
     slow_seconds: float,
     concurrency: int,
 ) -> None:
     """Compare IAM OIDC providers with their live issuers and the last baseline.
+
+    The same drift pass as the scheduled monitor: the baseline moves on only while nothing serious differs from
+    it, so a drift is reported again on every run until it is put right or accepted with --accept.
 
     Exit status: 0 with no finding above info, 1 otherwise, 2 when the input is unusable or IAM cannot be read.
     """
@@ -264,77 +247,40 @@ def drift(
     now = datetime.now(UTC)
     wanted_url = issuer.removeprefix("https://") if issuer is not None else None
     baselines = _read_baselines(baseline_path)
-    providers, trusts = _read_account()
-    if wanted_url is not None:
-        providers = [p for p in providers if p.url == wanted_url]
-        trusts = {r: tuple(a for a in arns if provider_url_of(a) == wanted_url) for r, arns in trusts.items()}
-        baselines_in_scope = {u: b for u, b in baselines.items() if u == wanted_url}
-    else:
-        baselines_in_scope = baselines
-    urls = ["https://" + p.url for p in providers] or ([issuer] if issuer is not None else [])
-    with _progress(len(urls)) as advance:
-        try:
-            results = inspect_issuers(
-                urls,
-                allow_private=allow_private,
-                ca_file=ca_file,
-                timeout=timeout,
-                now=now,
-                concurrency=concurrency,
-                on_done=advance,
-            )
-        except CaFileError as exc:
-            _fail(f"--ca-file: {exc}")
-    if issuer is not None and isinstance(results.get(urls[0]), IssuerUrlError):
-        _fail(f"--issuer: {results[urls[0]]}")
-    inspections = {
-        url: result if isinstance(result, IssuerInspection) else _refused(url, result, now)
-        for url, result in results.items()
-    }
-
-    reports: list[dict[str, Any]] = []
-    findings_all: list[DriftFinding] = []
-    updated = dict(baselines)
-    for provider in sorted(providers, key=lambda p: p.url):
-        seen = inspections["https://" + provider.url]
-        previous = baselines_in_scope.get(provider.url)
-        findings = check_drift(
-            provider,
-            seen,
-            previous,
-            now=now,
-            expiry_days=expiry_days,
-            trusted_by_roles=bool(trusting_roles(provider, trusts)),
-            slow_seconds=slow_seconds,
-        )
-        findings_all += findings
-        reports.append(provider_report(provider.url, provider.arn, seen.hosts, findings))
-        following = baseline_from(provider, seen, previous, now=now)
-        if following is not None:
-            updated[provider.url] = following
-    if issuer is not None and not providers:
-        seen = inspections[urls[0]]
-        findings = check_drift(None, seen, baselines_in_scope.get(wanted_url or ""), now=now, expiry_days=expiry_days)
-        findings_all += findings
-        reports.append(provider_report(wanted_url or "", None, seen.hosts, findings))
-    else:
-        present = {p.url for p in providers}
-        for url, previous in sorted(baselines_in_scope.items()):
-            if url not in present:
-                (gone,) = check_drift(None, None, previous, now=now)
-                findings_all.append(gone)
-                reports.append(provider_report(url, previous.arn, (), [gone]))
-    for missing in missing_providers(providers, trusts):
-        findings_all.append(missing)
-        reports.append(provider_report(missing.evidence["url"], missing.evidence["arn"], (), [missing]))
+    in_scope = {u: b for u, b in baselines.items() if wanted_url is None or u == wanted_url}
+    reader = build_reader(allow_private=allow_private, ca_file=ca_file, timeout=timeout, concurrency=concurrency)
+    with _progress() as advance:
+        reads = reader.read(now=now, issuers=[issuer] if issuer else [], only_provider=wanted_url, progress=advance)
+    if "providers" in reads.failures:
+        _fail(f"IAM: {reads.failures['providers']}")
+    if issuer is not None:
+        seen = reads.inspections.get(f"https://{wanted_url}")
+        if seen is not None and seen.discovery.failure is Failure.REFUSED:
+            _fail(f"--issuer: {seen.discovery.error}")
+    if "roles" in reads.failures:
+        click.echo(f"note: {reads.failures['roles']}; provider_unused and provider_missing not checked", err=True)
+    rules = DriftRules(expiry_days=expiry_days, slow_seconds=slow_seconds, accept=accept)
+    results = [
+        r
+        for r in assess(reads, in_scope, now, rules, issuers_without_provider=(issuer,) if issuer else ())
+        if wanted_url is None or r.url == wanted_url
+    ]
+    results.sort(key=lambda r: (-SEVERITY_ORDER[r.severity], r.url))
 
     if baseline_path is not None:
+        updated = dict(baselines)
+        for result in results:
+            if result.baseline is not None:
+                updated[result.url] = result.baseline
+            elif accept:
+                updated.pop(result.url, None)
         _write_baselines(baseline_path, updated)
+    reports = [{**provider_report(r.url, r.arn, r.hosts, r.findings), "status": r.status.value} for r in results]
     if as_json:
         click.echo(json.dumps({"providers": reports}, indent=2))
     else:
-        _print_drift(reports, findings_all)
-    sys.exit(1 if any(f.serious for f in findings_all) else 0)
+        _print_drift(reports, [f for r in results for f in r.findings])
+    sys.exit(1 if any(r.status is not Status.OK for r in results) else 0)
 
 
 def _print_drift(reports: Sequence[Mapping[str, Any]], findings: Sequence[DriftFinding]) -> None:

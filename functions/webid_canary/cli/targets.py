@@ -87,8 +87,8 @@ def _open_table(name: str | None) -> TargetsTable:
 def _aws_errors() -> Iterator[None]:
     """Turn the adapters' AWS errors into one line saying what to do, exit 1; registration conflicts stay with
     their callers."""
-    from webid_canary.adapters.iam import AwsError
-    from webid_canary.adapters.targets_table import TargetsTableError, TargetsTableMissingError
+    from webid_canary.adapters.targets_table import TargetsTableMissingError
+    from webid_canary.app.ports import AwsError
 
     try:
         yield
@@ -99,7 +99,7 @@ def _aws_errors() -> Iterator[None]:
             f"to the stack's {TARGETS_TABLE_OUTPUT} output)",
             EXIT_AWS,
         )
-    except (TargetsTableError, AwsError) as exc:
+    except AwsError as exc:
         if exc.code == NO_CREDENTIALS:
             _fail(f"no AWS credentials found ({CREDENTIALS_HINT})", EXIT_AWS)
         _fail(f"aws: {exc}", EXIT_AWS)

@@ -10,8 +10,9 @@ from functools import lru_cache
 from .claims import Claims, decode_token, parse_claims, token_kid
 from .model import IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy
+from .sts import ROLE_MAX_SESSION_DEFAULT
 
-DEFAULT_MAX_SESSION_DURATION = 3600
+DEFAULT_MAX_SESSION_DURATION = ROLE_MAX_SESSION_DEFAULT
 NO_IDP_FACTS = IdpFacts()
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final
 
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.conditions import glob_match, parse_operator
 from webid_canary.core.context import builtin_family, facts, family_of
-from webid_canary.core.model import InputError
+from webid_canary.core.model import InputError, RoleRecord
 from webid_canary.core.policy import Condition, Statement, parse_trust_policy
 from webid_canary.core.targets import (
     DEFAULT_AUDIENCE,
@@ -58,17 +58,6 @@ SHORT_NAMES: Final[Mapping[str, str]] = {
 }
 # Claims that are lists in real tokens: a condition on them yields a one-element list.
 LIST_CLAIMS: Final = frozenset({"amr"})
-
-
-class RoleLike(Protocol):
-    """What discovery reads of a role (adapters.iam.RoleRecord fits)."""
-
-    @property
-    def arn(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def trust_policy_document(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +142,7 @@ class _ClaimDraft:
 
 
 def discover_targets(
-    roles: Iterable[RoleLike],
+    roles: Iterable[RoleRecord],
     *,
     severity: Severity = DEFAULT_SEVERITY,
     owner: str | None = None,
@@ -173,7 +162,7 @@ def discover_targets(
 
 
 def _role_proposals(
-    role: RoleLike, *, severity: Severity, owner: str | None, used: set[str]
+    role: RoleRecord, *, severity: Severity, owner: str | None, used: set[str]
 ) -> tuple[list[Proposal], list[Skipped]]:
     try:
         policy = parse_trust_policy(role.trust_policy_document)
@@ -269,7 +258,13 @@ def _claims(provider: _Provider, conditions: Iterable[Condition]) -> _ClaimDraft
 
 
 def _propose(
-    role: RoleLike, provider: _Provider, statement: Statement, target_id: str, *, severity: Severity, owner: str | None
+    role: RoleRecord,
+    provider: _Provider,
+    statement: Statement,
+    target_id: str,
+    *,
+    severity: Severity,
+    owner: str | None,
 ) -> Proposal:
     draft = _claims(provider, statement.conditions)
     ordered: dict[str, ClaimValue] = {k: draft.values[k] for k in ("sub", "aud") if k in draft.values}

@@ -30,6 +30,8 @@ _CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 # "IAM lets you have up to five thumbprints for an OIDC provider":
 # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html
 MAX_THUMBPRINTS: Final = 5
+# A provider whose drift could not be worked out this cycle (catalogued with the monitor's codes).
+CHECK_ERROR: Final = "check_error"
 EXPIRY_HIGH_DAYS: Final = 7
 
 
@@ -43,7 +45,8 @@ class DriftFinding:
 
     @property
     def entry(self) -> Entry:
-        return entry(Kind.DRIFT, self.code)
+        """The catalogue entry: a drift code, or the monitor's check_error for a provider that was not checked."""
+        return entry(Kind.MONITOR if self.code == CHECK_ERROR else Kind.DRIFT, self.code)
 
     @property
     def serious(self) -> bool:
@@ -56,6 +59,11 @@ class DriftFinding:
 
 def _finding(code: str, evidence: Mapping[str, Any], severity: Severity | None = None) -> DriftFinding:
     return DriftFinding(code=code, severity=severity or entry(Kind.DRIFT, code).severity, evidence=evidence)
+
+
+def check_error(url: str, reason: str) -> DriftFinding:
+    """The finding for a provider whose drift could not be worked out this cycle."""
+    return DriftFinding(CHECK_ERROR, entry(Kind.MONITOR, CHECK_ERROR).severity, {"url": url, "error": reason})
 
 
 # ----- the baseline

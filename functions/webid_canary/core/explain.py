@@ -17,13 +17,13 @@ from .claims import Claims
 from .conditions import Operator, evaluate, glob_match, parse_operator
 from .context import RequestContext, build_context, builtin_family, thumbprints_ignored_since, trusted_roots_apply
 from .policy import Condition, Statement
+from .sts import ACTION, DURATION_MAX, DURATION_MIN, SESSION_NAME_CHARACTERS
 from .verdict import Finding, Verdict, make_verdict
 
-ACTION = "sts:AssumeRoleWithWebIdentity"
 TAG_SESSION = "sts:TagSession"
 SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
-SESSION_NAME = re.compile(r"[\w+=,.@-]*", re.ASCII)
-MIN_DURATION, MAX_DURATION = 900, 43200
+SESSION_NAME = SESSION_NAME_CHARACTERS
+MIN_DURATION, MAX_DURATION = DURATION_MIN, DURATION_MAX
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 _ASSUME_ONLY = (ACTION,)
 _LOWERED_ACTIONS = {action: action.lower() for action in (ACTION, TAG_SESSION, SET_SOURCE_IDENTITY)}

@@ -199,3 +199,9 @@ class IssuerInspection:
             ],
             "seconds": round(self.seconds, 3),
         }
+
+
+def failed_inspection(issuer_url: str, now: datetime, failure: Failure, reason: str) -> IssuerInspection:
+    """An inspection that got nowhere: drift reports it as discovery_unreachable, explain as keys unreachable."""
+    discovery = Fetch(url=issuer_url.rstrip("/") + "/.well-known/openid-configuration", failure=failure, error=reason)
+    return IssuerInspection(url=issuer_url, inspected_at=now, discovery=discovery)

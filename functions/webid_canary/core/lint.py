@@ -35,6 +35,9 @@ class LintFinding:
     severity: Severity
     evidence: Mapping[str, object] = field(default=_EMPTY)
 
+    def to_json(self) -> dict[str, object]:
+        return {"code": self.code, "severity": self.severity.value, "evidence": dict(self.evidence)}
+
 
 def _provider_of(principal: str) -> tuple[str, str, bool]:
     """(prefix used in condition keys, family, built-in) for a Federated principal."""

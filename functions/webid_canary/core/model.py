@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from webid_canary.core.sts import ROLE_MAX_SESSION_DEFAULT
+
 
 def json_kind(value: object) -> str:
     """How a value reads to someone who wrote JSON or YAML: 'a string', 'a number', 'an object', 'null'..."""
@@ -53,6 +55,16 @@ class ProviderRecord:
     client_ids: tuple[str, ...] = ()
     thumbprints: tuple[str, ...] = ()
     arn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    """An IAM role as the engine needs it: the trust policy text as IAM stores it, and the maximum session."""
+
+    arn: str
+    name: str
+    trust_policy_document: str
+    max_session_duration: int = ROLE_MAX_SESSION_DEFAULT
 
 
 @dataclass(frozen=True, slots=True)

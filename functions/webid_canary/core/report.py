@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
+from webid_canary.core.drift import DriftFinding, ProviderBaseline
+from webid_canary.core.inspection import HostFacts
+from webid_canary.core.lint import LintFinding
 from webid_canary.core.state import Status, fingerprint
+from webid_canary.core.sts import ERROR_CODES
+from webid_canary.core.verdict import Verdict
+
+# Root causes of the monitor's own (beyond the explain engine's and drift's): catalogued in catalogue/monitor.py.
+CHECK_ERROR = "check_error"
+TRUST_OPEN = "trust_open"
+STS_PREFIX = "sts_"
+STS_UNEXPECTED = "sts_unexpected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,26 +68,27 @@ class TargetResult:
     status: Status
     role_arn: str | None = None
     issuer: str | None = None
-    severity: str = "high"
+    severity: str = Severity.HIGH
     owner: str | None = None
     alarm: bool = False
     topic_arn: str | None = None
-    verdict: Mapping[str, Any] | None = None
+    verdict: Verdict | None = None
     live: LiveResult | None = None
     negatives: tuple[NegativeProbe, ...] = ()
-    lint: tuple[Mapping[str, Any], ...] = ()
+    lint: tuple[LintFinding, ...] = ()
     error: str | None = None
 
     @property
     def root_cause(self) -> str | None:
         if self.status is Status.ERROR:
-            return "check_error"
+            return CHECK_ERROR
         if self.status is Status.OPEN:
-            return "trust_open"
-        if self.verdict is not None and self.verdict.get("root_cause") != "none":
-            return str(self.verdict.get("root_cause"))
+            return TRUST_OPEN
+        if self.verdict is not None and self.verdict.root_cause != "none":
+            return self.verdict.root_cause
         if self.live is not None and not self.live.allowed:
-            return f"sts_{self.live.error_code}"
+            code = self.live.error_code
+            return f"{STS_PREFIX}{code}" if code in ERROR_CODES else STS_UNEXPECTED
         return None
 
     @property
@@ -86,15 +99,15 @@ class TargetResult:
         """Identifies the current problem: the same problem keeps its fingerprint, a new reason changes it."""
         if self.status is Status.OK:
             return None
-        verdict = self.verdict or {}
+        verdict = self.verdict
         return fingerprint(
             self.status.value,
             self.root_cause,
-            verdict.get("condition_key"),
-            verdict.get("expected"),
-            verdict.get("actual"),
+            verdict.condition_key if verdict else None,
+            list(verdict.expected) if verdict else None,
+            list(verdict.actual) if verdict else None,
             sorted(n.sub for n in self.open_to),
-            sorted(str(f.get("code")) for f in self.lint if f.get("severity") == "critical"),
+            sorted(f.code for f in self.lint if f.severity is Severity.CRITICAL),
             self.live.error_code if self.live else None,
             self.error,
         )
@@ -106,13 +119,13 @@ class TargetResult:
             "root_cause": self.root_cause,
             "role_arn": self.role_arn,
             "issuer": self.issuer,
-            "severity": self.severity,
+            "severity": str(self.severity),
             "owner": self.owner,
-            "verdict": dict(self.verdict) if self.verdict is not None else None,
+            "verdict": self.verdict.to_json() if self.verdict is not None else None,
             "live": self.live.to_json() if self.live else None,
             "open_to": [n.to_json() for n in self.open_to],
             "negatives": [n.to_json() for n in self.negatives],
-            "lint": [dict(f) for f in self.lint],
+            "lint": [f.to_json() for f in self.lint],
             "error": self.error,
         }
 
@@ -122,22 +135,27 @@ class ProviderResult:
     url: str
     arn: str | None
     status: Status
-    hosts: tuple[Mapping[str, Any], ...] = ()
-    findings: tuple[Mapping[str, Any], ...] = ()
-    baseline: Mapping[str, Any] | None = None
+    hosts: tuple[HostFacts, ...] = ()
+    findings: tuple[DriftFinding, ...] = ()
+    baseline: ProviderBaseline | None = None
 
     @property
-    def serious(self) -> tuple[Mapping[str, Any], ...]:
-        return tuple(f for f in self.findings if f.get("severity") != "info")
+    def serious(self) -> tuple[DriftFinding, ...]:
+        return tuple(f for f in self.findings if f.serious)
+
+    @property
+    def severity(self) -> Severity:
+        """The highest severity among the serious findings (info when there are none)."""
+        return max((f.severity for f in self.serious), key=SEVERITY_ORDER.__getitem__, default=Severity.INFO)
 
     def fingerprint(self) -> str | None:
         if self.status is Status.OK:
             return None
-        return fingerprint(sorted(str(f.get("code")) for f in self.serious))
+        return fingerprint(sorted(f.code for f in self.serious))
 
     @property
     def root_cause(self) -> str | None:
-        codes = sorted({str(f.get("code")) for f in self.serious})
+        codes = sorted({f.code for f in self.serious})
         return codes[0] if codes and self.status is not Status.OK else None
 
     def to_json(self) -> dict[str, Any]:
@@ -146,8 +164,8 @@ class ProviderResult:
             "arn": self.arn,
             "status": self.status.value,
             "root_cause": self.root_cause,
-            "hosts": [dict(h) for h in self.hosts],
-            "findings": [dict(f) for f in self.findings],
+            "hosts": [h.to_json() for h in self.hosts],
+            "findings": [f.to_json() for f in self.findings],
         }
 
 

@@ -14,14 +14,16 @@ from decimal import Decimal
 from typing import ClassVar, Final, cast
 from urllib.parse import urlsplit
 
-from webid_canary import names
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.model import InputError, json_kind
+from webid_canary.core.sts import DURATION_MAX, DURATION_MIN, SESSION_NAME_MAX, SESSION_NAME_MIN, session_name_ok
 
 DEFAULT_SESSION_NAME: Final = "webid-canary"
+# The monitor may read only secrets under this prefix (its IAM policy says the same: infra/permissions.py).
+SECRET_PREFIX: Final = "webid-canary/"  # noqa: S105 - a name prefix, not a secret
 DEFAULT_DURATION_SECONDS: Final = 900
-MIN_DURATION_SECONDS: Final = 900
-MAX_DURATION_SECONDS: Final = 43200
+MIN_DURATION_SECONDS: Final = DURATION_MIN
+MAX_DURATION_SECONDS: Final = DURATION_MAX
 DEFAULT_SEVERITY: Final = Severity.HIGH
 TARGET_SEVERITIES: Final = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 DEFAULT_AUDIENCE: Final = "sts.amazonaws.com"
@@ -46,7 +48,6 @@ MAX_CLAIM_DEPTH: Final = 16
 
 _TARGET_ID = re.compile(r"[a-z0-9._-]{3,64}")
 _ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})", re.ASCII)
-_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 _TOPIC_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?")
 _SECRET_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:secret:(.+)")
 _SECRET_NAME = re.compile(r"[\w/+=.@-]{1,512}", re.ASCII)
@@ -174,11 +175,6 @@ class Target:
     topic_arn: str | None = None
     claims_are_representative: bool = False
     notes: str | None = None
-
-    @property
-    def account_id(self) -> str:
-        """The twelve-digit account of the role."""
-        return self.role_arn.split(":")[4]
 
     @property
     def role_name(self) -> str:
@@ -464,8 +460,10 @@ def _duration(value: object, name: str) -> int:
 
 def _session_name(value: object, name: str) -> str:
     text = _text(value, name)
-    if not _SESSION_NAME.fullmatch(text):
-        raise TargetError(name, f"{text!r} must be 2 to 64 characters of letters, digits and +=,.@_-")
+    if not session_name_ok(text):
+        raise TargetError(
+            name, f"{text!r} must be {SESSION_NAME_MIN} to {SESSION_NAME_MAX} characters of letters, digits and +=,.@_-"
+        )
     return text
 
 
@@ -660,8 +658,6 @@ def _secret_id(value: object, name: str) -> str:
     secret = secret_name(text)
     if not _SECRET_NAME.fullmatch(secret):
         raise TargetError(name, f"{text!r} is not a Secrets Manager secret name or ARN")
-    if not secret.startswith(names.SECRET_PREFIX) or secret == names.SECRET_PREFIX:
-        raise TargetError(
-            name, f"{text!r} must be under {names.SECRET_PREFIX!r}: the monitor may read only those secrets"
-        )
+    if not secret.startswith(SECRET_PREFIX) or secret == SECRET_PREFIX:
+        raise TargetError(name, f"{text!r} must be under {SECRET_PREFIX!r}: the monitor may read only those secrets")
     return text

@@ -37,7 +37,8 @@ from moto.sts.responses import TokenResponse
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import ThreadedWSGIServer
 
-from webid_canary.adapters.iam import RoleRecord, policy_text, role_name
+from webid_canary.adapters.iam import policy_text, role_name
+from webid_canary.app.ports import RoleRecord
 from webid_canary.core.model import ProviderRecord, Token
 from webid_canary.local.lifecycle import Running
 from webid_canary.local.strict_sts import (

@@ -10,14 +10,11 @@ synthesized template, and reads back what SNS delivered.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
 import sys
 import tempfile
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +22,10 @@ from typing import Any
 
 from webid_canary import names
 from webid_canary.local import moto_extras
-from webid_canary.local.alarms import AlarmBoard, Datapoint, alarms_from_template, parse_emf
+from webid_canary.local.alarms import AlarmBoard, Datapoint, alarms_from_template
 from webid_canary.local.aws import LocalMotoServer, local_strict_sts
 from webid_canary.local.issuer import LocalIssuer
+from webid_canary.local.lambda_runtime import invoke
 from webid_canary.local.npm_provider import NpmOpenIdProvider, repository_root, unavailable_reason
 from webid_canary.local.pki import Pki
 from webid_canary.local.seed import Seeder, Topic, oidc_trust_policy
@@ -128,6 +126,17 @@ def _pin_new_thumbprint(world: World) -> None:
     )
 
 
+def _delete_eks_provider(world: World) -> None:
+    world.iam().delete_open_id_connect_provider(OpenIDConnectProviderArn=world.providers["eks"])
+
+
+def _recreate_eks_provider(world: World) -> None:
+    answer = world.iam().create_open_id_connect_provider(
+        Url=f"https://{world.eks.provider_url}", ClientIDList=[AUDIENCE], ThumbprintList=[world.eks.thumbprint]
+    )
+    world.providers["eks"] = answer["OpenIDConnectProviderArn"]
+
+
 def _open_to_any_repository(world: World) -> None:
     set_trust(world, "deploy", github_trust(world, "repo:*"))
 
@@ -158,6 +167,8 @@ def story(world: World) -> list[Chapter]:
         Chapter("The client ID is added back", _restore_client_id),
         Chapter("The EKS-style issuer's intermediate certificate is rotated (private CA)", _rotate_intermediate),
         Chapter("The provider is updated with the new thumbprint", _pin_new_thumbprint),
+        Chapter("The EKS-style IAM OIDC provider is deleted", _delete_eks_provider),
+        Chapter("The provider is created again as it was", _recreate_eks_provider),
         Chapter("The deploy role's trust policy is opened to any repository", _open_to_any_repository),
         Chapter("The trust policy is pinned to one repository again", _pin_repository),
     ]
@@ -360,32 +371,6 @@ def synth_template() -> dict[str, Any]:
 # ----- running the handler as Lambda would --------------------------------------------------------------------
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "webid-canary"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:webid-canary"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    timeout_seconds: float = 120.0
-    started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000)
-
-
-def scheduled_event() -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:{ACCOUNT}:rule/webid-canary-schedule"],
-        "detail": {},
-    }
-
-
 def function_environment(world: World) -> dict[str, str]:
     """The deployed function's environment, plus what only the local environment sets: the endpoint, fake
     credentials, loopback issuers allowed and the local CA."""
@@ -415,14 +400,6 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def invoke(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> tuple[dict[str, Any], list[Datapoint]]:
-    """Run the handler once; its stdout (EMF) becomes datapoints."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        summary = handler(scheduled_event(), FakeLambdaContext())
-    return summary, parse_emf(out.getvalue().splitlines())
 
 
 def put_metrics(world: World, points: list[Datapoint]) -> None:
@@ -473,7 +450,7 @@ def run_demo(
             for number, chapter in enumerate(story(world), start=1):
                 if chapter.action is not None:
                     chapter.action(world)
-                summary, points = invoke(handler.lambda_handler)
+                summary, points = invoke(handler.lambda_handler, account=ACCOUNT)
                 put_metrics(world, points)
                 alarm_changes = board.evaluate(points)
                 delivered = world.seed.messages(world.topic, max_messages=50)

@@ -24,8 +24,8 @@ from typing import Final, Protocol
 import jwt
 from jwt.exceptions import InvalidKeyError, PyJWKError, PyJWTError
 
-from webid_canary.adapters.iam import RoleRecord
 from webid_canary.adapters.issuer import DISCOVERY_SUFFIX, IssuerUrlError, fetch_json, fetch_jwks
+from webid_canary.app.ports import RoleRecord
 from webid_canary.core.case import build_case
 from webid_canary.core.explain import explain
 from webid_canary.core.inspection import Failure, Fetch

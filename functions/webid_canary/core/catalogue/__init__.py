@@ -15,6 +15,7 @@ class Kind(StrEnum):
     HINT = "hint"
     LINT = "lint"
     DRIFT = "drift"
+    MONITOR = "monitor"
 
 
 class Severity(StrEnum):
@@ -56,9 +57,9 @@ def _index(*groups: tuple[Entry, ...]) -> dict[tuple[Kind, str], Entry]:
 
 
 def _load() -> dict[tuple[Kind, str], Entry]:
-    from . import drift, explain, lint
+    from . import drift, explain, lint, monitor
 
-    return _index(explain.ENTRIES, lint.ENTRIES, drift.ENTRIES)
+    return _index(explain.ENTRIES, lint.ENTRIES, drift.ENTRIES, monitor.ENTRIES)
 
 
 CATALOGUE: Mapping[tuple[Kind, str], Entry] = _load()
@@ -67,6 +68,15 @@ CATALOGUE: Mapping[tuple[Kind, str], Entry] = _load()
 def entry(kind: Kind, code: str) -> Entry:
     """The catalogue entry for a code; a KeyError here is a bug (a code without an entry)."""
     return CATALOGUE[(kind, code)]
+
+
+def lookup(code: str) -> Entry:
+    """The entry of any root cause a result can carry: the engine's, the monitor's, or drift's."""
+    for kind in (Kind.ROOT_CAUSE, Kind.MONITOR, Kind.DRIFT):
+        found = CATALOGUE.get((kind, code))
+        if found is not None:
+            return found
+    raise KeyError(f"no catalogue entry for {code!r}")
 
 
 def codes(kind: Kind) -> frozenset[str]:

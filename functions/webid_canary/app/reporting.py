@@ -7,23 +7,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from webid_canary.adapters.notifier import Message, PublishError
+from webid_canary.app.ports import Message, NotifierPort, PublishError, StatePort
 from webid_canary.core import notification
 from webid_canary.core.report import CycleReport, ProviderResult, TargetResult
 from webid_canary.core.state import Event, Observation, StateRecord, Status, Subject, Transition, advance, state_key
 
 log = logging.getLogger("webid-canary.reporting")
-
-
-class StatePort(Protocol):
-    def load_all(self) -> dict[str, StateRecord]: ...
-    def put(self, record: StateRecord, *, expected_version: int | None) -> bool: ...
-
-
-class NotifierPort(Protocol):
-    def publish(self, topic_arn: str, message: Message) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +97,7 @@ class Reporter:
         provider: ProviderResult | None = None,
     ) -> None:
         before = previous.get(state_key(observation.subject, observation.subject_id))
-        baseline = provider.baseline if provider is not None else None
+        baseline = provider.baseline.to_json() if provider is not None and provider.baseline is not None else None
         step = advance(before, observation, now=now, reminder_after=self.reminder_after, baseline=baseline)
         if not _changed(step):
             return

@@ -1,0 +1,74 @@
+"""The monitor's use case: load the state, run a cycle, report what changed, publish the cycle's metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from webid_canary.app.cycle import Cycle
+from webid_canary.app.ports import MetricsPort, StatePort
+from webid_canary.app.reporting import Outcome, Reporter
+from webid_canary.core.drift import ProviderBaseline
+from webid_canary.core.report import CycleReport
+from webid_canary.core.state import StateRecord, Subject, state_key
+
+log = logging.getLogger("webid-canary.monitor")
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    cycle: CycleReport
+    outcome: Outcome
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.cycle.summary(),
+            "notifications": len(self.outcome.deliveries),
+            "notifications_failed": len(self.outcome.failed),
+            "state_conflicts": len(self.outcome.conflicts),
+        }
+
+
+def baselines_of(records: Mapping[str, StateRecord]) -> dict[str, ProviderBaseline]:
+    """The providers' baselines kept in the State table, by provider URL; a broken one is dropped, and logged."""
+    prefix = state_key(Subject.PROVIDER, "")
+    found: dict[str, ProviderBaseline] = {}
+    for key, record in records.items():
+        if not key.startswith(prefix) or record.baseline is None:
+            continue
+        try:
+            found[key.removeprefix(prefix)] = ProviderBaseline.from_json(record.baseline)
+        except (ValueError, AttributeError) as exc:
+            log.warning("stored baseline unreadable; starting a new one", extra={"key": key, "reason": str(exc)})
+    return found
+
+
+class Monitor:
+    """One cycle end to end: check everything, then report what changed."""
+
+    def __init__(
+        self,
+        cycle: Cycle,
+        reporter: Reporter,
+        state: StatePort,
+        *,
+        metrics: MetricsPort | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.cycle = cycle
+        self.reporter = reporter
+        self.state = state
+        self.metrics = metrics
+        self.clock = clock
+
+    def run(self, *, now: datetime, deadline: datetime | None = None) -> CycleResult:
+        previous = self.state.load_all()
+        report = self.cycle.run(now, deadline, baselines=baselines_of(previous))
+        outcome = self.reporter.report(report, now=now, previous=previous)
+        if self.metrics is not None:
+            headroom = None if deadline is None else (deadline - self.clock()).total_seconds()
+            self.metrics.publish_cycle(report, deadline_headroom_seconds=headroom)
+        return CycleResult(report, outcome)

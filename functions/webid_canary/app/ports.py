@@ -1,0 +1,146 @@
+"""Every port the application needs, and the small values and errors that cross them, in one place.
+
+Adapters implement these (adapters/), tests fake them (tests/functional/); the application layer sees nothing
+else of the world. Core types (Target, RoleRecord, ProviderRecord, IssuerInspection, Token, StateRecord) cross
+as they are; they are re-exported here so that a port's whole contract reads from one module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from webid_canary.core.inspection import IssuerInspection
+from webid_canary.core.model import ProviderRecord, RoleRecord, Token
+from webid_canary.core.report import CycleReport
+from webid_canary.core.state import StateRecord
+from webid_canary.core.targets import Target, TargetError, TokenSource
+
+__all__ = [
+    "AwsAccessError",
+    "AwsError",
+    "AwsMissingError",
+    "AwsThrottledError",
+    "AwsUnavailableError",
+    "IamPort",
+    "InspectorPort",
+    "IssuerInspection",
+    "Message",
+    "MetricsPort",
+    "NotifierPort",
+    "ProberPort",
+    "ProviderRecord",
+    "PublishError",
+    "RoleRecord",
+    "StatePort",
+    "StateStoreError",
+    "StsAnswer",
+    "TargetsPort",
+    "Token",
+    "TokenPort",
+]
+
+# ----- values
+
+
+@dataclass(frozen=True, slots=True)
+class StsAnswer:
+    """What STS said to a live probe. Credentials are never kept: only whether they worked, and as whom."""
+
+    allowed: bool
+    error_code: str | None = None
+    message: str | None = None
+    assumed_role_arn: str | None = None
+    caller_arn: str | None = None
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One notice as SNS takes it: a subject, the JSON body, the e-mail text, and filterable attributes."""
+
+    subject: str
+    default: str
+    email: str
+    attributes: Mapping[str, str]
+
+
+# ----- errors (one hierarchy for every AWS-backed port)
+
+
+class AwsError(RuntimeError):
+    """An AWS call failed for a reason other than "not found"; names the operation and AWS's error code."""
+
+    def __init__(self, operation: str, code: str, message: str = "") -> None:
+        super().__init__(f"{operation}: {code}: {message}" if message else f"{operation}: {code}")
+        self.operation = operation
+        self.code = code
+        self.message = message
+
+    def as_kind[E: AwsError](self, kind: type[E]) -> E:
+        """The same failure as another kind of error (e.g. a throttled publish as a PublishError)."""
+        return kind(self.operation, self.code, self.message)
+
+
+class AwsAccessError(AwsError):
+    """The credentials in use may not make this call (or there are none)."""
+
+
+class AwsThrottledError(AwsError):
+    """AWS throttled the call even after retries."""
+
+
+class AwsUnavailableError(AwsError):
+    """AWS could not be reached or failed on its side."""
+
+
+class AwsMissingError(AwsError):
+    """The resource the call needs (a table, a topic) does not exist where it was asked for."""
+
+
+class PublishError(AwsError):
+    """A notice was not accepted (after retries): the state that announced it must not advance."""
+
+
+class StateStoreError(AwsError):
+    """The State table could not be read or written."""
+
+
+# ----- ports
+
+
+class TargetsPort(Protocol):
+    def scan(self) -> Iterable[tuple[str, Target | TargetError]]: ...
+
+
+class IamPort(Protocol):
+    def list_roles(self) -> Iterator[RoleRecord]: ...
+    def get_role(self, name_or_arn: str) -> RoleRecord | None: ...
+    def list_provider_arns(self) -> list[str]: ...
+    def get_provider(self, arn: str) -> ProviderRecord | None: ...
+
+
+class InspectorPort(Protocol):
+    def inspect(self, issuer_url: str) -> IssuerInspection: ...
+
+
+class TokenPort(Protocol):
+    def fetch(self, source: TokenSource) -> Token: ...
+
+
+class ProberPort(Protocol):
+    def probe(self, role_arn: str, token: Token, *, session_name: str, duration_seconds: int) -> StsAnswer: ...
+
+
+class StatePort(Protocol):
+    def load_all(self) -> dict[str, StateRecord]: ...
+    def put(self, record: StateRecord, *, expected_version: int | None) -> bool: ...
+
+
+class NotifierPort(Protocol):
+    def publish(self, topic_arn: str, message: Message) -> str: ...
+
+
+class MetricsPort(Protocol):
+    def publish_cycle(self, report: CycleReport, *, deadline_headroom_seconds: float | None) -> None: ...

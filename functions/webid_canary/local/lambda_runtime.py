@@ -1,0 +1,54 @@
+"""The piece of Lambda the local environment plays: invoke the handler on the schedule's event with a context
+that counts down the function's timeout, and read back the EMF lines it printed (moto runs no Lambda without
+Docker, so the handler runs in this process)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from webid_canary.local.alarms import Datapoint, parse_emf
+
+FUNCTION_TIMEOUT_SECONDS = 120.0
+
+
+class LocalContext:
+    """The invocation's context: its id and the time left before the function's timeout."""
+
+    def __init__(self, account: str, timeout_seconds: float = FUNCTION_TIMEOUT_SECONDS) -> None:
+        self.function_name = "webid-canary"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{account}:function:webid-canary"
+        self.aws_request_id = str(uuid.uuid4())
+        self._ends = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._ends - time.monotonic()) * 1000))
+
+
+def schedule_event(account: str) -> dict[str, Any]:
+    """What the EventBridge schedule delivers."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:{account}:rule/webid-canary-schedule"],
+        "detail": {},
+    }
+
+
+def invoke(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], *, account: str
+) -> tuple[dict[str, Any], list[Datapoint]]:
+    """Run the handler once as the schedule would; its stdout (EMF) becomes datapoints."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        summary = handler(schedule_event(account), LocalContext(account))
+    return summary, parse_emf(out.getvalue().splitlines())
