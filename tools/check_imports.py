@@ -37,7 +37,7 @@ CORE_BANNED = (
     "webid_canary.settings",
 )
 CORE_BANNED_CALLS = ("datetime.now", "datetime.utcnow", "date.today", "time.time")
-LAMBDA_BANNED = ("webid_canary.cli", "webid_canary.local", "click", "rich", "moto")
+LAMBDA_BANNED = ("webid_canary.cli", "webid_canary.local", "click", "rich", "jinja2", "moto")
 
 
 def imported_modules(tree: ast.AST, package: str) -> list[tuple[int, str]]:

@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "explain",
         "Predict what STS answers to one AssumeRoleWithWebIdentity request, and why.",
     ),
-    "lint": ("explain", "lint", "Report risky shapes in a role's trust policy."),
+    "lint": ("lint", "lint_command", "Report risky shapes in trust policies, templates and plans."),
     "thumbprint": (
         "providers",
         "thumbprint",
