@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "disable": ("targets", "disable", "Disable a target."),
     "discover": ("targets", "discover", "Find roles that trust web identity providers and propose targets."),
     "probe": ("probe", "probe", "Run a cycle from this machine and print the report."),
+    "report": ("report", "report", "Write the fleet as one HTML page, from the State table or a probe file."),
     "cost": ("cost", "cost", "Estimate the monthly cost of the stack."),
     "demo": ("demo", "demo", "Run the whole story on the embedded local AWS."),
 }
