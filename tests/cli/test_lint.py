@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import boto3
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
 from webid_canary.cli.lint import lint_command
 from webid_canary.cli.main import cli
 from webid_canary.core.catalogue import Kind, codes, entry
+from webid_canary.local.aws import LocalAws
 
 ROOT = Path(__file__).parents[2]
 DATA = "tests/data/lint"
@@ -205,18 +203,8 @@ def test_lint_has_its_own_options_under_the_main_command() -> None:
         assert foreign not in result.stdout
 
 
-@pytest.fixture
-def iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("iam", region_name="us-east-1")
-
-
-def test_a_role_and_every_role_are_read_from_iam(iam: Any) -> None:
+def test_a_role_and_every_role_are_read_from_iam(aws: LocalAws) -> None:
+    iam = aws.client("iam")
     pinned = iam.create_role(RoleName="release", AssumeRolePolicyDocument=json.dumps(PINNED))["Role"]
     risky = iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(NO_SUB))["Role"]
 

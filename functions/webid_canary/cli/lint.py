@@ -6,12 +6,11 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import groupby
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from webid_canary.cli.errors import OneLineCommand, OneLineError
+from webid_canary.cli.errors import OneLineCommand, OneLineError, fail, read_input
 from webid_canary.core.catalogue import SEVERITY_ORDER, Kind, Severity, entry
 from webid_canary.core.iac import Anchor, FoundPolicy, extract, find, line_at
 from webid_canary.core.lint import PlacedFinding, lint, worst_first
@@ -23,17 +22,6 @@ JSON_SCHEMA = "webid-canary/lint/v1"
 STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "blue", "INFO": "dim"}
 
 
-def _fail(field: str, reason: str) -> NoReturn:
-    raise OneLineError(f"{field}: {reason}")
-
-
-def _read(path: str, field: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(field, f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
-
-
 def _placed(
     findings: Iterable[Any], artifact: str | None, address: str | None, line: int | None
 ) -> Iterator[PlacedFinding]:
@@ -43,13 +31,13 @@ def _placed(
 def _from_trust_policy(path: str) -> tuple[list[PlacedFinding], int]:
     from webid_canary.core.policy import load_json
 
-    text = _read(path, "trust_policy")
+    text = read_input(path, "trust_policy")
     try:
         document = load_json(text)
     except (ValueError, RecursionError) as exc:
-        _fail("trust_policy", f"not JSON ({exc})")
+        fail("trust_policy", f"not JSON ({exc})")
     if not isinstance(document, dict):
-        _fail("trust_policy", "expected a JSON object with a Statement")
+        fail("trust_policy", "expected a JSON object with a Statement")
     policy = parse_trust_policy(document)
     placed = [
         PlacedFinding(f, path, None, _line_of_key(text, f.evidence.get("key"), 0, None) or 1) for f in lint(policy)
@@ -68,7 +56,7 @@ def _line_of_key(text: str, key: object, start: int, end: int | None) -> int | N
 def _from_template(path: str) -> tuple[list[PlacedFinding], int]:
     from webid_canary.cli.documents import parse_document
 
-    text = _read(path, "template")
+    text = read_input(path, "template")
     _, policies = extract(parse_document(text, "template"))
     starts = [find(text, policy.anchors) for policy in policies]
     placed: list[PlacedFinding] = []
@@ -89,7 +77,7 @@ def _lint_found(policy: FoundPolicy) -> tuple[Any, ...]:
     try:
         return lint(parse_trust_policy(policy.document))
     except InputError as exc:
-        _fail("template", f"{policy.address}: {exc.reason}")
+        fail("template", f"{policy.address}: {exc.reason}")
 
 
 def _from_iam(role_arn: str | None) -> tuple[list[PlacedFinding], int]:
@@ -107,20 +95,20 @@ def _from_iam(role_arn: str | None) -> tuple[list[PlacedFinding], int]:
         else:
             role = reader.get_role(role_arn)
             if role is None:
-                _fail("role_arn", f"no such role: {role_arn}")
+                fail("role_arn", f"no such role: {role_arn}")
             roles = [role]
     except AwsError as exc:
-        _fail("aws", str(exc))
+        fail("aws", str(exc))
     except OneLineError:
         raise
     except Exception as exc:  # boto3 set-up (region, profile) fails with many types
-        _fail("aws", f"{type(exc).__name__}: {exc}")
+        fail("aws", f"{type(exc).__name__}: {exc}")
     placed: list[PlacedFinding] = []
     for role in roles:
         try:
             findings = lint(parse_trust_policy(role.trust_policy_document))
         except InputError as exc:
-            _fail("trust_policy", f"{role.arn}: {exc.reason}")
+            fail("trust_policy", f"{role.arn}: {exc.reason}")
         placed += _placed(findings, None, role.arn, None)
     return placed, len(roles)
 
@@ -173,7 +161,7 @@ def _source(
     given = [name for name, value in (*options, ("--all", every_role)) if value]
     if len(given) != 1:
         reason = "missing" if not given else f"give one of them, not {' and '.join(given)}"
-        _fail("input", f"{reason}: --trust-policy FILE, --template FILE, --role-arn ARN or --all")
+        fail("input", f"{reason}: --trust-policy FILE, --template FILE, --role-arn ARN or --all")
     if trust_policy:
         return lambda: _from_trust_policy(trust_policy)
     if template:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
 from webid_canary import names
-from webid_canary.cli.errors import OneLineCommand, OneLineError
+from webid_canary.cli.errors import OneLineCommand, OneLineError, fail, read_input
 from webid_canary.core.fleet import STATUS_ORDER, FleetView, from_cycle, from_state, severity_rank
 from webid_canary.core.model import InputError
-
-
-def _fail(field: str, reason: str) -> NoReturn:
-    raise OneLineError(f"{field}: {reason}")
 
 
 def _instant(moment: datetime) -> str:
@@ -37,14 +32,11 @@ def render_html(view: FleetView) -> str:
 def _from_probe(path: str) -> FleetView:
     from webid_canary.core.policy import load_json
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail("probe", f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
+    text = read_input(path, "probe")
     try:
         document = load_json(text)
     except (ValueError, RecursionError) as exc:
-        _fail("probe", f"not JSON ({exc})")
+        fail("probe", f"not JSON ({exc})")
     return from_cycle(document, source=f"probe file {path}")
 
 
@@ -56,9 +48,9 @@ def _from_state(table_name: str) -> FleetView:
     try:
         records = StateTable(boto3.client("dynamodb"), table_name).load_all()
     except StateStoreError as exc:
-        _fail("state_table", str(exc))
+        fail("state_table", str(exc))
     except (KeyError, ValueError) as exc:
-        _fail("state_table", f"{table_name} holds an item that is not a state record ({exc})")
+        fail("state_table", f"{table_name} holds an item that is not a state record ({exc})")
     return from_state(records.values(), now=datetime.now(UTC), source=f"State table {table_name}")
 
 
@@ -78,11 +70,11 @@ def report(html_file: str, from_probe: str | None, state_table: str | None) -> N
         elif state_table:
             view = _from_state(state_table)
         else:
-            _fail("input", "missing: --from-probe FILE or --state-table NAME")
+            fail("input", "missing: --from-probe FILE or --state-table NAME")
     except InputError as exc:
         raise OneLineError(f"{exc.field}: {exc.reason}") from exc
     try:
         Path(html_file).write_text(render_html(view), encoding="utf-8")
     except OSError as exc:
-        _fail("html", f"cannot write {html_file}: {exc.strerror or exc}")
+        fail("html", f"cannot write {html_file}: {exc.strerror or exc}")
     click.echo(f"wrote {html_file}: {len(view.targets)} targets, {len(view.providers)} providers")
