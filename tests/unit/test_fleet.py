@@ -108,3 +108,12 @@ def test_a_file_that_is_not_a_cycle_report_is_refused_naming_the_field(change: A
         from_cycle(document, source="p")
 
     assert str(raised.value).startswith(says)
+
+
+def test_a_state_record_that_is_not_a_result_is_refused_naming_the_record() -> None:
+    records = [*_records(), StateRecord("target#broken", Status.OK, NOW, None, None, {"status": "ok"})]
+
+    with pytest.raises(InputError) as raised:
+        from_state(records, now=NOW, source="s")
+
+    assert str(raised.value) == "state_table: target#broken: last_result.target_id: expected a string"

@@ -152,6 +152,8 @@ def test_a_policy_document_is_linted_on_its_own_when_no_role_carries_it_yet() ->
         ({"AWSTemplateFormatVersion": "2010-09-09"}, "template: neither a CloudFormation template"),
         ({"Resources": []}, "template: Resources: expected an object, found a list"),
         ({"Resources": {"R": _role("{nope")}}, "template: Resources.R.Properties.AssumeRolePolicyDocument: not JSON"),
+        ({"Resources": {"R": _role({"Fn::ImportValue": "SharedTrust"})}},
+         "template: Resources.R.Properties.AssumeRolePolicyDocument: expected an object, found '${Fn::ImportValue}'"),
         (
             {"format_version": "1.2", "planned_values": {"root_module": {"resources": [
                 {"address": "aws_iam_role.x", "type": "aws_iam_role", "values": {"assume_role_policy": "[1]"}}]}}},

@@ -257,12 +257,14 @@ def from_state(records: Iterable[StateRecord], *, now: datetime, source: str) ->
     changes: list[Change] = []
     for record in records:
         kind, _, subject_id = record.key.partition("#")
-        where = f"state {record.key}"
-        if kind == Subject.TARGET.value:
-            targets.append(target_row(record.last_result, where, record.since))
-        elif kind == Subject.PROVIDER.value:
-            providers.append(provider_row(record.last_result, where, now, record.since))
-        else:
-            continue
+        try:
+            if kind == Subject.TARGET.value:
+                targets.append(target_row(record.last_result, "last_result", record.since))
+            elif kind == Subject.PROVIDER.value:
+                providers.append(provider_row(record.last_result, "last_result", now, record.since))
+            else:
+                continue
+        except InputError as exc:
+            raise InputError("state_table", f"{record.key}: {exc.reason}") from exc
         changes.append(Change(Subject(kind), subject_id, record.status, record.since, record.last_notified))
     return fleet_view(targets, providers, as_of=now, source=source, changes=changes)

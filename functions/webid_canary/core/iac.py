@@ -79,8 +79,10 @@ def _cloudformation(template: Mapping[str, object]) -> Iterator[FoundPolicy]:
             continue
         where = f"Resources.{logical_id}.Properties.AssumeRolePolicyDocument"
         policy = resolver.resolve(raw, 0)
-        if isinstance(policy, str):
+        if isinstance(policy, str) and policy.lstrip().startswith("{"):
             policy = _json_text(policy, where)
+        elif isinstance(policy, str):
+            raise InputError(FIELD, f"{where}: expected an object, found {policy!r} (not known before deployment)")
         if not isinstance(policy, Mapping):
             raise InputError(FIELD, f"{where}: expected an object, found {json_kind(policy)}")
         yield FoundPolicy(
