@@ -102,6 +102,38 @@ def test_duplicate_keys_in_the_policy_file_are_reported(tmp_path: Path) -> None:
     assert result.exit_code == 1
 
 
+DUPLICATE_IN_YAML = """\
+Resources:
+  DeployRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Action: sts:AssumeRoleWithWebIdentity
+            Principal:
+              Federated: !Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:oidc-provider/token.actions.githubusercontent.com
+            Condition:
+              StringLike:
+                token.actions.githubusercontent.com:sub: repo:acme/payments:*
+              StringLike:
+                token.actions.githubusercontent.com:aud: sts.amazonaws.com
+"""
+
+
+def test_a_condition_block_written_twice_in_yaml_is_reported_where_it_is(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        lint_command, ["--template", _write(tmp_path, "t.yaml", DUPLICATE_IN_YAML), "--format", "json"]
+    )
+
+    found = {f["code"]: f["location"]["line"] for f in json.loads(result.stdout)["findings"]}
+    assert result.exit_code == 1
+    # The first StringLike is dropped, so no sub condition is left: the role is open to every repository.
+    assert set(found) == {"duplicate_key_dropped", "sub_not_pinned"}
+    # Both point at what is dropped: the first StringLike block and the sub condition in it.
+    assert (found["duplicate_key_dropped"], found["sub_not_pinned"]) == (12, 13)
+
+
 SARIF_CASES = [
     ("--trust-policy", f"{DATA}/gitlab-trust-policy.json", "sub_wildcard_too_broad", None, '"gitlab.com:sub"'),
     ("--template", f"{DATA}/deploy-stack.template.yaml", "sub_wildcard_too_broad", "DeployRoleF2C3B8C1",

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from webid_canary.core.model import InputError
-from webid_canary.core.policy import load_json
+from webid_canary.core.policy import duplicate_aware, load_json
 
 SHORT_FORMS = (
     "And",
@@ -43,6 +43,18 @@ class CloudFormationLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    """A mapping that remembers its duplicate keys, as JSON documents do (the last value wins)."""
+    loader.flatten_mapping(node)
+    pairs = []
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(None, None, "a key must be a plain value", key_node.start_mark)
+        pairs.append((str(key), loader.construct_object(value_node, deep=True)))
+    return duplicate_aware(pairs)
+
+
 def _short_form(name: str) -> Any:
     long_name = "Ref" if name == "Ref" else ("Condition" if name == "Condition" else f"Fn::{name}")
 
@@ -61,6 +73,7 @@ def _short_form(name: str) -> Any:
     return construct
 
 
+CloudFormationLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 for _name in (*SHORT_FORMS, "Ref"):
     CloudFormationLoader.add_constructor(f"!{_name}", _short_form(_name))
 
