@@ -101,6 +101,44 @@ def test_cdk_condition_json_is_read_through_its_custom_resource() -> None:
     assert {f.code for f in lint(parse_trust_policy(policy.document))} == {"sub_wildcard_too_broad"}
 
 
+def test_a_cdk_eks_service_account_role_keys_its_conditions_to_its_own_provider() -> None:
+    issuer = {"Fn::GetAtt": ["ClusterOpenIdConnectProvider", "Issuer"]}
+    value = {
+        "Fn::Join": [
+            "",
+            ['{"', issuer, ':aud":"sts.amazonaws.com","', issuer, ':sub":"system:serviceaccount:payments:api"}'],
+        ]
+    }
+    template = {
+        "Resources": {
+            "Cluster": {"Type": "Custom::AWSCDK-EKS-Cluster", "Properties": {}},
+            "ClusterOpenIdConnectProvider": {
+                "Type": "Custom::AWSCDKOpenIdConnectProvider",
+                "Properties": {"Url": {"Fn::GetAtt": ["Cluster", "OpenIdConnectIssuerUrl"]}},
+            },
+            "ConditionJson": {"Type": "Custom::AWSCDKCfnJson", "Properties": {"Value": value}},
+            "Role": _role(
+                {
+                    "Statement": [
+                        _statement(
+                            Principal={"Federated": {"Ref": "ClusterOpenIdConnectProvider"}},
+                            Condition={"StringEquals": {"Fn::GetAtt": ["ConditionJson", "Value"]}},
+                        )
+                    ]
+                }
+            ),
+        }
+    }
+
+    _, (policy,) = extract(template)
+
+    parsed = parse_trust_policy(policy.document)
+    assert parsed.federated_principals() == (
+        "arn:aws:iam::${AccountId}:oidc-provider/${Cluster.OpenIdConnectIssuerUrl}",
+    )
+    assert lint(parsed) == ()
+
+
 def test_duplicate_keys_in_a_json_template_still_reach_the_lint() -> None:
     from webid_canary.core.policy import load_json
 

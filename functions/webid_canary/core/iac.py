@@ -175,15 +175,20 @@ class _Resolver:
             properties = resource.get("Properties")
             if resource.get("Type") in OIDC_PROVIDER_TYPES and attribute == "Arn":
                 return self._provider_arn(resource, depth)
+            if resource.get("Type") in OIDC_PROVIDER_TYPES and attribute == "Issuer":  # CDK's, without https://
+                return self._provider_host(resource, depth)
             if resource.get("Type") == CFN_JSON_TYPE and attribute == "Value" and isinstance(properties, Mapping):
                 value = self.resolve(properties.get("Value"), depth)
                 return _json_text(value, f"Resources.{name}.Properties.Value") if isinstance(value, str) else value
         return "${" + f"{name}.{attribute}" + "}"
 
-    def _provider_arn(self, resource: Mapping[str, object], depth: int) -> str:
+    def _provider_host(self, resource: Mapping[str, object], depth: int) -> str:
         properties = resource.get("Properties")
         url = self._text(properties.get("Url"), depth) if isinstance(properties, Mapping) else "${Url}"
-        return "arn:aws:iam::${AccountId}:oidc-provider/" + url.removeprefix("https://")
+        return url.removeprefix("https://")
+
+    def _provider_arn(self, resource: Mapping[str, object], depth: int) -> str:
+        return "arn:aws:iam::${AccountId}:oidc-provider/" + self._provider_host(resource, depth)
 
     def _sub(self, argument: object, depth: int) -> object:
         variables: Mapping[str, object] = {}
