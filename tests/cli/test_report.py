@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from webid_canary.adapters.state_table import StateTable
+from webid_canary.cli.main import cli
 from webid_canary.cli.report import report
 from webid_canary.core.state import StateRecord, Status
 from webid_canary.local.aws import LocalAws
@@ -71,6 +72,17 @@ def test_a_probe_file_becomes_one_page_with_nothing_fetched_from_the_network(tmp
     for shown in ("trust_condition_mismatch", "repo:acme/payments:environment:production", "team-billing",
                   "certificate_expiring", ">9</span>"):  # fmt: skip
         assert shown in html
+
+
+def test_report_is_a_command_of_the_cli(tmp_path: Path) -> None:
+    page = tmp_path / "fleet.html"
+
+    listed = CliRunner().invoke(cli, ["--help"])
+    written = CliRunner().invoke(cli, ["report", "--from-probe", str(PROBE_FILE), "--html", str(page)])
+
+    assert "report " in listed.stdout and "Write the fleet as one HTML page" in listed.stdout
+    assert written.exit_code == 0, written.output
+    assert page.read_text().startswith("<!doctype html>")
 
 
 def test_text_from_the_report_is_escaped(tmp_path: Path) -> None:
