@@ -13,7 +13,7 @@ import click
 from webid_canary.cli.errors import OneLineCommand, OneLineError, fail, read_input
 from webid_canary.core.catalogue import SEVERITY_ORDER, Kind, Severity, entry
 from webid_canary.core.iac import Anchor, FoundPolicy, extract, find, line_at
-from webid_canary.core.lint import PlacedFinding, lint, worst_first
+from webid_canary.core.lint import LintFinding, PlacedFinding, lint, worst_first
 from webid_canary.core.model import InputError
 from webid_canary.core.policy import parse_trust_policy
 from webid_canary.render import finding_lines
@@ -23,7 +23,7 @@ STYLES = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "blu
 
 
 def _placed(
-    findings: Iterable[Any], artifact: str | None, address: str | None, line: int | None
+    findings: Iterable[LintFinding], artifact: str | None, address: str | None, line: int | None
 ) -> Iterator[PlacedFinding]:
     return (PlacedFinding(finding, artifact, address, line) for finding in findings)
 
@@ -73,7 +73,7 @@ def _from_template(path: str) -> tuple[list[PlacedFinding], int]:
     return placed, len(policies)
 
 
-def _lint_found(policy: FoundPolicy) -> tuple[Any, ...]:
+def _lint_found(policy: FoundPolicy) -> tuple[LintFinding, ...]:
     try:
         return lint(parse_trust_policy(policy.document))
     except InputError as exc:
@@ -156,7 +156,8 @@ def _echo(lines: list[str]) -> None:
 
 def _source(
     trust_policy: str | None, template: str | None, role_arn: str | None, every_role: bool
-) -> Callable[..., Any]:
+) -> Callable[[], tuple[list[PlacedFinding], int]]:
+    """How to read the one input given: a policy file, a template or plan, or IAM."""
     options = (("--trust-policy", trust_policy), ("--template", template), ("--role-arn", role_arn))
     given = [name for name, value in (*options, ("--all", every_role)) if value]
     if len(given) != 1:
