@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup demo test lint typecheck unit bench lock synth clean
+.PHONY: help setup browser demo test lint typecheck unit bench lock synth clean
 
 help:
 	@echo "make demo   run webid-canary on the embedded local AWS, end to end"
@@ -39,6 +39,16 @@ $(ASSET_WHEELS): requirements.lock $(STAMP)
 
 setup: $(STAMP) node_modules/.installed $(ASSET_WHEELS)
 
+# The report's test looks at the HTML page in a real headless browser: Debian's chromium, installed here when it
+# is missing and we are root (as in CI). Elsewhere the test says how to install it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get)"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || echo "warning: chromium could not be installed; the report's browser test will fail"; \
+	  else echo "warning: chromium is missing (apt-get install chromium); the report's browser test will fail"; fi; }
+
 demo: setup
 	$(BIN)/webid-canary demo
 
@@ -53,7 +63,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-test: setup lint typecheck
+test: setup browser lint typecheck
 	$(BIN)/pytest -q
 
 bench: setup

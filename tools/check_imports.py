@@ -40,7 +40,7 @@ CORE_BANNED = (
     "webid_canary.settings",
 )
 CORE_BANNED_CALLS = ("datetime.now", "datetime.utcnow", "date.today", "time.time")
-LAMBDA_BANNED = ("webid_canary.cli", "webid_canary.local", "click", "rich", "moto")
+LAMBDA_BANNED = ("webid_canary.cli", "webid_canary.local", "click", "rich", "jinja2", "moto")
 WORLD = ("boto3", "botocore", "socket", "ssl", "http", "urllib.request", "requests", "aws_lambda_powertools", "moto")
 OURS = "webid_canary"
 # area -> (prefixes of ours it may import, prefixes it may not import at all)

@@ -1,4 +1,4 @@
-"""The explain and lint commands: inputs, the JSON contract, exit codes, one-line errors."""
+"""The explain command: inputs, the JSON contract, exit codes, one-line errors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webid_canary.cli.explain import explain, lint
+from webid_canary.cli.explain import explain
 
 EXAMPLE = json.loads((Path(__file__).parents[1] / "unit" / "cases" / "providers.json").read_text())
 GITHUB_DENY = next(c for c in EXAMPLE if c["id"] == "github-pull-request")
@@ -160,30 +160,6 @@ def test_garbage_case_files_exit_2_with_one_line(tmp_path: Path, garbage: bytes)
         assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: ")
 
 
-def test_lint_json_and_exit_status(tmp_path: Path) -> None:
-    open_policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com"},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}},
-            }
-        ],
-    }
-    risky = CliRunner().invoke(lint, ["--trust-policy", _write(tmp_path, "p.json", open_policy), "--json"])
-    clean = CliRunner().invoke(lint, ["--case", _write(tmp_path, "c.json", GITHUB_DENY)])
-
-    assert risky.exit_code == 1
-    findings = json.loads(risky.stdout)["findings"]
-    assert [f["code"] for f in findings] == ["sub_not_pinned"]
-    assert set(findings[0]) == {"code", "severity", "title", "evidence", "remedy"}
-    assert findings[0]["severity"] == "critical"
-    assert clean.exit_code == 0
-    assert clean.stdout.strip() == "no findings"
-
-
 @pytest.fixture
 def aws(moto: None) -> Any:
     return boto3.client("iam", region_name="us-east-1")
@@ -234,32 +210,6 @@ def test_installed_console_script_runs_explain(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
-
-
-def test_lint_reports_duplicate_keys_written_in_a_case_file(tmp_path: Path) -> None:
-    text = json.dumps(GITHUB_DENY).replace(
-        '"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}',
-        '"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}, '
-        '"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}',
-    )
-    assert '"StringLike"' in text and text.count('"StringLike"') == 2
-    result = CliRunner().invoke(lint, ["--case", _write(tmp_path, "c.json", text), "--json"])
-
-    codes = {f["code"] for f in json.loads(result.stdout)["findings"]}
-    assert result.exit_code == 1
-    assert "duplicate_key_dropped" in codes
-
-
-def test_lint_reads_the_trust_policy_of_a_role_from_aws(aws: Any) -> None:
-    role = aws.create_role(RoleName="deploy", AssumeRolePolicyDocument=json.dumps(GITHUB_DENY["trust_policy"]))["Role"]
-
-    found = CliRunner().invoke(lint, ["--role-arn", role["Arn"], "--json"])
-    missing = CliRunner().invoke(lint, ["--role-arn", "arn:aws:iam::123456789012:role/nope"])
-
-    assert found.exit_code == 0, found.output
-    assert json.loads(found.stdout) == {"findings": []}
-    assert missing.exit_code == 2
-    assert missing.stderr.startswith("error: role_arn: no such role")
 
 
 def test_a_malformed_role_arn_is_refused_before_any_aws_call(tmp_path: Path) -> None:

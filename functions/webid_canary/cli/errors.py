@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -28,3 +29,16 @@ class OneLineCommand(click.Command):
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:
             raise OneLineError(f"usage: {exc.format_message()}") from exc
+
+
+def fail(field: str, reason: str) -> NoReturn:
+    """Refuse the input: `error: FIELD: REASON`, exit status 2."""
+    raise OneLineError(f"{field}: {reason}")
+
+
+def read_input(path: str, field: str) -> str:
+    """A text file the user named, or a one-line refusal naming the field."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(field, f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")

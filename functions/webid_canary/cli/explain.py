@@ -1,4 +1,4 @@
-"""`webid-canary explain` and `webid-canary lint`: parse the inputs, call the engine, render."""
+"""`webid-canary explain`: parse the inputs, call the engine, render."""
 
 from __future__ import annotations
 
@@ -13,15 +13,12 @@ import click
 
 from webid_canary.cli.errors import OneLineCommand, OneLineError
 from webid_canary.core.case import Case, build_case, check_role_arn, parse_case, parse_instant, parse_provider
-from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.check import EMPTY_TRUST_POLICY
 from webid_canary.core.claims import decode_token
 from webid_canary.core.explain import explain as explain_case
-from webid_canary.core.lint import LintFinding
-from webid_canary.core.lint import lint as lint_policy
 from webid_canary.core.model import InputError, Token
-from webid_canary.core.policy import TrustPolicy, load_json, parse_trust_policy
-from webid_canary.core.render import finding_lines, verdict_lines
+from webid_canary.core.policy import load_json, parse_trust_policy
+from webid_canary.core.render import verdict_lines
 from webid_canary.core.sts import ROLE_MAX_SESSION_DEFAULT
 
 
@@ -141,43 +138,6 @@ def _load_case(options: Mapping[str, Any]) -> Case:
     )
 
 
-def _load_policy(options: Mapping[str, Any]) -> tuple[TrustPolicy, str | None]:
-    """Only what lint needs: the trust policy, and the provider URL when one is given."""
-    if options["case_file"]:
-        doc = _json_file(options["case_file"], "case")
-        if not isinstance(doc, Mapping):
-            _fail("case", "expected a JSON object")
-        policy_doc = doc.get("trust_policy")
-        if not isinstance(policy_doc, str | Mapping):
-            _fail("trust_policy", "missing")
-        provider = parse_provider(doc.get("oidc_provider"))
-        return parse_trust_policy(policy_doc), provider.url if provider else None
-    provider = parse_provider(_json_file(options["provider"], "oidc_provider")) if options["provider"] else None
-    url = provider.url if provider else None
-    if options["trust_policy"]:
-        policy_doc = _json_file(options["trust_policy"], "trust_policy")
-        if not isinstance(policy_doc, Mapping):
-            _fail("trust_policy", "expected a JSON object with a Statement")
-        return parse_trust_policy(policy_doc), url
-    if options["role_arn"]:
-        import boto3
-
-        from webid_canary.adapters.iam import IamReader
-        from webid_canary.app.ports import AwsError
-
-        _checked_arn(options["role_arn"])
-        try:
-            role = IamReader(boto3.client("iam")).get_role(options["role_arn"])
-        except AwsError as exc:
-            _fail("aws", str(exc))
-        except Exception as exc:  # boto3 set-up (region, profile) fails with many types
-            _fail("aws", f"{type(exc).__name__}: {exc}")
-        if role is None:
-            _fail("role_arn", f"no such role: {options['role_arn']}")
-        return parse_trust_policy(role.trust_policy_document), url
-    _fail("trust_policy", "missing: give --case FILE, --trust-policy FILE or --role-arn ARN")
-
-
 def _inputs(command: Callable[..., None]) -> Callable[..., None]:
     options: Sequence[Callable[[Callable[..., None]], Callable[..., None]]] = (
         click.option(
@@ -237,19 +197,6 @@ def _verdict_style(line: str) -> str | None:
     return "dim" if line.startswith("  ") else None
 
 
-def _finding_style(line: str) -> str | None:
-    for severity, chosen in (
-        ("CRITICAL", "bold red"),
-        ("HIGH", "red"),
-        ("MEDIUM", "yellow"),
-        ("LOW", "blue"),
-        ("INFO", "dim"),
-    ):
-        if line.startswith(severity):
-            return chosen
-    return None
-
-
 def _guard(run: Callable[[], int]) -> None:
     try:
         code = run()
@@ -274,38 +221,5 @@ def explain(trace: bool, as_json: bool, **options: Any) -> None:
         else:
             _echo_lines(verdict_lines(verdict, trace=trace), _verdict_style)
         return 0 if verdict.allowed else 1
-
-    _guard(run)
-
-
-@click.command("lint", cls=OneLineCommand)
-@_inputs
-def lint(as_json: bool, **options: Any) -> None:
-    """Report risky shapes in a role's trust policy.
-
-    Exit status: 0 with no finding above info, 1 otherwise, 2 when the input is unusable.
-    """
-
-    def run() -> int:
-        policy, provider_url = _load_policy(options)
-        findings: tuple[LintFinding, ...] = lint_policy(policy, provider_url=provider_url)
-        if as_json:
-            from webid_canary.core.catalogue import Kind, entry
-
-            rows = [
-                {
-                    "code": f.code,
-                    "severity": str(f.severity),
-                    "title": entry(Kind.LINT, f.code).title,
-                    "evidence": dict(f.evidence),
-                    "remedy": entry(Kind.LINT, f.code).remedy,
-                }
-                for f in findings
-            ]
-            click.echo(json.dumps({"findings": rows}, indent=2, default=str))
-        else:
-            _echo_lines(finding_lines(findings), _finding_style)
-        worst = max((SEVERITY_ORDER[f.severity] for f in findings), default=0)
-        return 1 if worst > SEVERITY_ORDER[Severity.INFO] else 0
 
     _guard(run)

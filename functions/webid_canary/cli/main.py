@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "explain",
         "Predict what STS answers to one AssumeRoleWithWebIdentity request, and why.",
     ),
-    "lint": ("explain", "lint", "Report risky shapes in a role's trust policy."),
+    "lint": ("lint", "lint_command", "Report risky shapes in trust policies, templates and plans."),
     "thumbprint": (
         "providers",
         "thumbprint",
@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "disable": ("targets", "disable", "Disable a target."),
     "discover": ("targets", "discover", "Find roles that trust web identity providers and propose targets."),
     "probe": ("probe", "probe", "Run a cycle from this machine and print the report."),
+    "report": ("report", "report", "Write the fleet as one HTML page, from the State table or a probe file."),
     "cost": ("cost", "cost", "Estimate the monthly cost of the stack."),
     "demo": ("demo", "demo", "Run the whole story on the embedded local AWS."),
 }

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .catalogue import Kind, Severity, entry
+from .catalogue import SEVERITY_ORDER, Kind, Severity, entry
 from .conditions import parse_operator
 from .context import builtin_family, family_of
 from .policy import Condition, Statement, TrustPolicy
@@ -20,7 +20,7 @@ PINNING_CLAIMS = {
 }
 MULTI_VALUED_CLAIMS = frozenset({"amr", "aud"})
 MULTI_VALUED_GLOBAL = frozenset({"aws:tagkeys", "sts:transitivetagkeys"})
-_ARN_PROVIDER = re.compile(r"arn:[^:]+:iam::\d*:oidc-provider/(.+)")
+_ARN_PROVIDER = re.compile(r"arn:[^:]+:iam::[^:]*:oidc-provider/(.+)")
 _GITHUB_SUB = re.compile(r"repo:([^/:]+)/([^:]+)(:.*)?", re.DOTALL)
 _EKS_SUB = re.compile(r"system:serviceaccount:([^:]+):(.+)", re.DOTALL)
 _GITLAB_SUB = re.compile(r"project_path:([^:]+)(:.*)?", re.DOTALL)
@@ -37,6 +37,32 @@ class LintFinding:
 
     def to_json(self) -> dict[str, object]:
         return {"code": self.code, "severity": self.severity.value, "evidence": dict(self.evidence)}
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedFinding:
+    """A finding and where its policy was read: a file (None when read from IAM), a resource, a line."""
+
+    finding: LintFinding
+    artifact: str | None
+    address: str | None
+    line: int | None = None
+
+
+def worst_first(findings: Iterable[PlacedFinding]) -> tuple[PlacedFinding, ...]:
+    """Findings by severity, worst first; then by file, line and code, so that output is stable."""
+    return tuple(
+        sorted(
+            findings,
+            key=lambda p: (
+                -SEVERITY_ORDER[p.finding.severity],
+                p.artifact or "",
+                p.address or "",
+                p.line or 0,
+                p.finding.code,
+            ),
+        )
+    )
 
 
 def _provider_of(principal: str) -> tuple[str, str, bool]:

@@ -29,7 +29,8 @@ class DuplicateAwareDict(dict[str, object]):
     dropped: tuple[tuple[str, object], ...] = ()
 
 
-def _pairs_hook(pairs: list[tuple[str, object]]) -> DuplicateAwareDict:
+def duplicate_aware(pairs: list[tuple[str, object]]) -> DuplicateAwareDict:
+    """An object from its key/value pairs in written order, remembering the keys written more than once."""
     result = DuplicateAwareDict()
     dropped: list[tuple[str, object]] = []
     for key, value in pairs:
@@ -43,7 +44,7 @@ def _pairs_hook(pairs: list[tuple[str, object]]) -> DuplicateAwareDict:
 
 def load_json(text: str | bytes) -> object:
     """Parse JSON keeping track of duplicate keys; raises ValueError when it is not JSON."""
-    return json.loads(text, object_pairs_hook=_pairs_hook)
+    return json.loads(text, object_pairs_hook=duplicate_aware)
 
 
 def _has_duplicates(node: object) -> bool:
