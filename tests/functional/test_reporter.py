@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from webid_canary.app.ports import Message, PublishError
+from webid_canary.app.ports import Message, PublishError, StateStoreError
 from webid_canary.app.reporting import Reporter
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.drift import DriftFinding
@@ -124,7 +124,7 @@ def test_the_message_carries_schema_attributes_and_a_text_for_people() -> None:
     assert body["event"] == "failing"
     assert body["target_id"] == "invoice-worker"
     assert body["verdict"]["condition_key"] == "oidc.example.com:sub"
-    assert message.attributes == {
+    assert {k: v for k, v in message.attributes.items() if k != "transition_id"} == {
         "event": "failing",
         "severity": "critical",
         "target_id": "invoice-worker",
@@ -152,3 +152,78 @@ def test_an_overlapping_run_does_not_double_notify() -> None:
     outcome = reporter(state, inbox).report(cycle(DENY_SUB), now=T0 + timedelta(minutes=5), previous=stale)
     assert outcome.conflicts == ["target#invoice-worker"]
     assert [e for e, _ in inbox.events()] == ["failing"]
+
+
+class FlakyState(MemoryState):
+    """A State table whose writes fail while `failing` counts down (throttled, or the process killed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = 0
+        self.writes = 0
+
+    def put(self, record: StateRecord, *, expected_version: int | None) -> bool:
+        self.writes += 1
+        if self.failing:
+            self.failing -= 1
+            raise StateStoreError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        return super().put(record, expected_version=expected_version)
+
+
+def test_a_notice_whose_delivery_was_not_recorded_is_sent_again_with_the_same_transition_id() -> None:
+    state, inbox = FlakyState(), Inbox()
+    reporter(state, inbox).report(cycle(ALLOW), now=T0)
+    # The outbox write succeeds, SNS accepts, then the write that clears the outbox fails (or the run dies).
+    original_put = state.put
+
+    def put_then_die(record: StateRecord, *, expected_version: int | None) -> bool:
+        if not record.outbox and expected_version is not None and state.items[record.key].outbox:
+            raise StateStoreError("PutItem", "InternalServerError", "the run ended here")
+        return original_put(record, expected_version=expected_version)
+
+    state.put = put_then_die  # type: ignore[method-assign]
+    outcome = reporter(state, inbox).report(cycle(DENY_SUB), now=T0 + timedelta(minutes=5))
+    assert outcome.state_errors == ["target#invoice-worker"]
+    state.put = original_put  # type: ignore[method-assign]
+    reporter(state, inbox).report(cycle(DENY_SUB), now=T0 + timedelta(minutes=10))
+    reporter(state, inbox).report(cycle(DENY_SUB), now=T0 + timedelta(minutes=15))
+    failing = [m for m in inbox.messages if m.attributes["event"] == "failing"]
+    assert len(failing) == 2  # at least once: sent, then sent again because its delivery was not recorded
+    assert len({m.attributes["transition_id"] for m in failing}) == 1
+    assert json.loads(failing[0].default)["transition_id"] == failing[0].attributes["transition_id"]
+
+
+def test_a_throttled_state_write_never_stops_the_cycle_and_the_change_is_notified_later() -> None:
+    state, inbox = FlakyState(), Inbox()
+    reporter(state, inbox).report(cycle(ALLOW), now=T0)
+    state.failing = 2  # both subjects' writes
+    outcome = reporter(state, inbox).report(cycle(DENY_SUB, drift=True), now=T0 + timedelta(minutes=5))
+    assert sorted(outcome.state_errors) == ["provider#oidc.example.com", "target#invoice-worker"]
+    assert inbox.events() == []
+    reporter(state, inbox).report(cycle(DENY_SUB, drift=True), now=T0 + timedelta(minutes=10))
+    assert sorted(inbox.events()) == [("drift", "thumbprint_mismatch"), ("failing", "trust_condition_mismatch")]
+
+
+def test_an_sns_outage_then_a_throttled_write_loses_nothing() -> None:
+    state, inbox = FlakyState(), Inbox()
+    reporter(state, inbox).report(cycle(ALLOW), now=T0)
+    inbox.down = True
+    reporter(state, inbox).report(cycle(DENY_SUB), now=T0 + timedelta(minutes=5))
+    inbox.down = False
+    state.failing = 1
+    reporter(state, inbox).report(cycle(DENY_SUB), now=T0 + timedelta(minutes=10))
+    reporter(state, inbox).report(cycle(DENY_SUB), now=T0 + timedelta(minutes=15))
+    assert inbox.events() == [("failing", "trust_condition_mismatch")]
+    assert not state.items["target#invoice-worker"].outbox
+
+
+def test_a_huge_result_is_stored_trimmed_within_dynamodbs_item_limit() -> None:
+    state, inbox = MemoryState(), Inbox()
+    huge = {**DENY_SUB, "expected": [f"repo:acme/r{i}:ref:refs/heads/main" for i in range(40_000)]}
+    reporter(state, inbox).report(cycle(huge), now=T0)
+    record = state.items["target#invoice-worker"]
+    item = record.to_item()
+    assert len(json.dumps(item).encode()) < 400 * 1024
+    assert StateRecord.from_item(item).last_result["root_cause"] == "trust_condition_mismatch"
+    (message,) = inbox.messages
+    assert len(message.default.encode()) + len(message.email.encode()) < 256 * 1024

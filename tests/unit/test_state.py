@@ -81,3 +81,13 @@ def test_record_round_trips_through_a_table_item() -> None:
     assert StateRecord.from_item(step.record.to_item()) == step.record
     assert step.record.version == 1
     assert advance(step.record, observe(Status.OK), now=T0, reminder_after=REMIND).record.version == 2
+
+
+def test_a_state_key_stays_within_dynamodbs_key_limit_for_any_id() -> None:
+    from webid_canary.core.state import Subject, state_key
+
+    assert state_key(Subject.TARGET, "payments-api") == "target#payments-api"
+    long_key = state_key(Subject.TARGET, "x" * 5000)
+    assert long_key.startswith("target#sha256:") and len(long_key.encode()) < 2048
+    assert long_key == state_key(Subject.TARGET, "x" * 5000)
+    assert long_key != state_key(Subject.TARGET, "x" * 5001)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webid_canary.app.cycle import Cycle
-from webid_canary.app.ports import MetricsPort, StatePort
+from webid_canary.app.ports import AwsError, MetricsPort, StatePort
 from webid_canary.app.reporting import Outcome, Reporter
 from webid_canary.core.drift import ProviderBaseline
 from webid_canary.core.report import CycleReport
@@ -29,6 +29,7 @@ class CycleResult:
             "notifications": len(self.outcome.deliveries),
             "notifications_failed": len(self.outcome.failed),
             "state_conflicts": len(self.outcome.conflicts),
+            "state_errors": len(self.outcome.state_errors),
         }
 
 
@@ -65,9 +66,18 @@ class Monitor:
         self.clock = clock
 
     def run(self, *, now: datetime, deadline: datetime | None = None) -> CycleResult:
-        previous = self.state.load_all()
-        report = self.cycle.run(now, deadline, baselines=baselines_of(previous))
-        outcome = self.reporter.report(report, now=now, previous=previous)
+        """Check, then report. Without the State table the cycle still runs and its metrics still go out (the
+        alarms stay sighted); only the notices wait, since changes cannot be told without the previous state."""
+        try:
+            previous: dict[str, StateRecord] | None = self.state.load_all()
+        except AwsError as exc:
+            log.error("State table unreadable; checking without notices this cycle", extra={"error": str(exc)})
+            previous = None
+        report = self.cycle.run(now, deadline, baselines=baselines_of(previous or {}))
+        if previous is None:
+            outcome = Outcome(state_errors=["*"])
+        else:
+            outcome = self.reporter.report(report, now=now, previous=previous)
         if self.metrics is not None:
             headroom = None if deadline is None else (deadline - self.clock()).total_seconds()
             self.metrics.publish_cycle(report, deadline_headroom_seconds=headroom)

@@ -1,17 +1,36 @@
-"""After a cycle: advance each subject's state, notify on changes only, and never lose a notification."""
+"""After a cycle: advance each subject's state and notify on changes only, through an outbox so that no notice
+is lost and none is marked sent before SNS accepted it.
+
+For each subject whose state changes: (1) the new record is written with the notice in its outbox,
+conditionally on the version this run read (an overlapping run that lost does not notify); (2) the outbox is
+published; (3) the record is written again without what SNS accepted. A crash or a failure after (1) leaves the
+notice in the outbox, and the next cycle sends it: delivery is at least once, and every copy of a notice carries
+the same `transition_id` (message attribute and body field) to deduplicate on.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from webid_canary.app.ports import Message, NotifierPort, PublishError, StatePort
+from webid_canary.app.ports import AwsError, Message, NotifierPort, PublishError, StatePort
 from webid_canary.core import notification
 from webid_canary.core.report import CycleReport, ProviderResult, TargetResult
-from webid_canary.core.state import Event, Observation, StateRecord, Status, Subject, Transition, advance, state_key
+from webid_canary.core.state import (
+    MAX_OUTBOX,
+    Event,
+    Observation,
+    StateRecord,
+    Subject,
+    Transition,
+    advance,
+    fingerprint,
+    state_key,
+)
 
 log = logging.getLogger("webid-canary.reporting")
 
@@ -23,18 +42,26 @@ class Delivery:
     subject_id: str
     topic_arn: str
     root_cause: str
-    message_id: str | None
+    message_id: str | None = None
     error: str | None = None
+    transition_id: str = ""
 
 
 @dataclass
 class Outcome:
     deliveries: list[Delivery] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    # Subjects whose state could not be written this cycle (their notices stay in the outbox or are re-decided).
+    state_errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.error]
+
+
+def transition_id(key: str, before: StateRecord | None, event: Event, problem: str | None) -> str:
+    """The same for every attempt at one transition: the subject, the version it left, the event, the problem."""
+    return fingerprint(key, before.version if before else 0, event.value, problem)
 
 
 class Reporter:
@@ -56,109 +83,116 @@ class Reporter:
         self.concurrency = concurrency
 
     def report(self, cycle: CycleReport, *, now: datetime, previous: dict[str, StateRecord] | None = None) -> Outcome:
-        """Write each changed state and publish its event. A failed publish puts the old state back."""
+        """Advance every subject's state and deliver its notices; one subject's failure never stops the others."""
         previous = self.state.load_all() if previous is None else previous
         outcome = Outcome()
+        observations = [
+            (Observation(Subject.TARGET, t.target_id, t.status, t.fingerprint(), t.to_state_json()), t)
+            for t in cycle.targets
+        ] + [(Observation(Subject.PROVIDER, p.url, p.status, p.fingerprint(), p.to_json()), p) for p in cycle.providers]
         # Each subject's record and notice are independent of the others': write and publish them side by side.
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="report") as pool:
-            pending = [
-                pool.submit(
-                    self._apply,
-                    Observation(Subject.TARGET, t.target_id, t.status, t.fingerprint(), t.to_json()),
-                    previous,
-                    now,
-                    outcome,
-                    target=t,
-                )
-                for t in cycle.targets
-            ] + [
-                pool.submit(
-                    self._apply,
-                    Observation(Subject.PROVIDER, p.url, p.status, p.fingerprint(), p.to_json()),
-                    previous,
-                    now,
-                    outcome,
-                    provider=p,
-                )
-                for p in cycle.providers
-            ]
+            pending = [pool.submit(self._apply_safely, o, r, previous, now, outcome) for o, r in observations]
             for future in pending:
                 future.result()
         return outcome
 
+    def _apply_safely(
+        self,
+        observation: Observation,
+        result: TargetResult | ProviderResult,
+        previous: Mapping[str, StateRecord],
+        now: datetime,
+        outcome: Outcome,
+    ) -> None:
+        key = state_key(observation.subject, observation.subject_id)
+        try:
+            self._apply(observation, result, previous.get(key), now, outcome)
+        except AwsError as exc:
+            outcome.state_errors.append(key)
+            log.error("state not written; the next cycle decides again", extra={"key": key, "error": str(exc)})
+        except Exception:
+            outcome.state_errors.append(key)
+            log.exception("reporting one subject failed", extra={"key": key})
+
     def _apply(
         self,
         observation: Observation,
-        previous: dict[str, StateRecord],
+        result: TargetResult | ProviderResult,
+        before: StateRecord | None,
         now: datetime,
         outcome: Outcome,
-        *,
-        target: TargetResult | None = None,
-        provider: ProviderResult | None = None,
     ) -> None:
-        before = previous.get(state_key(observation.subject, observation.subject_id))
-        baseline = provider.baseline.to_json() if provider is not None and provider.baseline is not None else None
+        baseline = result.baseline.to_json() if isinstance(result, ProviderResult) and result.baseline else None
         step = advance(before, observation, now=now, reminder_after=self.reminder_after, baseline=baseline)
-        if not _changed(step):
+        waiting = before.outbox if before is not None else ()
+        if not _changed(step) and not waiting:
             return
-        if not self.state.put(step.record, expected_version=before.version if before else None):
-            outcome.conflicts.append(step.record.key)
-            log.warning("state changed under this run; leaving it to the other run", extra={"key": step.record.key})
+        notices = self._notices(observation, step, result, before, now, outcome)
+        outbox: list[Mapping[str, Any]] = [*waiting, *notices][-MAX_OUTBOX:]
+        record = replace(step.record, outbox=tuple(outbox))
+        if not self.state.put(record, expected_version=before.version if before else None):
+            outcome.conflicts.append(record.key)
+            log.warning("state changed under this run; leaving it to the other run", extra={"key": record.key})
             return
+        if not outbox:
+            return
+        sent = self._deliver(observation, outbox, outcome)
+        if sent:
+            self.state.put(
+                replace(record, outbox=tuple(outbox[sent:]), version=record.version + 1),
+                expected_version=record.version,
+            )
+
+    def _notices(
+        self,
+        observation: Observation,
+        step: Transition,
+        result: TargetResult | ProviderResult,
+        before: StateRecord | None,
+        now: datetime,
+        outcome: Outcome,
+    ) -> list[dict[str, Any]]:
         if step.event is None:
-            return
+            return []
         resolved = str(before.last_result.get("root_cause") or "") or None if before else None
-        if target is not None:
-            note = notification.for_target(step.event, target, step.record, now=now, resolved=resolved)
-            topic = target.topic_arn or self.default_topic
+        if isinstance(result, TargetResult):
+            note = notification.for_target(step.event, result, step.record, now=now, resolved=resolved)
+            topic = result.topic_arn or self.default_topic
         else:
-            assert provider is not None
-            note = notification.for_provider(step.event, provider, step.record, now=now, resolved=resolved)
+            note = notification.for_provider(step.event, result, step.record, now=now, resolved=resolved)
             topic = self.default_topic
-        root_cause = note.attributes["root_cause"]
         if topic is None or self.notifier is None:
-            delivery = Delivery(step.event, observation.subject, observation.subject_id, "", root_cause, None)
-        else:
-            message = Message(note.subject, note.body_json(), note.text, note.attributes)
+            # Nowhere to send it: the state change alone is the record.
+            cause = note.attributes["root_cause"]
+            self._record(outcome, Delivery(step.event, observation.subject, observation.subject_id, "", cause))
+            return []
+        tid = transition_id(step.record.key, before, step.event, step.record.fingerprint)
+        return [{"transition_id": tid, "topic": topic, **note.with_id(tid).to_outbox()}]
+
+    def _deliver(self, observation: Observation, outbox: list[Mapping[str, Any]], outcome: Outcome) -> int:
+        """Publish the outbox in order; how many SNS accepted (it stops at the first refusal)."""
+        assert self.notifier is not None
+        for count, entry in enumerate(outbox):
+            message = Message(entry["subject"], entry["default"], entry["email"], entry["attributes"])
+            event = Event(entry["attributes"].get("event", Event.CHANGED.value))
+            root_cause = entry["attributes"].get("root_cause", "none")
+            tid = entry["transition_id"]
             try:
-                message_id = self.notifier.publish(topic, message)
-                delivery = Delivery(
-                    step.event, observation.subject, observation.subject_id, topic, root_cause, message_id
-                )
+                message_id = self.notifier.publish(entry["topic"], message)
             except PublishError as exc:
-                log.error("notification not delivered; state held back", extra={"key": step.record.key})
-                self._hold_back(step, before)
-                delivery = Delivery(
-                    step.event, observation.subject, observation.subject_id, topic, root_cause, None, str(exc)
-                )
+                log.error("notification not accepted; it stays in the outbox", extra={"transition_id": tid})
+                failed = Delivery(event, observation.subject, observation.subject_id, entry["topic"], root_cause)
+                self._record(outcome, replace(failed, message_id=None, error=str(exc), transition_id=tid))
+                return count
+            sent = Delivery(event, observation.subject, observation.subject_id, entry["topic"], root_cause)
+            self._record(outcome, replace(sent, message_id=message_id, transition_id=tid))
+        return len(outbox)
+
+    def _record(self, outcome: Outcome, delivery: Delivery) -> None:
         outcome.deliveries.append(delivery)
         if self.on_delivery is not None:
             self.on_delivery(delivery)
-
-    def _hold_back(self, step: Transition, before: StateRecord | None) -> None:
-        """Put the previous state back (at a newer version), so the next cycle sees the same change again."""
-        if before is None:
-            restored = StateRecord(
-                key=step.record.key,
-                status=Status.OK,
-                since=step.record.since,
-                fingerprint=None,
-                last_notified=None,
-                last_result={},
-                version=step.record.version + 1,
-            )
-        else:
-            restored = StateRecord(
-                key=before.key,
-                status=before.status,
-                since=before.since,
-                fingerprint=before.fingerprint,
-                last_notified=before.last_notified,
-                last_result=before.last_result,
-                baseline=before.baseline,
-                version=step.record.version + 1,
-            )
-        self.state.put(restored, expected_version=step.record.version)
 
 
 def _changed(step: Transition) -> bool:

@@ -30,6 +30,8 @@ _CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 # "IAM lets you have up to five thumbprints for an OIDC provider":
 # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html
 MAX_THUMBPRINTS: Final = 5
+# The most key ids a baseline keeps (real issuers publish a handful; thousands would crowd the State item).
+MAX_BASELINE_KEY_IDS: Final = 100
 # A provider whose drift could not be worked out this cycle (catalogued with the monitor's codes).
 CHECK_ERROR: Final = "check_error"
 EXPIRY_HIGH_DAYS: Final = 7
@@ -92,7 +94,8 @@ class ProviderBaseline:
             "arn": self.arn,
             "recorded_at": self.recorded_at.isoformat(),
             "thumbprints": dict(self.thumbprints),
-            "key_ids": None if self.key_ids is None else list(self.key_ids),
+            # A key set too large to keep is not compared (jwks_keys_changed is informational): State items stay small.
+            "key_ids": None if self.key_ids is None or len(self.key_ids) > MAX_BASELINE_KEY_IDS else list(self.key_ids),
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
             "not_after": None if self.not_after is None else self.not_after.isoformat(),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from webid_canary.core import limits
 from webid_canary.core.render import HEADLINE, iso, provider_text, target_text
 from webid_canary.core.report import ProviderResult, TargetResult
 from webid_canary.core.state import Event, StateRecord, Subject
@@ -28,6 +29,29 @@ class Notification:
 
     def body_json(self) -> str:
         return json.dumps(self.body, sort_keys=True, default=str)
+
+    def with_id(self, transition_id: str) -> Notification:
+        """The notice marked with its transition's id, the same on every copy sent, to deduplicate on."""
+        return Notification(
+            self.subject,
+            {**self.body, "transition_id": transition_id},
+            self.text,
+            {**self.attributes, "transition_id": transition_id},
+        )
+
+    def to_outbox(self) -> dict[str, Any]:
+        """The message as SNS takes it (subject, JSON body, e-mail text, attributes), within SNS's size limit."""
+        body = dict(self.body)
+        text = self.text
+        if limits.json_size(body) + len(text.encode()) > limits.NOTICE_BUDGET:
+            text = text[: limits.NOTICE_BUDGET // 8] + "\n... (shortened; the JSON body has the rest)"
+            body = limits.fit({**body, "text": text}, limits.NOTICE_BUDGET // 2)
+        return {
+            "subject": self.subject,
+            "default": json.dumps(body, sort_keys=True, default=str),
+            "email": text,
+            "attributes": dict(self.attributes),
+        }
 
 
 def for_target(

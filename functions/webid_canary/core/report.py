@@ -129,6 +129,15 @@ class TargetResult:
             "error": self.error,
         }
 
+    def to_state_json(self) -> dict[str, Any]:
+        """What the State table keeps of the result: what the next cycle, the notices and the fleet report read
+        (the verdict without its trace, who the trust is open to), not every probe."""
+        kept = self.to_json()
+        if kept["verdict"] is not None:
+            kept["verdict"] = {k: v for k, v in kept["verdict"].items() if k != "trace"}
+        del kept["negatives"]
+        return kept
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderResult:

@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
+
+from webid_canary.core import limits
+
+# At most this many undelivered notices wait for one subject; older ones give way to newer.
+MAX_OUTBOX: Final = 5
 
 
 class Status(StrEnum):
@@ -46,8 +51,14 @@ class Subject(StrEnum):
     PROVIDER = "provider"
 
 
+# An id longer than this (a target id typed in the console, say) is keyed by its digest instead.
+LONGEST_KEYED_ID: Final = 1024
+
+
 def state_key(subject: Subject, subject_id: str) -> str:
-    """The State table's partition key for a target or a provider."""
+    """The State table's partition key for a target or a provider (always within DynamoDB's key limit)."""
+    if len(subject_id.encode()) > LONGEST_KEYED_ID:
+        return f"{subject.value}#sha256:{hashlib.sha256(subject_id.encode()).hexdigest()}"
     return f"{subject.value}#{subject_id}"
 
 
@@ -74,21 +85,39 @@ class StateRecord:
     last_result: Mapping[str, Any]
     baseline: Mapping[str, Any] | None = None
     version: int = 0
+    # Notices decided but not yet accepted by SNS (the outbox): sent, then cleared, by this run or the next.
+    outbox: tuple[Mapping[str, Any], ...] = ()
 
     def to_item(self) -> dict[str, Any]:
+        """The DynamoDB item, within the item size limit by construction: a result, baseline or outbox too large
+        to keep whole is stored shortened and marked `trimmed`, never refused."""
         item: dict[str, Any] = {
             "pk": self.key,
             "status": self.status.value,
             "since": _iso(self.since),
             "version": self.version,
-            "last_result": json.dumps(self.last_result, sort_keys=True, default=str),
         }
         if self.fingerprint is not None:
             item["fingerprint"] = self.fingerprint
         if self.last_notified is not None:
             item["last_notified"] = _iso(self.last_notified)
+        parts: dict[str, Any] = {"last_result": dict(self.last_result)}
         if self.baseline is not None:
-            item["baseline"] = json.dumps(self.baseline, sort_keys=True, default=str)
+            parts["baseline"] = dict(self.baseline)
+        if self.outbox:
+            parts["outbox"] = [dict(m) for m in self.outbox[-MAX_OUTBOX:]]
+        budget = limits.STATE_ITEM_BUDGET - limits.json_size(item)
+        if limits.json_size(parts) > budget:
+            # Each part gets its share; the result keeps what the next cycle reads (its root cause).
+            share = budget // len(parts)
+            parts["last_result"] = limits.fit(parts["last_result"], share)
+            parts["last_result"].setdefault("root_cause", self.last_result.get("root_cause"))
+            if "baseline" in parts:
+                parts["baseline"] = limits.fit(parts["baseline"], share)
+            if "outbox" in parts:
+                parts["outbox"] = [limits.fit(m, share // len(parts["outbox"])) for m in parts["outbox"]]
+        for name, value in parts.items():
+            item[name] = json.dumps(value, sort_keys=True, default=str)
         return item
 
     @classmethod
@@ -100,8 +129,9 @@ class StateRecord:
             fingerprint=str(item["fingerprint"]) if item.get("fingerprint") else None,
             last_notified=datetime.fromisoformat(str(item["last_notified"])) if item.get("last_notified") else None,
             last_result=json.loads(str(item.get("last_result") or "{}")),
-            baseline=json.loads(str(item["baseline"])) if item.get("baseline") else None,
+            baseline=_object(item.get("baseline")),
             version=int(item.get("version", 0)),
+            outbox=tuple(m for m in json.loads(str(item.get("outbox") or "[]")) if isinstance(m, dict)),
         )
 
 
@@ -153,6 +183,14 @@ def advance(
     if now - last >= reminder_after:
         return Transition(replace(base, since=previous.since, last_notified=now), Event.REMINDER, previous)
     return Transition(replace(base, since=previous.since, last_notified=previous.last_notified), None, previous)
+
+
+def _object(raw: object) -> dict[str, Any] | None:
+    """A stored JSON object; a trimmed one (not usable as a baseline) reads as absent."""
+    if not raw:
+        return None
+    value = json.loads(str(raw))
+    return value if isinstance(value, dict) and not value.get(limits.TRIMMED) else None
 
 
 def fingerprint(*parts: object) -> str:
