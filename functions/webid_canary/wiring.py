@@ -85,6 +85,7 @@ def build_monitor(settings: Settings, session: Any = None, *, metrics: MetricsPo
         SnsNotifier(session.client("sns")),
         default_topic=settings.topic_arn,
         reminder_after=timedelta(hours=settings.reminder_hours),
+        flap_window=timedelta(minutes=settings.flap_minutes),
         concurrency=settings.concurrency,
     )
     return Monitor(build_cycle(settings, session), reporter, state, metrics=metrics)

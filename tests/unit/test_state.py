@@ -91,3 +91,44 @@ def test_a_state_key_stays_within_dynamodbs_key_limit_for_any_id() -> None:
     assert long_key.startswith("target#sha256:") and len(long_key.encode()) < 2048
     assert long_key == state_key(Subject.TARGET, "x" * 5000)
     assert long_key != state_key(Subject.TARGET, "x" * 5001)
+
+
+FLAP = timedelta(minutes=30)
+
+
+def run_damped(statuses: list[tuple[int, Status, str | None]]) -> list[Event | None]:
+    record: StateRecord | None = None
+    events: list[Event | None] = []
+    for minutes, status, reason in statuses:
+        now = T0 + timedelta(minutes=minutes)
+        step = advance(record, observe(status, reason), now=now, reminder_after=REMIND, flap_window=FLAP)
+        record = StateRecord.from_item(step.record.to_item())  # as the table keeps it between cycles
+        events.append(step.event)
+    return events
+
+
+def test_a_problem_that_flaps_every_cycle_is_announced_once_and_cleared_once() -> None:
+    flapping = [(5 * i, Status.DRIFT if i % 2 == 0 else Status.OK, "chain" if i % 2 == 0 else None) for i in range(10)]
+    events = run_damped(flapping)
+    assert events[:2] == [Event.DRIFT, Event.RECOVERED]
+    assert events[2:] == [None] * 8
+
+
+def test_a_returning_problem_that_lasts_the_window_is_announced() -> None:
+    events = run_damped(
+        [(0, Status.FAILING, "sub"), (5, Status.OK, None), (10, Status.FAILING, "sub")]
+        + [(15 + 5 * i, Status.FAILING, "sub") for i in range(6)]
+    )
+    assert events[:3] == [Event.FAILING, Event.RECOVERED, None]
+    assert events.count(Event.FAILING) == 2
+    assert events.index(Event.FAILING, 1) == 8  # 30 minutes after it came back, at minute 40
+
+
+def test_another_problem_after_a_recovery_is_announced_at_once() -> None:
+    events = run_damped([(0, Status.FAILING, "sub"), (5, Status.OK, None), (10, Status.FAILING, "aud")])
+    assert events == [Event.FAILING, Event.RECOVERED, Event.FAILING]
+
+
+def test_the_same_problem_after_the_window_is_announced_at_once() -> None:
+    events = run_damped([(0, Status.FAILING, "sub"), (5, Status.OK, None), (40, Status.FAILING, "sub")])
+    assert events == [Event.FAILING, Event.RECOVERED, Event.FAILING]

@@ -72,10 +72,12 @@ class Reporter:
         *,
         default_topic: str | None,
         reminder_after: timedelta,
+        flap_window: timedelta = timedelta(0),
         on_delivery: Callable[[Delivery], None] | None = None,
         concurrency: int = 16,
     ) -> None:
         self.state = state
+        self.flap_window = flap_window
         self.notifier = notifier
         self.default_topic = default_topic
         self.reminder_after = reminder_after
@@ -124,7 +126,14 @@ class Reporter:
         outcome: Outcome,
     ) -> None:
         baseline = result.baseline.to_json() if isinstance(result, ProviderResult) and result.baseline else None
-        step = advance(before, observation, now=now, reminder_after=self.reminder_after, baseline=baseline)
+        step = advance(
+            before,
+            observation,
+            now=now,
+            reminder_after=self.reminder_after,
+            baseline=baseline,
+            flap_window=self.flap_window,
+        )
         waiting = before.outbox if before is not None else ()
         if not _changed(step) and not waiting:
             return

@@ -87,6 +87,11 @@ class StateRecord:
     version: int = 0
     # Notices decided but not yet accepted by SNS (the outbox): sent, then cleared, by this run or the next.
     outbox: tuple[Mapping[str, Any], ...] = ()
+    # The last problem that cleared, and when: the same problem back within the flap window is not announced.
+    cleared: str | None = None
+    cleared_at: datetime | None = None
+    # True while the current problem is such a return, not announced (and so its clearing is not either).
+    quiet: bool = False
 
     def to_item(self) -> dict[str, Any]:
         """The DynamoDB item, within the item size limit by construction: a result, baseline or outbox too large
@@ -101,6 +106,11 @@ class StateRecord:
             item["fingerprint"] = self.fingerprint
         if self.last_notified is not None:
             item["last_notified"] = _iso(self.last_notified)
+        if self.cleared is not None and self.cleared_at is not None:
+            item["cleared"] = self.cleared
+            item["cleared_at"] = _iso(self.cleared_at)
+        if self.quiet:
+            item["quiet"] = 1
         parts: dict[str, Any] = {"last_result": dict(self.last_result)}
         if self.baseline is not None:
             parts["baseline"] = dict(self.baseline)
@@ -132,6 +142,9 @@ class StateRecord:
             baseline=_object(item.get("baseline")),
             version=int(item.get("version", 0)),
             outbox=tuple(m for m in json.loads(str(item.get("outbox") or "[]")) if isinstance(m, dict)),
+            cleared=str(item["cleared"]) if item.get("cleared") else None,
+            cleared_at=datetime.fromisoformat(str(item["cleared_at"])) if item.get("cleared_at") else None,
+            quiet=bool(item.get("quiet")),
         )
 
 
@@ -149,8 +162,14 @@ def advance(
     now: datetime,
     reminder_after: timedelta,
     baseline: Mapping[str, Any] | None = None,
+    flap_window: timedelta = timedelta(0),
 ) -> Transition:
-    """Next state and the event to publish, if any: a new problem, a changed reason, a reminder, a recovery."""
+    """Next state and the event to publish, if any: a new problem, a changed reason, a reminder, a recovery.
+
+    Damping: the same problem back within `flap_window` of its recovery (an issuer whose chain alternates per
+    connection, say) is not announced again, nor is its next clearing; if it lasts the whole window, it is
+    announced then. A window of zero turns damping off.
+    """
     key = state_key(observation.subject, observation.subject_id)
     version = previous.version + 1 if previous else 1
     kept_baseline = baseline if baseline is not None else (previous.baseline if previous else None)
@@ -163,6 +182,8 @@ def advance(
         last_result=observation.result,
         baseline=kept_baseline,
         version=version,
+        cleared=previous.cleared if previous else None,
+        cleared_at=previous.cleared_at if previous else None,
     )
     was_problem = previous is not None and previous.status is not Status.OK
     is_problem = observation.status is not Status.OK
@@ -170,13 +191,33 @@ def advance(
     if not is_problem:
         if previous is not None and not was_problem:
             return Transition(replace(base, since=previous.since), None, previous)
-        event = Event.RECOVERED if was_problem else None
-        return Transition(replace(base, last_notified=now if event else None), event, previous)
+        if previous is not None and previous.quiet:
+            return Transition(replace(base, cleared_at=now), None, previous)
+        if previous is None:
+            return Transition(base, None, previous)
+        cleared = replace(base, last_notified=now, cleared=previous.fingerprint, cleared_at=now)
+        return Transition(cleared, Event.RECOVERED, previous)
 
     if previous is None or not was_problem:
+        returning = (
+            previous is not None
+            and previous.cleared is not None
+            and previous.cleared == observation.fingerprint
+            and previous.cleared_at is not None
+            and now - previous.cleared_at < flap_window
+        )
+        if returning:
+            return Transition(replace(base, quiet=True), None, previous)
         return Transition(replace(base, last_notified=now), PROBLEM_EVENT[observation.status], previous)
 
     same = previous.status is observation.status and previous.fingerprint == observation.fingerprint
+    if previous.quiet and (not same or now - previous.since >= flap_window):
+        # A returning problem that lasted the window, or that turned into another: announced now.
+        return Transition(
+            replace(base, since=previous.since, last_notified=now), PROBLEM_EVENT[observation.status], previous
+        )
+    if previous.quiet:
+        return Transition(replace(base, since=previous.since, quiet=True), None, previous)
     if not same:
         return Transition(replace(base, since=previous.since, last_notified=now), Event.CHANGED, previous)
     last = previous.last_notified or previous.since
