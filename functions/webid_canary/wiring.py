@@ -16,12 +16,54 @@ from webid_canary.app.reporting import Reporter
 from webid_canary.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from botocore.config import Config
+
     from webid_canary.app.ports import MetricsPort
+
+# Every AWS call's budget: connect within 3 s, an answer within 10 s, at most 3 attempts in all (botocore's
+# standard retry mode backs off between them): about 40 s at worst, and the cycle's deadline bounds it sooner.
+AWS_CONNECT_SECONDS = 3
+AWS_READ_SECONDS = 10
+AWS_ATTEMPTS = 3
+
+
+def aws_config() -> Config:
+    """The botocore settings every client of the monitor uses."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=AWS_CONNECT_SECONDS,
+        read_timeout=AWS_READ_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": AWS_ATTEMPTS},
+    )
+
+
+class BudgetedSession:
+    """A boto3 session whose clients all carry the monitor's time budget (merged with any config asked for)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        config = aws_config()
+        asked = kwargs.pop("config", None)
+        return self._session.client(service, config=config.merge(asked) if asked is not None else config, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+def budgeted(session: Any = None) -> BudgetedSession:
+    """The session (the default one when none is given) with the monitor's time budget on every client."""
+    import boto3
+
+    if isinstance(session, BudgetedSession):
+        return session
+    return BudgetedSession(session or boto3.session.Session())
 
 
 def build_cycle(settings: Settings, session: Any = None, *, drift: DriftRules | None = None) -> Cycle:
     """The cycle with the production adapters: boto3 from the standard credential chain (AWS_ENDPOINT_URL honoured)."""
-    import boto3
 
     from webid_canary.adapters.inspector import IssuerInspector
     from webid_canary.adapters.issuer import check_ca_file
@@ -31,7 +73,7 @@ def build_cycle(settings: Settings, session: Any = None, *, drift: DriftRules | 
 
     if settings.ca_file:
         check_ca_file(settings.ca_file)  # a bad CA file fails the start, loudly, not every issuer quietly
-    session = session or boto3.session.Session()
+    session = budgeted(session)
     reader = Reader(
         build_iam(session),
         IssuerInspector(allow_private=settings.allow_private_issuers, ca_file=settings.ca_file),
@@ -64,21 +106,19 @@ def build_reader(
 
 def build_iam(session: Any = None) -> Any:
     """The IAM port (IamReader) for a boto3 session."""
-    import boto3
 
     from webid_canary.adapters.iam import IamReader
 
-    return IamReader((session or boto3.session.Session()).client("iam"))
+    return IamReader(budgeted(session).client("iam"))
 
 
 def build_monitor(settings: Settings, session: Any = None, *, metrics: MetricsPort | None = None) -> Monitor:
     """The cycle, the State table and SNS, wired for the Lambda (and the local environment)."""
-    import boto3
 
     from webid_canary.adapters.notifier import SnsNotifier
     from webid_canary.adapters.state_table import StateTable
 
-    session = session or boto3.session.Session()
+    session = budgeted(session)
     state = StateTable(session.client("dynamodb"), settings.state_table)
     reporter = Reporter(
         state,

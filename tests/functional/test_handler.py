@@ -215,3 +215,16 @@ def test_reminders_and_a_lost_publish_through_the_real_adapters(fleet: Fleet) ->
     assert sorted(json.loads(m["Message"])["event"] for m in fleet.messages()) == ["recovered", "recovered"]
     monitor.run(now=start + timedelta(hours=7, minutes=10))
     assert fleet.messages() == []
+
+
+def test_every_aws_client_of_the_monitor_carries_the_time_budget() -> None:
+    from botocore.config import Config
+
+    session = wiring.budgeted()
+    client = session.client("dynamodb", region_name="us-east-1")
+    unsigned = session.client("sts", region_name="us-east-1", config=Config(signature_version="unsigned"))
+    for made in (client, unsigned):
+        assert made.meta.config.connect_timeout == wiring.AWS_CONNECT_SECONDS
+        assert made.meta.config.read_timeout == wiring.AWS_READ_SECONDS
+        assert made.meta.config.retries["total_max_attempts"] == wiring.AWS_ATTEMPTS
+    assert unsigned.meta.config.signature_version == "unsigned"
