@@ -2,7 +2,7 @@
 
 It serves discovery and the JWKS, signs tokens (RS256), and can misbehave on demand the ways real issuers
 do: a rotated intermediate, a cross-signed chain, keys on another host, a key without `kid`, a wrong
-`issuer`, slow, broken or oversized answers, redirects.
+`issuer`, slow, dripping, broken, oversized or absurdly nested answers, redirects.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
 JWKS_PATH: Final = "/.well-known/jwks.json"
 
 Endpoint = Literal["discovery", "jwks"]
-Failure = Literal["not_json", "oversized", "redirect", "404", "500"]
+Failure = Literal["not_json", "oversized", "deep_json", "redirect", "404", "500"]
 
 
 class _Current:
@@ -51,6 +51,7 @@ class Mode:
     omit_kid: bool = False
     key_alg: str = "RS256"
     delay: float = 0.0
+    drip: float = 0.0  # seconds between the bytes of every answer (status line, headers, body)
     broken: Endpoint | None = None
     failure: Failure | None = None
     redirect_to: str = "https://localhost:9/elsewhere"
@@ -135,6 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _fail(self, failure: Failure, mode: Mode) -> None:
         if failure == "not_json":
             self._send(200, b"<html><body>Sign in</body></html>", "text/html")
+        elif failure == "deep_json":
+            self._send(200, b'{"a":' * 50_000 + b"1" + b"}" * 50_000)
         elif failure == "oversized":
             self._send(200, b'{"pad":"' + b"x" * mode.oversized_bytes + b'"}')
         elif failure == "redirect":
@@ -146,12 +149,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(failure), b'{"error":"failure"}')
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        if self.server.issuer.mode.drip:
+            self._drip(status, body, content_type)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         with contextlib.suppress(OSError):
             self.wfile.write(body)
+
+    def _drip(self, status: int, body: bytes, content_type: str) -> None:
+        """The whole answer one byte at a time, until it is sent or the client hangs up."""
+        head = f"HTTP/1.0 {status} OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        with contextlib.suppress(OSError):
+            for byte in head.encode() + body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(self.server.issuer.mode.drip)
 
 
 class LocalIssuer(Running):
