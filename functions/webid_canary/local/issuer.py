@@ -7,6 +7,7 @@ do: a rotated intermediate, a cross-signed chain, keys on another host, a key wi
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import json
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final, Literal, Self
+from urllib.parse import parse_qs, unquote
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -31,6 +33,7 @@ from webid_canary.local.pki import DEFAULT_HOSTS, Chain, Pki, thumbprint
 
 DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
 JWKS_PATH: Final = "/.well-known/jwks.json"
+TOKEN_PATH: Final = "/oauth2/token"
 
 Endpoint = Literal["discovery", "jwks"]
 Failure = Literal["not_json", "oversized", "deep_json", "redirect", "404", "500"]
@@ -112,6 +115,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests and the demo read results, not access logs."""
+
+    def do_POST(self) -> None:
+        """OAuth 2.0 client credentials (Basic or form): a token whose `sub` is the client id."""
+        issuer = self.server.issuer
+        length = min(int(self.headers.get("Content-Length") or 0), 65536)
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            client_id, secret = unquote(client_id), unquote(secret)
+        if self.path != issuer.path + TOKEN_PATH or form.get("grant_type") != "client_credentials":
+            self._send(400, b'{"error":"invalid_request"}')
+        elif client_id is None or issuer.clients.get(client_id) != secret:
+            self._send(401, b'{"error":"invalid_client"}')
+        else:
+            token = issuer.mint({"sub": client_id, "aud": form.get("audience") or "sts.amazonaws.com"})
+            self._send(200, json.dumps({"access_token": token, "token_type": "Bearer"}).encode())
 
     def do_GET(self) -> None:
         issuer = self.server.issuer
@@ -196,6 +217,7 @@ class LocalIssuer(Running):
         self._cross_signed = False
         self._keys: list[_SigningKey] = [_new_key("key-1")]
         self._key_counter = 1
+        self.clients: dict[str, str] = {}  # client id -> secret, for the token endpoint
         self._servers: list[tuple[_Server, threading.Thread]] = []
 
     # ----- life cycle
@@ -241,6 +263,11 @@ class LocalIssuer(Running):
     def provider_url(self) -> str:
         """The URL as IAM stores it: no scheme."""
         return self.url.removeprefix("https://")
+
+    @property
+    def token_endpoint(self) -> str:
+        """The OAuth 2.0 token endpoint (client credentials for the ids in `clients`)."""
+        return self.url + TOKEN_PATH
 
     @property
     def jwks_path(self) -> str:
