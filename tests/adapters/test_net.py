@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -12,8 +13,9 @@ import pytest
 from moto import mock_aws
 
 from webid_canary.adapters import net
-from webid_canary.adapters.issuer import fetch_json
-from webid_canary.adapters.token_sources import TokenEndpointError, TokenFetcher
+from webid_canary.adapters.issuer import fetch_json, inspect_issuer
+from webid_canary.adapters.token_sources import TokenFetcher
+from webid_canary.core.inspection import Failure
 from webid_canary.core.targets import ClientCredentialsSource
 from webid_canary.local.issuer import LocalIssuer
 
@@ -157,18 +159,34 @@ def test_a_token_endpoint_is_connected_to_at_the_address_that_was_checked(
         aws = boto3.session.Session(region_name="eu-west-1")
         aws.client("secretsmanager").create_secret(Name="webid-canary/client", SecretString="s3cr3t")
         monkeypatch.setattr(socket, "getaddrinfo", fake_dns({"localhost": ["127.0.0.1"]}, asked))
+        local_issuer.clients["c"] = "s3cr3t"
         source = ClientCredentialsSource(
-            token_endpoint=f"https://localhost:{local_issuer.port}/token",
+            token_endpoint=f"https://localhost:{local_issuer.port}/oauth2/token",
             client_id="c",
             secret_id="webid-canary/client",
         )
 
-        with pytest.raises(TokenEndpointError) as caught:
-            TokenFetcher(aws, ca_file=local_issuer.ca_file, allow_private=True).fetch(source)
+        token = TokenFetcher(aws, ca_file=local_issuer.ca_file, allow_private=True).fetch(source)
 
-    # The local issuer answers POST with 501: the request reached the server at the address checked.
-    assert caught.value.reason.startswith("HTTP 501")
+    assert token.value.count(".") == 2
     assert asked == ["localhost"]
+
+
+def test_a_wall_clock_deadline_bounds_an_inspection(local_issuer: LocalIssuer) -> None:
+    local_issuer.set_mode(drip=0.05)
+    deadline = net.monotonic_deadline(datetime.now(UTC) + timedelta(seconds=0.4))
+
+    seen = inspect_issuer(
+        local_issuer.url,
+        allow_private=True,
+        ca_file=local_issuer.ca_file,
+        timeout=30,
+        now=datetime.now(UTC),
+        deadline=deadline,
+    )
+
+    assert seen.discovery.failure is Failure.TIMEOUT
+    assert "before the caller's deadline" in str(seen.discovery.error)
 
 
 @pytest.mark.parametrize(

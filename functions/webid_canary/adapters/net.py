@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ __all__ = [
     "exchange",
     "host_refusal",
     "load_json",
+    "monotonic_deadline",
     "open_tls",
     "printable",
     "split_url",
@@ -155,6 +157,12 @@ class Deadline:
     def within(self, seconds: float, whose: str) -> Deadline:
         """A step's own budget of `seconds`, cut short by this deadline."""
         return Deadline.after(seconds, whose).sooner(self)
+
+
+def monotonic_deadline(deadline: datetime) -> float:
+    """A wall-clock deadline (an aware datetime, as the cycle keeps it) as the time.monotonic() value the
+    network functions take."""
+    return time.monotonic() + (deadline - datetime.now(UTC)).total_seconds()
 
 
 # ----- URLs, hosts and addresses
