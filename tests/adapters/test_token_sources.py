@@ -300,24 +300,26 @@ def test_answer_without_the_token_field_names_what_was_there(session: Any, endpo
         fetcher(session, endpoint).fetch(client_source(endpoint))
 
 
-def test_slow_endpoint_times_out_as_a_retryable_error(session: Any, endpoint: Endpoint) -> None:
-    endpoint.delay = 1.5
+@pytest.mark.parametrize(
+    ("slowness", "budget"),
+    [
+        ({"delay": 1.5}, 0.2),
+        # One byte every 50 ms: no single read waits long, so only the fetch's total budget ends it.
+        ({"drip": 0.05}, 0.5),
+    ],
+    ids=["silent", "dripping"],
+)
+def test_a_slow_endpoint_is_cut_off_at_the_fetch_budget_as_a_retryable_error(
+    session: Any, endpoint: Endpoint, slowness: dict[str, float], budget: float
+) -> None:
+    for name, value in slowness.items():
+        setattr(endpoint, name, value)
 
     with pytest.raises(TokenEndpointError) as caught:
-        fetcher(session, endpoint, timeout=0.2).fetch(client_source(endpoint))
+        fetcher(session, endpoint, timeout=budget).fetch(client_source(endpoint))
 
-    assert caught.value.reason == "no complete answer from 127.0.0.1: timed out after 0.2 s (the token fetch's budget)"
-    assert caught.value.retryable
-
-
-def test_an_endpoint_that_drips_its_answer_is_cut_off_at_the_fetch_budget(session: Any, endpoint: Endpoint) -> None:
-    # One byte every 50 ms: no single read waits long, so only the fetch's total budget ends it.
-    endpoint.drip = 0.05
-
-    with pytest.raises(TokenEndpointError) as caught:
-        fetcher(session, endpoint, timeout=0.5).fetch(client_source(endpoint))
-
-    assert caught.value.reason == "no complete answer from 127.0.0.1: timed out after 0.5 s (the token fetch's budget)"
+    expected = f"no complete answer from 127.0.0.1: timed out after {budget:g} s (the token fetch's budget)"
+    assert caught.value.reason == expected
     assert caught.value.retryable
 
 
