@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from webid_canary.core.hosts import host_refusal
+
 __all__ = [
     "MAX_JSON_DEPTH",
     "METADATA_ADDRESSES",
@@ -60,9 +62,6 @@ METADATA_ADDRESSES: Final = frozenset(
 _NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
 # Discovery documents and key sets are a few levels deep; anything deeper is not one.
 MAX_JSON_DEPTH: Final = 64
-_HOST_NAME: Final = re.compile(
-    r"(?=.{1,253}\.?$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?"
-)
 # A whole string (skipped), a bracket (counted), or a quote that opens no whole string (the end of the scan).
 _JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*+"|[\[\]{}]|"', re.DOTALL)
 _CHUNK: Final = 65536
@@ -211,25 +210,6 @@ def split_url(url: str, *, allow_query: bool) -> Url:
         raise UrlError(url, "an issuer URL takes no query or fragment")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Url(url=url, host=parts.hostname, port=port, path=path)
-
-
-def host_refusal(host: str) -> str | None:
-    """Why `host` is not an IP address or an RFC 1123 host name (ASCII letters, digits, hyphens), or None."""
-    if not host.isascii():
-        return f"host {host!r} is not ASCII: give an internationalised name in its xn-- (punycode) form"
-    if any(c.isspace() or not c.isprintable() for c in host):
-        return f"host {host!r} has spaces or control characters"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return None
-    if "_" in host:
-        return f"host {host!r} has an underscore; host names are letters, digits and hyphens (RFC 1123)"
-    if _HOST_NAME.fullmatch(host.lower()) is None:
-        return f"{host!r} is not a host name or IP address"
-    return None
 
 
 def _embedded_ipv4(address: IpAddress) -> tuple[ipaddress.IPv4Address, str] | None:

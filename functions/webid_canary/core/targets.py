@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from webid_canary import names
 from webid_canary.core.catalogue import Severity
+from webid_canary.core.hosts import host_refusal
 from webid_canary.core.model import InputError, json_kind
 
 DEFAULT_SESSION_NAME: Final = "webid-canary"
@@ -462,6 +463,8 @@ def _https_url(text: str, name: str, *, what: str) -> None:
         raise TargetError(name, f"{text!r} is not a valid URL ({exc})") from exc
     if not parts.hostname:
         raise TargetError(name, f"{text!r} has no host")
+    if (reason := host_refusal(parts.hostname)) is not None:
+        raise TargetError(name, f"{text!r}: {reason}")
     if "@" in parts.netloc:
         raise TargetError(name, f"{text!r} must not carry user information")
     if port == 0:
