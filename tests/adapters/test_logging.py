@@ -99,15 +99,16 @@ def test_what_the_sdk_logs_anyway_is_redacted_by_the_filter(
     assert_nothing_secret(written, token)
 
 
-def test_the_shells_put_the_filter_on_their_handlers() -> None:
-    from webid_canary import handler
+def test_the_cli_puts_the_filter_on_its_handler() -> None:
     from webid_canary.cli.main import configure_logging
 
-    lambda_handler = handler.logger.registered_handler
-    assert any(isinstance(f, redaction.RedactionFilter) for f in lambda_handler.filters)
-
-    configure_logging(debug=True)
     product = logging.getLogger(names.SERVICE_NAME)
-    assert product.handlers
-    assert all(any(isinstance(f, redaction.RedactionFilter) for f in h.filters) for h in product.handlers)
-    assert not logging.getLogger("botocore.endpoint").isEnabledFor(logging.DEBUG)
+    saved = (list(product.handlers), product.level, product.propagate)
+    try:
+        configure_logging(debug=True)
+
+        assert product.handlers
+        assert all(any(isinstance(f, redaction.RedactionFilter) for f in h.filters) for h in product.handlers)
+        assert not logging.getLogger("botocore.endpoint").isEnabledFor(logging.DEBUG)
+    finally:
+        product.handlers[:], product.level, product.propagate = saved

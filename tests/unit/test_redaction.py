@@ -82,6 +82,7 @@ def test_the_filter_redacts_message_arguments_extras_and_tracebacks() -> None:
     logger = logging.getLogger("webid-canary.test-redaction")
     logger.addHandler(handler)
     logger.propagate = False
+    logger.setLevel(logging.DEBUG)
     redaction.install(handler)
     try:
         logger.warning("token %s", JWT, extra={"detail": {"form": f"client_secret={SECRET}"}})
