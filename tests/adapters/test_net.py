@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -212,3 +215,58 @@ def test_json_that_is_not_json_stays_a_value_error() -> None:
     with pytest.raises(ValueError) as caught:
         net.load_json('{"a": "unterminated ' + "[" * 100)
     assert not isinstance(caught.value, net.JsonDepthError)
+
+
+class DrippingRelay:
+    """A TCP relay on 127.0.0.1 in front of `port` that passes the server's bytes on one at a time, slowly:
+    the TLS handshake itself drips."""
+
+    def __init__(self, port: int, pause: float) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._target, self._pause = port, pause
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            client, _ = self.listener.accept()
+            server = socket.create_connection(("127.0.0.1", self._target))
+            threading.Thread(target=self._pipe, args=(client, server, 0.0), daemon=True).start()
+            self._pipe(server, client, self._pause)
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, pause: float) -> None:
+        with contextlib.suppress(OSError), source, sink:
+            while data := source.recv(65536):
+                for index in range(len(data)) if pause else [None]:
+                    sink.sendall(data if index is None else data[index : index + 1])
+                    time.sleep(pause)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_dripping_tls_handshake_is_cut_off_at_the_request_budget(local_issuer: LocalIssuer) -> None:
+    relay = DrippingRelay(local_issuer.port, pause=0.02)
+    try:
+        seen = inspect_issuer(f"https://127.0.0.1:{relay.port}", allow_private=True, timeout=0.4, now=datetime.now(UTC))
+    finally:
+        relay.close()
+
+    assert seen.discovery.failure is Failure.TIMEOUT
+    assert seen.discovery.error == "TLS handshake with 127.0.0.1 timed out after 0.4 s (a request's budget)"
+
+
+def test_the_certificate_is_checked_for_the_host_name_not_the_address_connected_to(
+    local_issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The issuer's certificate names localhost and 127.0.0.1, not idp.example, which resolves to 127.0.0.1 here.
+    monkeypatch.setattr(socket, "getaddrinfo", fake_dns({"idp.example": ["127.0.0.1"]}, []))
+
+    fetched = fetch_json(
+        f"https://idp.example:{local_issuer.port}/.well-known/openid-configuration",
+        allow_private=True,
+        ca_file=local_issuer.ca_file,
+    )
+
+    assert fetched.fetch.ok
+    assert fetched.host is not None and fetched.host.verified_by_ca_file is False
