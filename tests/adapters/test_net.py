@@ -39,6 +39,13 @@ ADDRESSES: list[tuple[str, str | None, str | None]] = [
     ),
     ("64:ff9b::a9fe:a9fe", "an instance metadata address in NAT64 form", "an instance metadata address in NAT64 form"),
     (
+        "64:ff9b:1::a9fe:a9fe",
+        "an instance metadata address in NAT64 form",
+        "an instance metadata address in NAT64 form",
+    ),
+    ("64:ff9b:1::808:808", "a private address", None),
+    ("2002:a9fe:a9fe::1", "an instance metadata address in 6to4 form", "an instance metadata address in 6to4 form"),
+    (
         "64:ff9b::169.254.170.2",
         "an instance metadata address in NAT64 form",
         "an instance metadata address in NAT64 form",

@@ -59,7 +59,8 @@ METADATA_ADDRESSES: Final = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "fd00:ec2::254", "169.254.170.2", "169.254.170.23", "fd00:ec2::23")
 )
-_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+# NAT64: the well-known prefix (RFC 6052) and the local-use range (RFC 8215), IPv4 in the last 32 bits.
+_NAT64: Final = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 # Discovery documents and key sets are a few levels deep; anything deeper is not one.
 MAX_JSON_DEPTH: Final = 64
 # A whole string (skipped), a bracket (counted), or a quote that opens no whole string (the end of the scan).
@@ -218,7 +219,7 @@ def _embedded_ipv4(address: IpAddress) -> tuple[ipaddress.IPv4Address, str] | No
         return None
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped, "IPv4-mapped"
-    if address in _NAT64:
+    if any(address in prefix for prefix in _NAT64):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), "NAT64"
     if int(address) >> 32 == 0 and int(address) > 1:
         return ipaddress.IPv4Address(int(address)), "IPv4-compatible"
@@ -250,8 +251,8 @@ def address_refusal(address: IpAddress, *, allow_private: bool = False) -> str |
     """Why the guard refuses to connect to `address` (one phrase), or None.
 
     Instance metadata addresses are refused always; loopback, link-local, private, unspecified, multicast and
-    reserved ones unless `allow_private`. IPv6 forms carrying an IPv4 address (mapped, compatible, NAT64 64:ff9b::/96,
-    6to4, Teredo) are judged by the IPv4 address they carry."""
+    reserved ones unless `allow_private`. IPv6 forms carrying an IPv4 address (mapped, compatible, NAT64
+    64:ff9b::/96 and 64:ff9b:1::/48, 6to4, Teredo) are judged by the IPv4 address they carry."""
     embedded = _embedded_ipv4(address)
     inner, form = embedded if embedded is not None else (None, "")
     if address in METADATA_ADDRESSES or inner in METADATA_ADDRESSES:
@@ -262,7 +263,7 @@ def address_refusal(address: IpAddress, *, allow_private: bool = False) -> str |
         kind = _kind(inner)
         if kind is not None:
             return f"{kind} in {form} form"
-        if form in ("IPv4-mapped", "NAT64"):
+        if form == "IPv4-mapped" or address in _NAT64[0]:
             return None
     return _kind(address)
 
