@@ -226,6 +226,14 @@ def test_opaque_access_token_is_refused_with_the_reason(session: Any, endpoint: 
     assert "opaque access token" in str(caught.value)
 
 
+def test_a_token_whose_header_is_absurdly_nested_is_not_a_jwt(session: Any, endpoint: Endpoint) -> None:
+    header = base64.urlsafe_b64encode(b"[" * 20_000 + b"]" * 20_000).rstrip(b"=").decode()
+    endpoint.answer = {"access_token": f"{header}.eyJzdWIiOiJ4In0.c2ln", "token_type": "Bearer"}
+
+    with pytest.raises(NotAJwtError, match=r"is not a JWT \(its header is not JSON\)"):
+        fetcher(session, endpoint).fetch(client_source(endpoint))
+
+
 def test_wrong_secret_is_reported_by_the_oauth_error_without_the_secret(session: Any, endpoint: Endpoint) -> None:
     session.client("secretsmanager").put_secret_value(
         SecretId="webid-canary/acme-client", SecretString="not-the-right-one"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import ssl
 import threading
@@ -116,7 +115,7 @@ def _check_jwt(value: str, source: str, what: str) -> str:
     if _JWT.fullmatch(text):
         header = text.split(".", 1)[0]
         try:
-            decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+            decoded = net.load_json(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
         except (binascii.Error, ValueError) as exc:
             raise NotAJwtError(source, f"{what} is not a JWT (its header is not JSON)") from exc
         if isinstance(decoded, dict) and isinstance(decoded.get("alg"), str):
@@ -188,7 +187,7 @@ class TokenFetcher:
         text = self.read_secret(secret_id, source).strip()
         if text.startswith("{"):
             try:
-                document = json.loads(text)
+                document = net.load_json(text)
             except ValueError as exc:
                 raise SecretUnavailableError(source, f"secret {secret_id}: looks like JSON but does not parse") from exc
             value = next((document[k] for k in keys if isinstance(document, dict) and k in document), None)
