@@ -262,7 +262,7 @@ def test_an_issuer_that_drips_its_answer_is_cut_off_at_the_request_budget(local_
     seen = inspect(local_issuer, timeout=0.4)
 
     assert seen.discovery.failure is Failure.TIMEOUT
-    assert seen.discovery.error == "no complete answer from 127.0.0.1: timed out after 0.4 s (a request's budget)"
+    assert str(seen.discovery.error).endswith(" timed out after 0.4 s (a request's budget)")
     assert codes(local_issuer, seen) == {"discovery_unreachable": Severity.CRITICAL}
 
 

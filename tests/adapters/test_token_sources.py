@@ -311,9 +311,9 @@ def test_answer_without_the_token_field_names_what_was_there(session: Any, endpo
 @pytest.mark.parametrize(
     ("slowness", "budget"),
     [
-        ({"delay": 1.5}, 0.2),
+        ({"delay": 3.0}, 1.0),
         # One byte every 50 ms: no single read waits long, so only the fetch's total budget ends it.
-        ({"drip": 0.05}, 0.5),
+        ({"drip": 0.05}, 1.0),
     ],
     ids=["silent", "dripping"],
 )
@@ -326,8 +326,8 @@ def test_a_slow_endpoint_is_cut_off_at_the_fetch_budget_as_a_retryable_error(
     with pytest.raises(TokenEndpointError) as caught:
         fetcher(session, endpoint, timeout=budget).fetch(client_source(endpoint))
 
-    expected = f"no complete answer from 127.0.0.1: timed out after {budget:g} s (the token fetch's budget)"
-    assert caught.value.reason == expected
+    # Which step was cut off (most likely the answer) depends on the machine; the budget named does not.
+    assert caught.value.reason.endswith(f" timed out after {budget:g} s (the token fetch's budget)")
     assert caught.value.retryable
 
 

@@ -197,11 +197,9 @@ def test_thumbprint_against_an_issuer_that_drips_its_answer_ends_at_its_budget(l
     )
 
     assert result.exit_code == 1
-    discovery = [line for line in result.output.splitlines() if line.startswith("discovery:")]
-    assert discovery == [
-        f"discovery: {local_issuer.url}/.well-known/openid-configuration: no complete answer from 127.0.0.1: "
-        "timed out after 0.5 s (a request's budget)"
-    ]
+    (discovery,) = [line for line in result.output.splitlines() if line.startswith("discovery:")]
+    assert discovery.startswith(f"discovery: {local_issuer.url}/.well-known/openid-configuration: ")
+    assert discovery.endswith(" timed out after 0.5 s (a request's budget)")
     assert "Traceback" not in result.output
 
 
