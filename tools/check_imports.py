@@ -47,7 +47,16 @@ OURS = "webid_canary"
 LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "core": (("webid_canary.core",), ()),
     "app": (("webid_canary.core", "webid_canary.app"), WORLD),
-    "adapters": (("webid_canary.core", "webid_canary.app.ports", "webid_canary.adapters", "webid_canary.names"), ()),
+    "adapters": (
+        (
+            "webid_canary.core",
+            "webid_canary.app.ports",
+            "webid_canary.adapters",
+            "webid_canary.names",
+            "webid_canary.redaction",
+        ),
+        (),
+    ),
     "handler": (("webid_canary.app", "webid_canary.adapters", "webid_canary.wiring", "webid_canary.names"), ()),
     "cli": (
         (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from webid_canary import names
+from webid_canary import names, redaction
 from webid_canary.adapters.metrics import EmfMetrics
 from webid_canary.wiring import monitor
 
@@ -16,6 +17,9 @@ logger = Logger(service=names.SERVICE_NAME)
 metrics = Metrics(namespace=names.METRIC_NAMESPACE, service=names.SERVICE_NAME)
 tracer = Tracer(service=names.SERVICE_NAME)
 emf = EmfMetrics(metrics)
+# The SDK's loggers never log bodies or headers, whatever ApplicationLogLevel says; ours and the runtime's
+# handlers redact what gets through anyway.
+redaction.install(logger.registered_handler, *logging.getLogger().handlers)
 
 # Stop starting new work this long before Lambda's own timeout, so the report, state and metrics get out.
 DEADLINE_MARGIN = timedelta(seconds=20)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import socket
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -254,6 +255,54 @@ def test_an_issuer_slower_than_the_timeout_is_unreachable(local_issuer: LocalIss
     assert codes(local_issuer, seen) == {"discovery_unreachable": Severity.CRITICAL}
 
 
+def test_an_issuer_that_drips_its_answer_is_cut_off_at_the_request_budget(local_issuer: LocalIssuer) -> None:
+    # One byte every 50 ms: no single read ever waits long, so only a total budget per request ends it.
+    local_issuer.set_mode(drip=0.05)
+
+    seen = inspect(local_issuer, timeout=0.4)
+
+    assert seen.discovery.failure is Failure.TIMEOUT
+    assert str(seen.discovery.error).endswith(" timed out after 0.4 s (a request's budget)")
+    assert codes(local_issuer, seen) == {"discovery_unreachable": Severity.CRITICAL}
+
+
+def test_the_inspection_budget_bounds_all_its_requests_together(local_issuer: LocalIssuer) -> None:
+    local_issuer.set_mode(drip=0.05)
+
+    seen = inspect(local_issuer, timeout=30, budget=0.4)
+
+    assert seen.discovery.failure is Failure.TIMEOUT
+    assert "timed out after 0.4 s (the inspection's budget)" in str(seen.discovery.error)
+
+
+def test_a_callers_deadline_cuts_an_inspection_short(local_issuer: LocalIssuer) -> None:
+    local_issuer.set_mode(drip=0.05)
+
+    seen = inspect(local_issuer, timeout=30, deadline=time.monotonic() + 0.4)
+
+    assert seen.discovery.failure is Failure.TIMEOUT
+    assert "(what was left before the caller's deadline)" in str(seen.discovery.error)
+
+
+def test_a_deadline_already_past_fetches_nothing(local_issuer: LocalIssuer) -> None:
+    seen = inspect(local_issuer, deadline=time.monotonic() - 1)
+
+    assert seen.discovery.failure is Failure.TIMEOUT
+    assert seen.hosts[0].chain == ()
+
+
+@pytest.mark.parametrize("endpoint", ["discovery", "jwks"])
+def test_absurdly_nested_json_is_an_invalid_document(local_issuer: LocalIssuer, endpoint: str) -> None:
+    local_issuer.set_mode(broken=endpoint, failure="deep_json")
+
+    seen = inspect(local_issuer)
+
+    fetch = seen.discovery if endpoint == "discovery" else seen.jwks
+    assert fetch is not None
+    assert fetch.failure is Failure.INVALID
+    assert fetch.error == "answer is not a usable document: JSON nested deeper than 64 levels"
+
+
 def test_closed_port_is_unreachable_with_evidence() -> None:
     url = f"https://127.0.0.1:{free_port()}"
     seen = inspect_issuer(url, allow_private=True, now=NOW)
@@ -274,7 +323,7 @@ def test_closed_port_is_unreachable_with_evidence() -> None:
         ("https://user:pw@127.0.0.1:8443/", "credentials in the URL"),
         ("https://127.0.0.1:8443/", "refused: 127.0.0.1 is a loopback address (127.0.0.1)"),
         ("https://localhost:8443/", "refused: localhost resolves to a loopback address"),
-        ("https://10.1.2.3/", "private or reserved address"),
+        ("https://10.1.2.3/", "refused: 10.1.2.3 is a private address (10.1.2.3); allow with --allow-private"),
         ("https://169.254.169.254/", "instance metadata address"),
         ("https://[fd00:ec2::254]/", "instance metadata address"),
         ("https://[::ffff:127.0.0.1]/", "loopback address"),
@@ -295,10 +344,10 @@ def test_refused_urls_give_one_line_naming_the_url(url: str, reason: str) -> Non
         ("notaurl", "not a URL; give https://host[:port][/path]"),
         ("idp.example/path", "not a URL; give https://host[:port][/path]"),
         ("https://exa mple.com/", "spaces or control characters"),
-        ("https://idp.example/\x00", "spaces or control characters"),
+        ("https://idp.example/\n", "spaces or control characters"),
         ("https://bücher.example/", "non-ASCII characters"),
         ("https://idp.example/schlüssel", "non-ASCII characters"),
-        ("https://bad_host/", "'bad_host' is not a host name or IP address"),
+        ("https://bad_host/", "host 'bad_host' has an underscore; host names are letters, digits and hyphens"),
         ("https://-idp.example/", "'-idp.example' is not a host name"),
         ("https://idp.example:0/", "port 0"),
     ],
@@ -315,7 +364,7 @@ def test_what_is_not_an_https_host_port_path_url_is_refused_without_a_lookup(
     with pytest.raises(IssuerUrlError) as refused:
         inspect_issuer(url, allow_private=True, now=NOW)
 
-    assert str(refused.value).startswith(f"{url}: {reason}")
+    assert str(refused.value).startswith(f"{url.replace(chr(10), '\\n')}: {reason}")
     assert "\n" not in str(refused.value)
 
 

@@ -305,3 +305,24 @@ def test_throttling_maps_to_a_throttled_error() -> None:
             table.get("payments-api-prod")
 
     assert caught.value.operation == "GetItem"
+
+
+def test_large_targets_go_in_transactions_within_dynamodbs_4_mb(dynamodb: Any) -> None:
+    # 12 items of about 380 KB: 100 a transaction would send 4.5 MB, which DynamoDB refuses (moto does not).
+    claims = {"sub": "system:serviceaccount:payments:api", "aud": "sts.amazonaws.com"}
+    claims |= {f"c{n}": "x" * 2000 for n in range(190)}
+    targets = [target(f"large-{n:02d}", claims=claims) for n in range(12)]
+    sent: list[int] = []
+    dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems",
+        lambda params, **_: sent.append(sum(len(str(write["Put"]["Item"])) for write in params["TransactItems"])),
+    )
+    committed: list[str] = []
+
+    TargetsTable(dynamodb, TABLE).put_all(
+        targets, on_written=lambda chunk: committed.extend(t.target_id for t in chunk)
+    )
+
+    assert len(sent) > 1
+    assert max(sent) < 4_000_000
+    assert committed == [t.target_id for t in targets]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import ssl
 import threading
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 import boto3
 import jwt
@@ -54,6 +55,8 @@ class Endpoint:
     answer: dict[str, Any] | None = None
     raw: bytes | None = None
     delay: float = 0.0
+    drip: float = 0.0
+    echo_encoded: bool = False
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -78,13 +81,22 @@ class _Handler(BaseHTTPRequestHandler):
         if endpoint.raw is not None:
             payload, status = endpoint.raw, endpoint.status
         elif (client_id, secret) != (CLIENT_ID, CLIENT_SECRET):
+            shown = quote(secret or "", safe="") if endpoint.echo_encoded else secret
             payload = json.dumps(
-                {"error": "invalid_client", "error_description": f"client authentication failed for {secret}"}
+                {"error": "invalid_client", "error_description": f"client authentication failed for {shown}"}
             ).encode()
             status = 401
         else:
             answer = endpoint.answer or {"access_token": make_jwt(scope=form.get("scope")), "token_type": "Bearer"}
             payload, status = json.dumps(answer).encode(), endpoint.status
+        if endpoint.drip:
+            head = f"HTTP/1.0 {status} OK\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            with contextlib.suppress(OSError):
+                for byte in head + payload:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(endpoint.drip)
+            return
         self.send_response(status)
         for key, value in endpoint.headers.items():
             self.send_header(key, value)
@@ -214,6 +226,14 @@ def test_opaque_access_token_is_refused_with_the_reason(session: Any, endpoint: 
     assert "opaque access token" in str(caught.value)
 
 
+def test_a_token_whose_header_is_absurdly_nested_is_not_a_jwt(session: Any, endpoint: Endpoint) -> None:
+    header = base64.urlsafe_b64encode(b"[" * 20_000 + b"]" * 20_000).rstrip(b"=").decode()
+    endpoint.answer = {"access_token": f"{header}.eyJzdWIiOiJ4In0.c2ln", "token_type": "Bearer"}
+
+    with pytest.raises(NotAJwtError, match=r"is not a JWT \(its header is not JSON\)"):
+        fetcher(session, endpoint).fetch(client_source(endpoint))
+
+
 def test_wrong_secret_is_reported_by_the_oauth_error_without_the_secret(session: Any, endpoint: Endpoint) -> None:
     session.client("secretsmanager").put_secret_value(
         SecretId="webid-canary/acme-client", SecretString="not-the-right-one"
@@ -288,13 +308,70 @@ def test_answer_without_the_token_field_names_what_was_there(session: Any, endpo
         fetcher(session, endpoint).fetch(client_source(endpoint))
 
 
-def test_slow_endpoint_times_out_as_a_retryable_error(session: Any, endpoint: Endpoint) -> None:
-    endpoint.delay = 1.5
+@pytest.mark.parametrize(
+    ("slowness", "budget"),
+    [
+        ({"delay": 3.0}, 1.0),
+        # One byte every 50 ms: no single read waits long, so only the fetch's total budget ends it.
+        ({"drip": 0.05}, 1.0),
+    ],
+    ids=["silent", "dripping"],
+)
+def test_a_slow_endpoint_is_cut_off_at_the_fetch_budget_as_a_retryable_error(
+    session: Any, endpoint: Endpoint, slowness: dict[str, float], budget: float
+) -> None:
+    for name, value in slowness.items():
+        setattr(endpoint, name, value)
 
-    with pytest.raises(TokenEndpointError, match=r"no answer from 127\.0\.0\.1 within 0\.2 s") as caught:
-        fetcher(session, endpoint, timeout=0.2).fetch(client_source(endpoint))
+    with pytest.raises(TokenEndpointError) as caught:
+        fetcher(session, endpoint, timeout=budget).fetch(client_source(endpoint))
 
+    # Which step was cut off (most likely the answer) depends on the machine; the budget named does not.
+    assert caught.value.reason.endswith(f" timed out after {budget:g} s (the token fetch's budget)")
     assert caught.value.retryable
+
+
+def test_a_callers_deadline_cuts_a_token_fetch_short(session: Any, endpoint: Endpoint) -> None:
+    endpoint.drip = 0.05
+
+    with pytest.raises(TokenEndpointError, match=r"what was left before the caller's deadline"):
+        fetcher(session, endpoint, timeout=30).fetch(client_source(endpoint), deadline=time.monotonic() + 0.5)
+
+
+def test_a_secret_echoed_url_encoded_is_redacted_too(session: Any, endpoint: Endpoint) -> None:
+    session.client("secretsmanager").put_secret_value(
+        SecretId="webid-canary/acme-client", SecretString="not/the right+one:"
+    )
+    endpoint.echo_encoded = True
+
+    with pytest.raises(TokenEndpointError) as caught:
+        fetcher(session, endpoint).fetch(client_source(endpoint))
+
+    assert quote("not/the right+one:", safe="") not in str(caught.value)
+    assert "not/the" not in str(caught.value)
+    assert "client authentication failed for <redacted>" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "https://169.254.169.254/latest/api/token",
+            "169.254.169.254 is an instance metadata address (169.254.169.254)",
+        ),
+        ("https://169.254.170.2/v2/credentials", "169.254.170.2 is an instance metadata address (169.254.170.2)"),
+        ("https://[::ffff:169.254.169.254]/", "is an instance metadata address in IPv4-mapped form"),
+        ("https://[64:ff9b::a9fe:a9fe]/", "is an instance metadata address in NAT64 form"),
+    ],
+)
+def test_metadata_endpoints_are_refused_even_when_private_issuers_are_allowed(
+    session: Any, endpoint: Endpoint, url: str, reason: str
+) -> None:
+    with pytest.raises(TokenEndpointError) as caught:
+        fetcher(session, endpoint, allow_private=True).fetch(client_source(endpoint, token_endpoint=url))
+
+    assert reason in caught.value.reason
+    assert "unless" not in caught.value.reason
 
 
 def test_missing_client_secret_names_the_secret(session: Any, endpoint: Endpoint) -> None:

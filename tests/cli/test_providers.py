@@ -152,7 +152,8 @@ NOT_ISSUER_URLS = [
     ("https://", "no host"),
     ("https://exa mple.com/", "spaces or control characters"),
     ("https://idp.example/a b", "spaces or control characters"),
-    ("https://bad_host/", "'bad_host' is not a host name"),
+    ("https://bad_host/", "host 'bad_host' has an underscore"),
+    ("https://bücher.example/", "non-ASCII characters in the URL (give the host's xn-- form"),
     ("https://idp.example:0/", "port 0"),
     ("https://idp.example:99999/", "not a valid URL"),
 ]
@@ -177,6 +178,31 @@ def test_thumbprint_of_a_closed_port_says_what_failed() -> None:
     result = run("thumbprint", f"https://127.0.0.1:{free_port()}", "--allow-private")
     assert result.exit_code == 1
     assert "no certificate: cannot connect" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_thumbprint_against_an_issuer_that_drips_its_answer_ends_at_its_budget(local_issuer: LocalIssuer) -> None:
+    # One byte every 50 ms: each read gets a byte well within any per-read timeout, so only a total budget ends it.
+    local_issuer.set_mode(drip=0.05)
+
+    result = run(
+        "thumbprint", local_issuer.url, "--allow-private", "--ca-file", local_issuer.ca_file, "--timeout", "0.5"
+    )
+
+    assert result.exit_code == 1
+    (discovery,) = [line for line in result.output.splitlines() if line.startswith("discovery:")]
+    assert discovery.startswith(f"discovery: {local_issuer.url}/.well-known/openid-configuration: ")
+    assert discovery.endswith(" timed out after 0.5 s (a request's budget)")
+    assert "Traceback" not in result.output
+
+
+def test_thumbprint_of_absurdly_nested_json_is_an_invalid_document_not_a_traceback(local_issuer: LocalIssuer) -> None:
+    local_issuer.set_mode(broken="discovery", failure="deep_json")
+
+    result = run("thumbprint", local_issuer.url, "--allow-private", "--ca-file", local_issuer.ca_file)
+
+    assert result.exit_code == 1
+    assert "answer is not a usable document: JSON nested deeper than 64 levels" in result.output
     assert "Traceback" not in result.output
 
 

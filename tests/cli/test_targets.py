@@ -82,7 +82,11 @@ def test_register_a_json_list_stores_every_target(dynamodb: Any, tmp_path: Path)
     result = run("register", "--file", path)
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ["registered payments-api-prod", "registered payments-api-dev"]
+    assert result.stdout.splitlines() == [
+        "registered payments-api-prod",
+        "registered payments-api-dev",
+        "2 written, 0 skipped, 0 refused",
+    ]
     assert set(stored(dynamodb)) == {"payments-api-prod", "payments-api-dev"}
     assert stored(dynamodb)["payments-api-dev"]["severity"] == {"S": "low"}
 
@@ -120,6 +124,64 @@ def test_a_bad_file_writes_nothing_and_names_every_problem(dynamodb: Any, tmp_pa
     assert errors[1] == "error: #3: target_id: required"
     assert errors[2].startswith("error: bad-duration: severty: unknown field; did you mean 'severity'?")
     assert errors[3].startswith("error: bad-duration: duration_seconds: must be between 900 and 43200")
+    assert (
+        result.stderr.splitlines()[-1]
+        == "nothing registered: 0 written, 1 skipped, 3 refused (4 problem(s) in 4 item(s))"
+    )
+    assert stored(dynamodb) == {}
+
+
+def test_a_file_whose_last_item_is_too_large_for_dynamodb_writes_nothing_and_counts(
+    dynamodb: Any, tmp_path: Path
+) -> None:
+    huge = {"sub": "system:serviceaccount:payments:api", "aud": "sts.amazonaws.com"}
+    huge |= {f"c{n}": "x" * 2000 for n in range(250)}
+    path = write(tmp_path, "targets.json", [item("first-one"), item("second-one"), item("too-big", claims=huge)])
+
+    result = run("register", "--file", path)
+
+    assert result.exit_code == 2
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert error.startswith("error: too-big: item: is ")
+    assert error.endswith("bytes as stored; a DynamoDB item holds at most 409600")
+    assert (
+        result.stderr.splitlines()[-1]
+        == "nothing registered: 0 written, 2 skipped, 1 refused (1 problem(s) in 3 item(s))"
+    )
+    assert stored(dynamodb) == {}
+
+
+def test_a_control_character_in_an_id_stays_on_the_error_line(dynamodb: Any, tmp_path: Path) -> None:
+    path = write(tmp_path, "targets.json", [item("evil\nerror: forged-line"), item("x", **{"own\rer": "a"})])
+
+    result = run("register", "--file", path)
+
+    assert result.exit_code == 2
+    errors = result.stderr.splitlines()
+    assert errors[0] == "error: evil\\nerror: forged-line: target_id: 'evil\\nerror: forged-line' must be 3 to 64" + (
+        " characters of lowercase letters, digits, '.', '_' and '-'"
+    )
+    assert errors[1].startswith("error: x: own\\rer: unknown field")
+    assert len(errors) == 4
+    assert stored(dynamodb) == {}
+
+
+def test_yaml_aliases_are_refused_in_one_line(dynamodb: Any, tmp_path: Path) -> None:
+    # A few hundred bytes that expand to 9**9 strings when aliases are followed.
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    lines += [
+        f"{b}: &{b} [*{a},*{a},*{a},*{a},*{a},*{a},*{a},*{a},*{a}]" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+
+    result = run("register", "--file", str(path))
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: file: {path} is neither JSON nor YAML: YAML anchors and aliases (&name, *name) are refused"
+        " (line 1); write each value out\n"
+    )
     assert stored(dynamodb) == {}
 
 
@@ -146,7 +208,11 @@ def test_replace_updates_an_existing_target(dynamodb: Any, tmp_path: Path) -> No
     )
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ["updated payments-api-prod", "registered another-one"]
+    assert result.stdout.splitlines() == [
+        "updated payments-api-prod",
+        "registered another-one",
+        "2 written, 0 skipped, 0 refused",
+    ]
     assert stored(dynamodb)["payments-api-prod"]["owner"] == {"S": "sre"}
 
 

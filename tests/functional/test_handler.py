@@ -179,6 +179,22 @@ def test_nothing_secret_reaches_the_logs(fleet: Fleet, capsys: pytest.CaptureFix
     assert "SessionToken" not in written
 
 
+@pytest.mark.usefixtures("fleet")
+def test_the_lambdas_log_handler_redacts_and_the_sdk_stays_quiet() -> None:
+    from webid_canary import handler
+    from webid_canary.redaction import RedactionFilter
+
+    assert any(isinstance(f, RedactionFilter) for f in handler.logger.registered_handler.filters)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)  # what ApplicationLogLevel=DEBUG does
+    try:
+        assert not logging.getLogger("botocore.endpoint").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("botocore.parsers").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(level)
+
+
 def test_each_targets_work_is_logged_with_its_target_id(
     fleet: Fleet, capsys: pytest.CaptureFixture[str], logs: io.StringIO
 ) -> None:

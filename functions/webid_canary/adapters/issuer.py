@@ -1,8 +1,9 @@
 """Inspect an OIDC issuer the way STS meets it: discovery, JWKS, and the TLS chain each host presents.
 
-Only public https URLs without query or fragment are fetched (private, loopback, link-local and metadata
-addresses are refused unless allowed), answers are capped in size and time, redirects never leave the
-host, and every failure comes back as data naming the URL and what failed.
+Only public https URLs without query or fragment are fetched (the guard of adapters.net refuses private,
+loopback, link-local and metadata addresses unless allowed, and connects to the address it checked), answers
+are capped in size, every request has a total time budget and a whole inspection has one too, redirects never
+leave the host, and every failure comes back as data naming the URL and what failed.
 """
 
 from __future__ import annotations
@@ -10,19 +11,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import http.client
 import ipaddress
-import json
 import os
-import re
-import socket
 import ssl
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -33,6 +28,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
+from webid_canary.adapters import net
 from webid_canary.core.inspection import (
     CertificateFacts,
     Failure,
@@ -60,22 +56,20 @@ __all__ = [
 DISCOVERY_SUFFIX: Final = "/.well-known/openid-configuration"
 MAX_REDIRECTS: Final = 3
 MAX_CA_FILE_BYTES: Final = 10_000_000
-_CHUNK: Final = 65536
+DEFAULT_TIMEOUT: Final = 5.0
+# An inspection makes two requests (discovery, JWKS); its budget is this many request budgets by default.
+INSPECTION_BUDGET_REQUESTS: Final = 3
 _USER_AGENT: Final = "webid-canary"
-_HOST_NAME: Final = re.compile(
-    r"(?=.{1,253}\.?$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?"
-)
-# Instance metadata endpoints (AWS IMDS over IPv4 and IPv6): the refusal names them.
-_METADATA: Final = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+_NET_FAILURES: Final[Mapping[type[net.NetError], Failure]] = {
+    net.TimedOutError: Failure.TIMEOUT,
+    net.ConnectError: Failure.CONNECT,
+    net.TlsError: Failure.TLS,
+    net.TooLargeError: Failure.TOO_LARGE,
+}
 
 
-class IssuerUrlError(ValueError):
+class IssuerUrlError(net.UrlError):
     """A URL that may not be fetched at all: the message names the URL and the reason, on one line."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"{url}: {reason}")
-        self.url = url
-        self.reason = reason
 
 
 class CaFileError(ValueError):
@@ -102,114 +96,41 @@ def last_certificate_thumbprint(chain: Iterable[bytes]) -> str | None:
     return hashlib.sha1(certificates[-1], usedforsecurity=False).hexdigest()
 
 
-# ----- URLs and addresses
+# ----- URLs, addresses and budgets
 
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    url: str
-    host: str
-    port: int
-    path: str
+    url: net.Url
     addresses: tuple[str, ...]
-
-    @property
-    def netloc(self) -> str:
-        return self.host if self.port == 443 else f"{self.host}:{self.port}"
-
-    @property
-    def display_host(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == 443 else f"{host}:{self.port}"
 
 
 # IAM: "The URL must begin with https:// ... path components are allowed but query parameters are not"
 # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html). STS fetches
 # <issuer>/.well-known/openid-configuration and the jwks_uri it names, which must be publicly reachable
 # (https://repost.aws/knowledge-center/iam-sts-invalididentitytoken).
-def _split(url: str, *, allow_query: bool) -> tuple[str, int, str]:
-    if "://" not in url:
-        raise IssuerUrlError(url, "not a URL; give https://host[:port][/path]")
-    if any(c.isspace() or not c.isprintable() for c in url):
-        raise IssuerUrlError(url, "spaces or control characters in the URL")
-    if not url.isascii():
-        raise IssuerUrlError(
-            url, "non-ASCII characters in the URL (give the host's xn-- form, percent-encode the path)"
-        )
+def _split(url: str, *, allow_query: bool) -> net.Url:
     try:
-        parts = urlsplit(url)
-        port = 443 if parts.port is None else parts.port
-    except ValueError as exc:
-        raise IssuerUrlError(url, f"not a valid URL ({exc})") from exc
-    if parts.scheme != "https":
-        raise IssuerUrlError(url, "only https:// URLs are fetched")
-    if not parts.hostname:
-        raise IssuerUrlError(url, "no host")
-    if not _is_host(parts.hostname):
-        raise IssuerUrlError(url, f"{parts.hostname!r} is not a host name or IP address")
-    if port == 0:
-        raise IssuerUrlError(url, "port 0 is not a port to connect to")
-    if parts.username or parts.password:
-        raise IssuerUrlError(url, "credentials in the URL are refused")
-    if parts.fragment or (parts.query and not allow_query):
-        raise IssuerUrlError(url, "an issuer URL takes no query or fragment")
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return parts.hostname, port, path
+        return net.split_url(url, allow_query=allow_query)
+    except net.UrlError as exc:
+        raise IssuerUrlError(url, exc.reason) from exc
 
 
-def _is_host(host: str) -> bool:
-    """An IP address or a DNS host name (letters, digits and hyphens in dot-separated labels; IDNs as xn--)."""
+def _target(parts: net.Url, *, allow_private: bool, deadline: net.Deadline) -> _Target:
+    """The URL with its checked addresses; IssuerUrlError when the guard refuses one."""
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return _HOST_NAME.fullmatch(host) is not None
-    return True
+        addresses = net.checked_addresses(parts.host, parts.port, allow_private=allow_private, deadline=deadline)
+    except net.RefusedError as exc:
+        hint = "" if exc.always else "; allow with --allow-private"
+        raise IssuerUrlError(parts.url, f"refused: {exc.reason}{hint}") from exc
+    return _Target(parts, addresses)
 
 
-def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """What kind of non-public address this is, or None for a public one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in _METADATA:
-        return "an instance metadata address"
-    if address.is_loopback:
-        return "a loopback address"
-    if address.is_link_local:
-        return "a link-local address"
-    if address.is_private or not address.is_global or address.is_multicast:
-        return "a private or reserved address"
-    return None
-
-
-def _resolve(host: str, port: int, timeout: float) -> tuple[str, ...]:
-    """IP addresses of a host; name resolution gets the same time limit as every other network call."""
-    try:
-        return (str(ipaddress.ip_address(host)),)
-    except ValueError:
-        pass
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        try:
-            infos = future.result(timeout=timeout)
-        except FutureTimeoutError as exc:
-            raise _FetchError(Failure.TIMEOUT, f"resolving {host} timed out after {timeout:g} s") from exc
-        except OSError as exc:
-            raise _FetchError(Failure.CONNECT, f"cannot resolve {host}: {exc.strerror or exc}") from exc
-    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def _target(url: str, *, allow_private: bool, allow_query: bool, timeout: float) -> _Target:
-    host, port, path = _split(url, allow_query=allow_query)
-    addresses = _resolve(host, port, timeout)
-    if not allow_private:
-        for address in addresses:
-            kind = _refusal(ipaddress.ip_address(address))
-            if kind is not None:
-                where = f"{host} is" if host == address else f"{host} resolves to"
-                raise IssuerUrlError(url, f"refused: {where} {kind} ({address}); allow with --allow-private")
-    return _Target(url=url, host=host, port=port, path=path, addresses=addresses)
+def _overall(timeout: float, budget: float | None, deadline: float | None) -> net.Deadline:
+    """An inspection's deadline: its own budget, cut short by the caller's deadline (a time.monotonic() value)."""
+    seconds = INSPECTION_BUDGET_REQUESTS * timeout if budget is None else budget
+    own = net.Deadline.after(seconds, "the inspection's")
+    return own.sooner(None if deadline is None else net.Deadline.at_monotonic(deadline))
 
 
 def check_issuer_url(url: str) -> None:
@@ -317,37 +238,12 @@ class _Session:
     now: datetime
     hosts: dict[str, HostFacts] = field(default_factory=dict)
 
-    def connect(self, target: _Target, role: Role, deadline: float) -> ssl.SSLSocket:
-        try:
-            tls = self._handshake(target, deadline)
-        except TimeoutError as exc:
-            raise _FetchError(Failure.TIMEOUT, f"TLS connection timed out after {self.timeout:g} s") from exc
-        except ssl.SSLError as exc:
-            raise _FetchError(Failure.TLS, f"TLS handshake failed: {exc.reason or exc}") from exc
-        except OSError as exc:
-            raise _FetchError(Failure.CONNECT, f"cannot connect: {exc.strerror or exc}") from exc
-        key = target.display_host
-        if key not in self.hosts:
-            self.hosts[key] = self._facts(key, target.host, role, tls)
+    def connect(self, target: _Target, role: Role, deadline: net.Deadline) -> ssl.SSLSocket:
+        url = target.url
+        tls = net.open_tls(url.host, url.port, target.addresses, _client_context(), deadline)
+        if url.netloc not in self.hosts:
+            self.hosts[url.netloc] = self._facts(url.netloc, url.host, role, tls)
         return tls
-
-    def _handshake(self, target: _Target, deadline: float) -> ssl.SSLSocket:
-        errors: list[OSError] = []
-        for address in target.addresses:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            try:
-                raw = socket.create_connection((address, target.port), timeout=min(remaining, self.timeout))
-            except OSError as exc:
-                errors.append(exc)
-                continue
-            try:
-                return _client_context().wrap_socket(raw, server_hostname=target.host)
-            except BaseException:
-                raw.close()
-                raise
-        raise errors[-1] if errors else OSError(f"no address for {target.host}")
 
     def _facts(self, key: str, host: str, role: Role, tls: ssl.SSLSocket) -> HostFacts:
         ders = list(tls.get_unverified_chain() or ())
@@ -381,44 +277,16 @@ def _certificate(der: bytes, cert: x509.Certificate) -> CertificateFacts:
 # ----- HTTP
 
 
-def _get(session: _Session, target: _Target, role: Role, deadline: float) -> tuple[int, bytes]:
+def _get(session: _Session, target: _Target, role: Role, deadline: net.Deadline) -> net.Answer:
     tls = session.connect(target, role, deadline)
-    # A plain HTTPConnection over our own TLS socket: HTTPSConnection would load a trust store per request.
-    connection = http.client.HTTPConnection(target.host, target.port, timeout=session.timeout)
-    connection.sock = tls
     try:
-        # Each read waits at most what is left of the deadline; a trickling server is cut off between reads.
-        tls.settimeout(max(0.001, deadline - time.monotonic()))
-        connection.request(
-            "GET",
-            target.path,
-            headers={"Host": target.netloc, "Accept": "application/json", "User-Agent": _USER_AGENT},
-        )
-        response = connection.getresponse()
-        if 300 <= response.status < 400:
-            return response.status, (response.getheader("Location") or "").encode()
-        if response.status != 200:
-            raise _FetchError(Failure.STATUS, f"HTTP {response.status} {response.reason}", response.status)
-        length = response.getheader("Content-Length")
-        if length is not None and length.isdigit() and int(length) > session.max_bytes:
-            raise _FetchError(Failure.TOO_LARGE, f"answer of {length} bytes exceeds {session.max_bytes}", 200)
-        body = bytearray()
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError
-            chunk = response.read(_CHUNK)
-            if not chunk:
-                break
-            body += chunk
-            if len(body) > session.max_bytes:
-                raise _FetchError(Failure.TOO_LARGE, f"answer exceeds {session.max_bytes} bytes", 200)
-        return response.status, bytes(body)
-    except TimeoutError as exc:
-        raise _FetchError(Failure.TIMEOUT, f"no complete answer within {session.timeout:g} s") from exc
-    except (http.client.HTTPException, OSError) as exc:
-        raise _FetchError(Failure.CONNECT, f"HTTP exchange failed: {exc}") from exc
+        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        answer = net.exchange(tls, target.url, "GET", headers=headers, deadline=deadline, max_bytes=session.max_bytes)
     finally:
-        connection.close()
+        tls.close()
+    if not 300 <= answer.status < 400 and answer.status != 200:
+        raise _FetchError(Failure.STATUS, f"HTTP {answer.status} {answer.reason}", answer.status)
+    return answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,46 +298,66 @@ class FetchedJson:
     body: Mapping[str, Any] | None
 
 
-def _fetch(session: _Session, url: str, role: Role, *, allow_query: bool, target: _Target | None = None) -> FetchedJson:
-    started = time.monotonic()
-    deadline = started + session.timeout
+def _fetch(
+    session: _Session, url: str, role: Role, *, allow_query: bool, overall: net.Deadline, discovery: bool = False
+) -> FetchedJson:
+    """GET one JSON object, following redirects within the host, all within one request's budget.
+
+    For an issuer's `discovery`, a refused URL raises IssuerUrlError and a failure before any connection still
+    names the host."""
+    deadline = overall.within(session.timeout, "a request's")
+    started = deadline.remaining()
     current = url
+    status: int | None = None
+    target: _Target | None = None
     try:
-        if target is None:
-            target = _target(url, allow_private=session.allow_private, allow_query=allow_query, timeout=session.timeout)
+        parts = _split(url, allow_query=allow_query)
+        target = _target(parts, allow_private=session.allow_private, deadline=deadline)
         for _ in range(MAX_REDIRECTS + 1):
-            status, body = _get(session, target, role, deadline)
+            answer = _get(session, target, role, deadline)
+            status = answer.status
             if not 300 <= status < 400:
                 break
-            location = urljoin(current, body.decode("latin-1"))
+            location = urljoin(current, answer.location or "")
             moved = urlsplit(location)
-            if (moved.scheme, moved.hostname, moved.port or 443) != ("https", target.host, target.port):
+            if (moved.scheme, moved.hostname, moved.port or 443) != ("https", parts.host, parts.port):
                 raise _FetchError(Failure.REDIRECT, f"redirect to another host refused: {location}", status)
             current = location
-            target = _target(current, allow_private=session.allow_private, allow_query=True, timeout=session.timeout)
+            target = _target(_split(current, allow_query=True), allow_private=session.allow_private, deadline=deadline)
         else:
             raise _FetchError(Failure.REDIRECT, f"more than {MAX_REDIRECTS} redirects", status)
-        try:
-            document = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise _FetchError(Failure.NOT_JSON, f"answer is not JSON ({_preview(body)})", status) from exc
-        if not isinstance(document, dict):
-            raise _FetchError(Failure.NOT_JSON, "answer is JSON but not an object", status)
+        document = _document(answer.body, status)
     except IssuerUrlError as exc:
-        fetch = Fetch(url=url, failure=Failure.REFUSED, error=exc.reason)
-        return FetchedJson(fetch, None, None)
-    except _FetchError as exc:
-        seconds = time.monotonic() - started
-        fetch = Fetch(url=url, status=exc.status, seconds=seconds, failure=exc.failure, error=str(exc))
-        return FetchedJson(fetch, _host_or_error(session, target, role, str(exc)), None)
-    fetch = Fetch(url=url, status=status, seconds=time.monotonic() - started)
-    return FetchedJson(fetch, session.hosts.get(target.display_host), document)
+        if discovery:
+            raise
+        return FetchedJson(Fetch(url=url, failure=Failure.REFUSED, error=exc.reason), None, None)
+    except (_FetchError, net.NetError) as exc:
+        failure = exc.failure if isinstance(exc, _FetchError) else _NET_FAILURES.get(type(exc), Failure.CONNECT)
+        code = exc.status if isinstance(exc, _FetchError) else status
+        seconds = started - deadline.remaining()
+        fetch = Fetch(url=url, status=code, seconds=seconds, failure=failure, error=str(exc))
+        netloc = net.split_url(url, allow_query=True).netloc
+        host = _host_or_error(session, netloc, role, str(exc)) if target or discovery else None
+        return FetchedJson(fetch, host, None)
+    fetch = Fetch(url=url, status=status, seconds=started - deadline.remaining())
+    return FetchedJson(fetch, session.hosts.get(parts.netloc), document)
 
 
-def _host_or_error(session: _Session, target: _Target | None, role: Role, error: str) -> HostFacts | None:
-    if target is None:
-        return None
-    return session.hosts.get(target.display_host) or HostFacts(host=target.display_host, role=role, error=error)
+def _document(body: bytes, status: int) -> Mapping[str, Any]:
+    """The JSON object of an answer; _FetchError when it is not JSON, too deeply nested, or not an object."""
+    try:
+        document = net.load_json(body)
+    except net.JsonDepthError as exc:
+        raise _FetchError(Failure.INVALID, f"answer is not a usable document: {exc}", status) from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _FetchError(Failure.NOT_JSON, f"answer is not JSON ({_preview(body)})", status) from exc
+    if not isinstance(document, dict):
+        raise _FetchError(Failure.NOT_JSON, "answer is JSON but not an object", status)
+    return document
+
+
+def _host_or_error(session: _Session, netloc: str, role: Role, error: str) -> HostFacts:
+    return session.hosts.get(netloc) or HostFacts(host=netloc, role=role, error=error)
 
 
 def _preview(body: bytes) -> str:
@@ -482,15 +370,17 @@ def fetch_json(
     *,
     allow_private: bool = False,
     ca_file: str | None = None,
-    timeout: float = 5.0,
+    timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = 1_000_000,
     role: Role = Role.ISSUER,
     now: datetime | None = None,
+    deadline: float | None = None,
 ) -> FetchedJson:
     """GET one JSON object over HTTPS under the inspection rules; a URL breaking them raises IssuerUrlError.
 
-    A private or loopback address (without `allow_private`) comes back as a failed fetch (`refused`); an unusable
-    `ca_file` raises CaFileError before any connection."""
+    The whole fetch (lookup, handshake, redirects, every read) ends within `timeout` seconds, or by `deadline`
+    (a time.monotonic() value) when that comes first. A private or loopback address (without `allow_private`)
+    comes back as a failed fetch (`refused`); an unusable `ca_file` raises CaFileError before any connection."""
     _split(url, allow_query=True)
     _check_ca(ca_file)
     session = _Session(
@@ -500,7 +390,7 @@ def fetch_json(
         max_bytes=max_bytes,
         now=now or datetime.now(UTC),
     )
-    return _fetch(session, url, role, allow_query=True)
+    return _fetch(session, url, role, allow_query=True, overall=_overall(timeout, timeout, deadline))
 
 
 def fetch_jwks(
@@ -508,11 +398,12 @@ def fetch_jwks(
     *,
     allow_private: bool = False,
     ca_file: str | None = None,
-    timeout: float = 5.0,
+    timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = 1_000_000,
     now: datetime | None = None,
+    deadline: float | None = None,
 ) -> FetchedJson:
-    """GET a JWKS; an answer without a `keys` list counts as a failed fetch (failure `invalid`)."""
+    """GET a JWKS (as fetch_json); an answer without a `keys` list counts as a failed fetch (failure `invalid`)."""
     fetched = fetch_json(
         url,
         allow_private=allow_private,
@@ -521,6 +412,7 @@ def fetch_jwks(
         max_bytes=max_bytes,
         role=Role.JWKS,
         now=now,
+        deadline=deadline,
     )
     if fetched.body is not None and not isinstance(fetched.body.get("keys"), list):
         fetch = replace(fetched.fetch, failure=Failure.INVALID, error='JWKS has no "keys" list')
@@ -533,28 +425,27 @@ def inspect_issuer(
     *,
     allow_private: bool = False,
     ca_file: str | None = None,
-    timeout: float = 5.0,
+    timeout: float = DEFAULT_TIMEOUT,
+    budget: float | None = None,
     max_bytes: int = 1_000_000,
     now: datetime,
+    deadline: float | None = None,
 ) -> IssuerInspection:
     """Fetch discovery and JWKS and read both hosts' chains; raises IssuerUrlError only for a refused issuer URL.
 
-    `now` stamps the inspection and is the instant at which the presented chains are verified. An unusable
-    `ca_file` raises CaFileError before any connection."""
-    host, port, path = _split(url, allow_query=False)
+    Each request (lookup, handshake, redirects, every read) ends within `timeout` seconds; the inspection as a
+    whole within `budget` seconds (INSPECTION_BUDGET_REQUESTS x `timeout` by default) and by `deadline`, a
+    time.monotonic() value, when given. `now` stamps the inspection and is the instant at which the presented
+    chains are verified. An unusable `ca_file` raises CaFileError before any connection."""
+    _split(url, allow_query=False)
     _check_ca(ca_file)
-    discovery_url = url.rstrip("/") + DISCOVERY_SUFFIX
+    overall = _overall(timeout, budget, deadline)
     session = _Session(ca_file=ca_file, timeout=timeout, allow_private=allow_private, max_bytes=max_bytes, now=now)
+    discovery_url = url.rstrip("/") + DISCOVERY_SUFFIX
     try:
-        issuer_target = _target(url, allow_private=allow_private, allow_query=False, timeout=timeout)
-    except _FetchError as exc:
-        failed = Fetch(url=discovery_url, failure=exc.failure, error=str(exc))
-        display = _Target(url, host, port, path, ()).display_host
-        return IssuerInspection(
-            url=url, inspected_at=now, discovery=failed, hosts=(HostFacts(display, Role.ISSUER, error=str(exc)),)
-        )
-    target = replace(issuer_target, url=discovery_url, path=path.rstrip("/") + DISCOVERY_SUFFIX)
-    discovery = _fetch(session, discovery_url, Role.ISSUER, allow_query=False, target=target)
+        discovery = _fetch(session, discovery_url, Role.ISSUER, allow_query=False, overall=overall, discovery=True)
+    except IssuerUrlError as exc:
+        raise IssuerUrlError(url, exc.reason) from exc
     inspection = IssuerInspection(url=url, inspected_at=now, discovery=discovery.fetch)
     if discovery.body is None:
         return replace(inspection, hosts=_hosts(session, discovery.host))
@@ -566,7 +457,7 @@ def inspect_issuer(
     )
     if inspection.jwks_uri is None:
         return replace(inspection, hosts=_hosts(session, discovery.host))
-    jwks = _fetch(session, inspection.jwks_uri, Role.JWKS, allow_query=True)
+    jwks = _fetch(session, inspection.jwks_uri, Role.JWKS, allow_query=True, overall=overall)
     fetch = jwks.fetch
     keys: tuple[KeyFacts, ...] = ()
     if jwks.body is not None:
@@ -592,13 +483,16 @@ def inspect_issuers(
     *,
     allow_private: bool = False,
     ca_file: str | None = None,
-    timeout: float = 5.0,
+    timeout: float = DEFAULT_TIMEOUT,
+    budget: float | None = None,
     max_bytes: int = 1_000_000,
     now: datetime,
+    deadline: float | None = None,
     concurrency: int = 16,
     on_done: Callable[[str], None] | None = None,
 ) -> dict[str, IssuerInspection | IssuerUrlError]:
-    """Inspect many issuers at once, each fetched once; a refused URL maps to its IssuerUrlError.
+    """Inspect many issuers at once (each as inspect_issuer, with its own budget, all by `deadline`), each
+    fetched once; a refused URL maps to its IssuerUrlError.
 
     An unusable `ca_file` raises CaFileError before any connection."""
     unique = list(dict.fromkeys(urls))
@@ -607,7 +501,14 @@ def inspect_issuers(
     def one(url: str) -> IssuerInspection | IssuerUrlError:
         try:
             return inspect_issuer(
-                url, allow_private=allow_private, ca_file=ca_file, timeout=timeout, max_bytes=max_bytes, now=now
+                url,
+                allow_private=allow_private,
+                ca_file=ca_file,
+                timeout=timeout,
+                budget=budget,
+                max_bytes=max_bytes,
+                now=now,
+                deadline=deadline,
             )
         except IssuerUrlError as exc:
             return exc

@@ -15,13 +15,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from webid_canary import names
 from webid_canary.adapters.aws import error_code, translate
 from webid_canary.app.ports import AwsError, AwsMissingError
-from webid_canary.core.targets import Target, TargetError, parse_target, target_to_item
+from webid_canary.core.targets import Target, TargetError, item_bytes, parse_target, target_to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY: Final = names.TARGETS_KEY
 TRANSACTION_LIMIT: Final = 100
+# TransactWriteItems carries at most 4 MB in all (100 items of 400 KB would not fit).
+TRANSACTION_BYTES: Final = 4_000_000
 BATCH_GET_LIMIT: Final = 100
 
 
@@ -77,6 +79,21 @@ def _call[T](operation: str, request: Callable[[], T], *, table_name: str, regio
         raise translate(operation, exc) from exc
     except BotoCoreError as exc:
         raise translate(operation, exc) from exc
+
+
+def _transactions(targets: Sequence[Target]) -> Iterator[Sequence[Target]]:
+    """The targets in order, cut into transactions of at most TRANSACTION_LIMIT items and TRANSACTION_BYTES."""
+    chunk: list[Target] = []
+    size = 0
+    for target in targets:
+        bytes_ = item_bytes(target_to_item(target))
+        if chunk and (len(chunk) == TRANSACTION_LIMIT or size + bytes_ > TRANSACTION_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(target)
+        size += bytes_
+    if chunk:
+        yield chunk
 
 
 def _client(table_resource_or_client: Any) -> tuple[DynamoDBClient, bool]:
@@ -174,10 +191,18 @@ class TargetsTable:
         except _ConditionFailedError as exc:
             raise TargetExistsError("PutItem", [target.target_id]) from exc
 
-    def put_all(self, targets: Sequence[Target], *, replace: bool = False) -> None:
-        """Store several targets, all or none per transaction of 100; unless `replace`, none may exist yet.
+    def put_all(
+        self,
+        targets: Sequence[Target],
+        *,
+        replace: bool = False,
+        on_written: Callable[[Sequence[Target]], None] | None = None,
+    ) -> None:
+        """Store several targets, all or none per transaction (100 items, 4 MB); unless `replace`, none may exist.
 
         Without `replace` the ids are checked first, so that a long list is refused before any write.
+        `on_written` hears of each committed transaction's targets, so a caller can say what a later failure
+        left written.
         """
         ids = [t.target_id for t in targets]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -185,8 +210,7 @@ class TargetsTable:
             raise ValueError(f"target ids given more than once: {', '.join(duplicates)}")
         if not replace and (taken := self.existing(ids)):
             raise TargetExistsError("BatchGetItem", sorted(taken))
-        for start in range(0, len(targets), TRANSACTION_LIMIT):
-            chunk = targets[start : start + TRANSACTION_LIMIT]
+        for chunk in _transactions(targets):
             extra: dict[str, Any] = {} if replace else self._must_not_exist()
             writes: Any = [{"Put": {"TableName": self.table_name, "Item": self._encode(t), **extra}} for t in chunk]
             try:
@@ -199,6 +223,8 @@ class TargetsTable:
                     if reason.get("Code") == "ConditionalCheckFailed"
                 ]
                 raise TargetExistsError("TransactWriteItems", taken_ids or [t.target_id for t in chunk]) from exc
+            if on_written is not None:
+                on_written(chunk)
 
     def delete(self, target_id: str) -> None:
         """Remove a target; TargetNotFoundError when none is registered under this id."""

@@ -1,28 +1,26 @@
 """Fetch a real token for a live probe: OAuth client credentials, Cognito developer identities, or a stored token.
 
 Secrets are read only under names.SECRET_PREFIX. No error message carries a secret or a token: reasons name the
-source, the secret id, the HTTP status or AWS error code, never a value.
+source, the secret id, the HTTP status or AWS error code, never a value. Token endpoints are reached through
+adapters.net: the same address guard as issuers, and one total time budget per fetch.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import http.client
-import ipaddress
-import json
 import re
-import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from webid_canary import names
+from webid_canary.adapters import net
 from webid_canary.core.model import Token
 from webid_canary.core.targets import (
     ClientCredentialsSource,
@@ -31,6 +29,7 @@ from webid_canary.core.targets import (
     TokenSource,
     secret_name,
 )
+from webid_canary.redaction import scrub
 
 DEFAULT_TIMEOUT: Final = 5.0
 MAX_RESPONSE_BYTES: Final = 64 * 1024
@@ -111,24 +110,12 @@ def _aws_call(error: type[TokenSourceError], source: str, operation: str, call: 
         raise error(source, f"{operation}: {type(exc).__name__}", retryable=True) from exc
 
 
-def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if address.is_loopback:
-        return "loopback"
-    if address.is_link_local:
-        return "link-local"
-    if address.is_private:
-        return "private"
-    if address.is_multicast or address.is_reserved or address.is_unspecified:
-        return "not routable"
-    return None
-
-
 def _check_jwt(value: str, source: str, what: str) -> str:
     text = value.strip()
     if _JWT.fullmatch(text):
         header = text.split(".", 1)[0]
         try:
-            decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+            decoded = net.load_json(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
         except (binascii.Error, ValueError) as exc:
             raise NotAJwtError(source, f"{what} is not a JWT (its header is not JSON)") from exc
         if isinstance(decoded, dict) and isinstance(decoded.get("alg"), str):
@@ -157,11 +144,15 @@ class TokenFetcher:
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
 
-    def fetch(self, source: TokenSource) -> Token:
-        """A fresh token from the source; raises a TokenSourceError subclass saying why not."""
+    def fetch(self, source: TokenSource, *, deadline: float | None = None) -> Token:
+        """A fresh token from the source; raises a TokenSourceError subclass saying why not.
+
+        A client-credentials fetch (secret read, lookup, handshake, request and every read of the answer) ends
+        within the fetcher's `timeout`, or by `deadline` (a time.monotonic() value) when that comes first."""
         match source:
             case ClientCredentialsSource():
-                return self._client_credentials(source)
+                budget = net.Deadline.after(self._timeout, "the token fetch's")
+                return self._client_credentials(source, budget.sooner(_caller(deadline)))
             case CognitoDeveloperIdentitySource():
                 return self._cognito(source)
             case SecretSource():
@@ -196,7 +187,7 @@ class TokenFetcher:
         text = self.read_secret(secret_id, source).strip()
         if text.startswith("{"):
             try:
-                document = json.loads(text)
+                document = net.load_json(text)
             except ValueError as exc:
                 raise SecretUnavailableError(source, f"secret {secret_id}: looks like JSON but does not parse") from exc
             value = next((document[k] for k in keys if isinstance(document, dict) and k in document), None)
@@ -234,7 +225,7 @@ class TokenFetcher:
             raise CognitoTokenError(where, "GetOpenIdTokenForDeveloperIdentity returned no token")
         return Token(token)
 
-    def _client_credentials(self, source: ClientCredentialsSource) -> Token:
+    def _client_credentials(self, source: ClientCredentialsSource, deadline: net.Deadline) -> Token:
         where = source.describe()
         secret = self._secret_field(source.secret_id, where, CLIENT_SECRET_KEYS)
         form = {"grant_type": "client_credentials"}
@@ -246,9 +237,9 @@ class TokenFetcher:
         else:
             pair = f"{quote(source.client_id, safe='')}:{quote(secret, safe='')}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        status, body = self._post(source.token_endpoint, urlencode(form).encode(), headers, where)
+        status, body = self._post(source.token_endpoint, urlencode(form).encode(), headers, where, deadline)
         try:
-            document = json.loads(body)
+            document = net.load_json(body)
         except ValueError:
             document = None
         if status != 200:
@@ -290,54 +281,51 @@ class TokenFetcher:
                 self._ssl = context
             return self._ssl
 
-    def _post(self, url: str, body: bytes, headers: Mapping[str, str], where: str) -> tuple[int, bytes]:
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise TokenEndpointError(where, f"token endpoint {url} is not an https:// URL; refused")
-        host, port = parts.hostname, parts.port or 443
+    def _post(
+        self, url: str, body: bytes, headers: Mapping[str, str], where: str, deadline: net.Deadline
+    ) -> tuple[int, bytes]:
+        if not url.startswith("https://"):
+            raise TokenEndpointError(where, f"token endpoint {net.printable(url)} is not an https:// URL; refused")
         try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
-        except OSError as exc:
-            raise TokenEndpointError(where, f"cannot resolve {host}: {exc}", retryable=True) from exc
-        if not self._allow_private:
-            for address in sorted(addresses):
-                reason = _refusal(ipaddress.ip_address(str(address).split("%", 1)[0]))
-                if reason is not None:
-                    raise TokenEndpointError(
-                        where,
-                        f"{host} resolves to a {reason} address ({address}); refused unless private issuers"
-                        " are allowed",
-                    )
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._context(where))
+            parts = net.split_url(url, allow_query=True)
+            addresses = net.checked_addresses(
+                parts.host, parts.port, allow_private=self._allow_private, deadline=deadline
+            )
+            tls = net.open_tls(parts.host, parts.port, addresses, self._context(where), deadline)
+        except net.UrlError as exc:
+            raise TokenEndpointError(where, f"token endpoint {exc}; refused") from exc
+        except net.RefusedError as exc:
+            hint = "" if exc.always else "; refused unless private issuers are allowed"
+            raise TokenEndpointError(where, f"{exc.reason}{hint}") from exc
+        except net.TlsError as exc:
+            hint = "; a private CA needs the CA file" if exc.unverified else ""
+            raise TokenEndpointError(where, f"{exc}{hint}", retryable=not exc.unverified) from exc
+        except net.NetError as exc:
+            raise TokenEndpointError(where, str(exc), retryable=True) from exc
         try:
-            connection.request("POST", path, body=body, headers=dict(headers))
-            response = connection.getresponse()
-            data = response.read(self._max_bytes + 1)
-            status = response.status
-        except ssl.SSLCertVerificationError as exc:
-            raise TokenEndpointError(
-                where, f"TLS certificate of {host} not trusted ({exc.verify_message}); a private CA needs the CA file"
-            ) from exc
-        except ssl.SSLError as exc:
-            raise TokenEndpointError(where, f"TLS failed with {host}: {exc.reason}", retryable=True) from exc
-        except TimeoutError as exc:
-            raise TokenEndpointError(
-                where, f"no answer from {host} within {self._timeout:g} s", retryable=True
-            ) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            raise TokenEndpointError(where, f"cannot talk to {host}: {type(exc).__name__}", retryable=True) from exc
+            answer = net.exchange(
+                tls, parts, "POST", headers=headers, body=body, deadline=deadline, max_bytes=self._max_bytes
+            )
+        except net.TooLargeError as exc:
+            raise TokenEndpointError(where, f"answer larger than {self._max_bytes} bytes; refused") from exc
+        except net.NetError as exc:
+            raise TokenEndpointError(where, str(exc), retryable=True) from exc
         finally:
-            connection.close()
-        if len(data) > self._max_bytes:
-            raise TokenEndpointError(where, f"answer larger than {self._max_bytes} bytes; refused")
-        if 300 <= status < 400:
-            raise TokenEndpointError(where, f"HTTP {status}: redirects are not followed (a token endpoint answers)")
-        return status, data
+            tls.close()
+        if 300 <= answer.status < 400:
+            raise TokenEndpointError(
+                where, f"HTTP {answer.status}: redirects are not followed (a token endpoint answers)"
+            )
+        return answer.status, answer.body
+
+
+def _caller(deadline: float | None) -> net.Deadline | None:
+    return None if deadline is None else net.Deadline.at_monotonic(deadline)
 
 
 def _http_reason(status: int, document: object, secret: str) -> str:
-    """`HTTP 401: invalid_client (description)`, with anything resembling the secret blanked out."""
+    """`HTTP 401: invalid_client (description)`, with the secret blanked out in every form an endpoint may echo
+    it (raw, URL-encoded, JSON-escaped) and anything else that looks like a credential."""
     reason = f"HTTP {status}"
     if isinstance(document, dict):
         code, description = document.get("error"), document.get("error_description")
@@ -345,4 +333,4 @@ def _http_reason(status: int, document: object, secret: str) -> str:
             reason += f": {code[:80]}"
         if isinstance(description, str) and description:
             reason += f" ({description[:200]})"
-    return reason.replace(secret, "<redacted>") if secret else reason
+    return scrub(reason, [secret])

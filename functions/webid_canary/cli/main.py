@@ -10,7 +10,7 @@ import sys
 import click
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from webid_canary import __version__, names
+from webid_canary import __version__, names, redaction
 
 # command name -> (module under webid_canary.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -107,6 +107,7 @@ def configure_logging(debug: bool) -> None:
     product.handlers[:] = [handler]
     product.setLevel(logging.DEBUG if debug else logging.ERROR)
     product.propagate = False
+    redaction.install(handler)
 
 
 def main() -> None:

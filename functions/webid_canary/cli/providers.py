@@ -95,7 +95,13 @@ def _fetch_line(name: str, fetch: Fetch | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--allow-private", is_flag=True, help="Allow loopback, private and link-local addresses.")
 @click.option("--ca-file", type=str, default=None, help="PEM roots for a private issuer (not public roots).")
-@click.option("--timeout", type=click.FloatRange(0.1, 60), default=5.0, show_default=True, help="Seconds per call.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 60),
+    default=5.0,
+    show_default=True,
+    help="Seconds per request, all reads included; the whole inspection gets three times that.",
+)
 def thumbprint(url: str, as_json: bool, allow_private: bool, ca_file: str | None, timeout: float) -> None:
     """Show each issuer host's certificate chain, AWS thumbprint, and whether AWS would use it.
 

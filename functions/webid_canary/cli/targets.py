@@ -131,6 +131,19 @@ def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return result
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """The safe loader without anchors and aliases: a few hundred bytes of nested aliases expand to gigabytes."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.YAMLError(
+                f"YAML anchors and aliases (&name, *name) are refused (line {event.start_mark.line + 1});"
+                " write each value out"
+            )
+        return super().compose_node(parent, index)
+
+
 def load_items(path: str) -> list[object]:
     """The items of a JSON or YAML file (`-` for stdin): one object or a list of them."""
     try:
@@ -141,7 +154,7 @@ def load_items(path: str) -> list[object]:
         if path.endswith(".json") or text.lstrip().startswith(("{", "[")):
             document = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         else:
-            document = yaml.safe_load(text)
+            document = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a safe loader, aliases refused
     except (ValueError, RecursionError, yaml.YAMLError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _fail(f"file: {path} is neither JSON nor YAML: {reason}")
@@ -159,6 +172,11 @@ def _label(item: object, index: int) -> str:
     return target_id if isinstance(target_id, str) and target_id else f"#{index + 1}"
 
 
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped: one problem, one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def validate_items(items: Sequence[object]) -> tuple[list[Target], list[str]]:
     """Targets when every item is valid; else the error lines, `<target_id or #N>: <field>: <reason>`."""
     targets: list[Target] = []
@@ -167,7 +185,7 @@ def validate_items(items: Sequence[object]) -> tuple[list[Target], list[str]]:
     for index, item in enumerate(items):
         label = _label(item, index)
         errors = validate_target(item)
-        problems.extend(f"{label}: {error.field}: {error.reason}" for error in errors)
+        problems.extend(_one_line(f"{label}: {error.field}: {error.reason}") for error in errors)
         if errors:
             continue
         target = parse_target(item)  # type: ignore[arg-type]
@@ -259,26 +277,48 @@ def register(path: str | None, replace: bool, dry_run: bool, targets_table: str 
     if problems:
         for line in problems:
             click.echo(f"error: {line}", err=True)
-        click.echo(f"nothing registered: {len(problems)} problem(s) in {len(items)} item(s)", err=True)
+        refused = len(items) - len(targets)
+        click.echo(
+            f"nothing registered: 0 written, {len(targets)} skipped, {refused} refused"
+            f" ({len(problems)} problem(s) in {len(items)} item(s))",
+            err=True,
+        )
         sys.exit(EXIT_INPUT)
     if dry_run:
         click.echo(f"valid: {len(targets)} target(s); nothing written (--dry-run)")
         return
     from webid_canary.adapters.targets_table import TargetExistsError
+    from webid_canary.app.ports import AwsError
 
     table = _open_table(targets_table)
+    written: list[Target] = []
     with _aws_errors():
         before = table.existing(t.target_id for t in targets) if replace else set()
         try:
-            table.put_all(targets, replace=replace)
+            table.put_all(targets, replace=replace, on_written=written.extend)
         except TargetExistsError as exc:
             for target_id in exc.target_ids:
                 click.echo(f"error: {target_id}: target_id: already registered; use --replace to update it", err=True)
-            click.echo("nothing registered", err=True)
+            _echo_written(written, before)
+            skipped = len(targets) - len(written) - len(exc.target_ids)
+            click.echo(
+                f"{'nothing registered: ' if not written else ''}{len(written)} written, {skipped} skipped,"
+                f" {len(exc.target_ids)} refused",
+                err=True,
+            )
             sys.exit(EXIT_INPUT)
+        except AwsError:
+            if written:
+                _echo_written(written, before)
+                click.echo(f"{len(written)} written, {len(targets) - len(written)} not written:", err=True)
+            raise
+    _echo_written(written, before)
+    click.echo(f"{len(written)} written, 0 skipped, 0 refused")
+
+
+def _echo_written(targets: Sequence[Target], before: set[str]) -> None:
     for target in targets:
-        verb = "updated" if target.target_id in before else "registered"
-        click.echo(f"{verb} {target.target_id}")
+        click.echo(f"{'updated' if target.target_id in before else 'registered'} {target.target_id}")
 
 
 # --- list and show ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import ClassVar, Final, cast
 from urllib.parse import urlsplit
 
 from webid_canary.core.catalogue import Severity
+from webid_canary.core.hosts import host_refusal
 from webid_canary.core.model import InputError, json_kind
 from webid_canary.core.sts import DURATION_MAX, DURATION_MIN, SESSION_NAME_MAX, SESSION_NAME_MIN, session_name_ok
 
@@ -41,12 +42,18 @@ BUILTIN_ISSUERS: Final = frozenset(
 # Claims the cycle sets from its own clock and the target's issuer: a fixed value would only go stale.
 CLOCK_CLAIMS: Final = frozenset({"exp", "iat", "nbf"})
 
+# DynamoDB stores at most 400 KB per item, attribute names included
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items).
+MAX_ITEM_BYTES: Final = 400 * 1024
+# A partition key may be 2,048 bytes; a target id is far shorter (it is also an alarm dimension and an SNS
+# message attribute, and people type it): 3 to 64 of a-z 0-9 . _ -.
+MAX_TARGET_ID_CHARS: Final = 64
 MAX_OWNER_CHARS: Final = 128
 MAX_NOTES_CHARS: Final = 2048
 MAX_CLAIM_TEXT_CHARS: Final = 2048
 MAX_CLAIM_DEPTH: Final = 16
 
-_TARGET_ID = re.compile(r"[a-z0-9._-]{3,64}")
+_TARGET_ID = re.compile(rf"[a-z0-9._-]{{3,{MAX_TARGET_ID_CHARS}}}")
 _ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})", re.ASCII)
 _TOPIC_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?")
 _SECRET_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:secret:(.+)")
@@ -331,26 +338,51 @@ def _parse(item: object) -> tuple[Target | None, list[TargetError]]:
 
     if errors:
         return None, sorted(errors, key=_field_order)
-    return (
-        Target(
-            target_id=target_id,
-            role_arn=role_arn,
-            issuer=issuer,
-            claims=base,
-            must_deny=must_deny,
-            token_source=token_source,
-            session_name=session_name,
-            duration_seconds=duration,
-            severity=severity,
-            owner=owner,
-            alarm=alarm,
-            enabled=enabled,
-            topic_arn=topic_arn,
-            claims_are_representative=representative,
-            notes=notes,
-        ),
-        [],
+    target = Target(
+        target_id=target_id,
+        role_arn=role_arn,
+        issuer=issuer,
+        claims=base,
+        must_deny=must_deny,
+        token_source=token_source,
+        session_name=session_name,
+        duration_seconds=duration,
+        severity=severity,
+        owner=owner,
+        alarm=alarm,
+        enabled=enabled,
+        topic_arn=topic_arn,
+        claims_are_representative=representative,
+        notes=notes,
     )
+    size = item_bytes(target_to_item(target))
+    if size > MAX_ITEM_BYTES:
+        return None, [TargetError("item", f"is {size} bytes as stored; a DynamoDB item holds at most {MAX_ITEM_BYTES}")]
+    return target, []
+
+
+def item_bytes(item: Mapping[str, object]) -> int:
+    """The size DynamoDB counts for an item: attribute names and values, by its published sizing rules
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: object) -> int:
+    if isinstance(value, str):
+        return len(value.encode())
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, int | float | Decimal):
+        digits = len(str(abs(value)).replace(".", "").lstrip("0")) or 1
+        return min(21, (digits + 1) // 2 + 1)
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, Mapping):
+        inner = cast(Mapping[object, object], value)
+        return 3 + sum(len(str(k).encode()) + 1 + _value_bytes(v) for k, v in inner.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return 3 + sum(1 + _value_bytes(v) for v in value)
+    return len(str(value).encode())
 
 
 def _field_order(error: TargetError) -> int:
@@ -427,6 +459,8 @@ def _https_url(text: str, name: str, *, what: str) -> None:
         raise TargetError(name, f"{text!r} is not a valid URL ({exc})") from exc
     if not parts.hostname:
         raise TargetError(name, f"{text!r} has no host")
+    if (reason := host_refusal(parts.hostname)) is not None:
+        raise TargetError(name, f"{text!r}: {reason}")
     if "@" in parts.netloc:
         raise TargetError(name, f"{text!r} must not carry user information")
     if port == 0:

@@ -2,11 +2,12 @@
 
 It serves discovery and the JWKS, signs tokens (RS256), and can misbehave on demand the ways real issuers
 do: a rotated intermediate, a cross-signed chain, keys on another host, a key without `kid`, a wrong
-`issuer`, slow, broken or oversized answers, redirects.
+`issuer`, slow, dripping, broken, oversized or absurdly nested answers, redirects.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import json
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final, Literal, Self
+from urllib.parse import parse_qs, unquote
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -31,9 +33,10 @@ from webid_canary.local.pki import DEFAULT_HOSTS, Chain, Pki, thumbprint
 
 DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
 JWKS_PATH: Final = "/.well-known/jwks.json"
+TOKEN_PATH: Final = "/oauth2/token"
 
 Endpoint = Literal["discovery", "jwks"]
-Failure = Literal["not_json", "oversized", "redirect", "404", "500"]
+Failure = Literal["not_json", "oversized", "deep_json", "redirect", "404", "500"]
 
 
 class _Current:
@@ -51,6 +54,7 @@ class Mode:
     omit_kid: bool = False
     key_alg: str = "RS256"
     delay: float = 0.0
+    drip: float = 0.0  # seconds between the bytes of every answer (status line, headers, body)
     broken: Endpoint | None = None
     failure: Failure | None = None
     redirect_to: str = "https://localhost:9/elsewhere"
@@ -112,6 +116,24 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests and the demo read results, not access logs."""
 
+    def do_POST(self) -> None:
+        """OAuth 2.0 client credentials (Basic or form): a token whose `sub` is the client id."""
+        issuer = self.server.issuer
+        length = min(int(self.headers.get("Content-Length") or 0), 65536)
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            client_id, secret = unquote(client_id), unquote(secret)
+        if self.path != issuer.path + TOKEN_PATH or form.get("grant_type") != "client_credentials":
+            self._send(400, b'{"error":"invalid_request"}')
+        elif client_id is None or issuer.clients.get(client_id) != secret:
+            self._send(401, b'{"error":"invalid_client"}')
+        else:
+            token = issuer.mint({"sub": client_id, "aud": form.get("audience") or "sts.amazonaws.com"})
+            self._send(200, json.dumps({"access_token": token, "token_type": "Bearer"}).encode())
+
     def do_GET(self) -> None:
         issuer = self.server.issuer
         mode = issuer.mode
@@ -135,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _fail(self, failure: Failure, mode: Mode) -> None:
         if failure == "not_json":
             self._send(200, b"<html><body>Sign in</body></html>", "text/html")
+        elif failure == "deep_json":
+            self._send(200, b'{"a":' * 50_000 + b"1" + b"}" * 50_000)
         elif failure == "oversized":
             self._send(200, b'{"pad":"' + b"x" * mode.oversized_bytes + b'"}')
         elif failure == "redirect":
@@ -146,12 +170,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(int(failure), b'{"error":"failure"}')
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        if self.server.issuer.mode.drip:
+            self._drip(status, body, content_type)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         with contextlib.suppress(OSError):
             self.wfile.write(body)
+
+    def _drip(self, status: int, body: bytes, content_type: str) -> None:
+        """The whole answer one byte at a time, until it is sent or the client hangs up."""
+        head = f"HTTP/1.0 {status} OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        with contextlib.suppress(OSError):
+            for byte in head.encode() + body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(self.server.issuer.mode.drip)
 
 
 class LocalIssuer(Running):
@@ -181,6 +217,7 @@ class LocalIssuer(Running):
         self._cross_signed = False
         self._keys: list[_SigningKey] = [_new_key("key-1")]
         self._key_counter = 1
+        self.clients: dict[str, str] = {}  # client id -> secret, for the token endpoint
         self._servers: list[tuple[_Server, threading.Thread]] = []
 
     # ----- life cycle
@@ -226,6 +263,11 @@ class LocalIssuer(Running):
     def provider_url(self) -> str:
         """The URL as IAM stores it: no scheme."""
         return self.url.removeprefix("https://")
+
+    @property
+    def token_endpoint(self) -> str:
+        """The OAuth 2.0 token endpoint (client credentials for the ids in `clients`)."""
+        return self.url + TOKEN_PATH
 
     @property
     def jwks_path(self) -> str:
