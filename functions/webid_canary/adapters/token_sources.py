@@ -13,14 +13,15 @@ import re
 import ssl
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from webid_canary import names
 from webid_canary.adapters import net
+from webid_canary.adapters.aws import translate
+from webid_canary.app.ports import AwsThrottledError, AwsUnavailableError
 from webid_canary.core.model import Token
 from webid_canary.core.targets import (
     ClientCredentialsSource,
@@ -72,42 +73,35 @@ class NotAJwtError(TokenSourceError):
     """What came back is not a JWT, so STS could not accept it either."""
 
 
-@dataclass(frozen=True, slots=True)
-class _AwsFailure:
-    reason: str
-    retryable: bool = False
-
-
-# AWS error code -> what it means for a token source; anything else is reported with its code, not retried.
-ERROR_CODES: Final[Mapping[str, _AwsFailure]] = {
-    "ResourceNotFoundException": _AwsFailure("not found"),
-    "AccessDeniedException": _AwsFailure("access denied to the monitor's role"),
-    "NotAuthorizedException": _AwsFailure("not authorized"),
-    "DecryptionFailure": _AwsFailure("cannot be decrypted with its KMS key"),
-    "InvalidRequestException": _AwsFailure("not usable (marked for deletion?)"),
-    "InvalidParameterException": _AwsFailure("invalid parameter"),
-    "DeveloperUserAlreadyRegisteredException": _AwsFailure("login id already linked to another identity"),
-    "ResourceConflictException": _AwsFailure("conflicts with an existing identity"),
-    "ExternalServiceException": _AwsFailure("an external identity provider failed", retryable=True),
-    "ThrottlingException": _AwsFailure("throttled", retryable=True),
-    "TooManyRequestsException": _AwsFailure("throttled", retryable=True),
-    "LimitExceededException": _AwsFailure("limit exceeded", retryable=True),
-    "InternalServiceError": _AwsFailure("AWS failed on its side", retryable=True),
-    "InternalErrorException": _AwsFailure("AWS failed on its side", retryable=True),
+# AWS error code -> what it means for a token source, in words; whether a retry may help comes from the one
+# AWS error hierarchy (adapters/aws.py): throttled or unavailable.
+REASONS: Final[Mapping[str, str]] = {
+    "ResourceNotFoundException": "not found",
+    "AccessDeniedException": "access denied to the monitor's role",
+    "NotAuthorizedException": "not authorized",
+    "DecryptionFailure": "cannot be decrypted with its KMS key",
+    "InvalidRequestException": "not usable (marked for deletion?)",
+    "InvalidParameterException": "invalid parameter",
+    "DeveloperUserAlreadyRegisteredException": "login id already linked to another identity",
+    "ResourceConflictException": "conflicts with an existing identity",
+    "ExternalServiceException": "an external identity provider failed",
+    "ThrottlingException": "throttled",
+    "TooManyRequestsException": "throttled",
+    "LimitExceededException": "limit exceeded",
+    "InternalServiceError": "AWS failed on its side",
+    "InternalErrorException": "AWS failed on its side",
+    "NoCredentials": "no AWS credentials",
 }
 
 
 def _aws_call(error: type[TokenSourceError], source: str, operation: str, call: Callable[[], Any]) -> Any:
     try:
         return call()
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
-        failure = ERROR_CODES.get(code, _AwsFailure("failed"))
-        raise error(source, f"{operation}: {code}: {failure.reason}", retryable=failure.retryable) from exc
-    except NoCredentialsError as exc:
-        raise error(source, f"{operation}: no AWS credentials") from exc
-    except BotoCoreError as exc:
-        raise error(source, f"{operation}: {type(exc).__name__}", retryable=True) from exc
+    except (ClientError, BotoCoreError) as exc:
+        failure = translate(operation, exc)
+        retryable = isinstance(failure, AwsThrottledError | AwsUnavailableError)
+        reason = REASONS.get(failure.code, "failed" if isinstance(exc, ClientError) else failure.message)
+        raise error(source, f"{operation}: {failure.code}: {reason}", retryable=retryable) from exc
 
 
 def _check_jwt(value: str, source: str, what: str) -> str:
