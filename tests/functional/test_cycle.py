@@ -105,7 +105,7 @@ class FakeInspector:
         self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    def inspect(self, issuer_url: str) -> IssuerInspection:
+    def inspect(self, issuer_url: str, *, deadline: object = None) -> IssuerInspection:
         with self.lock:
             self.calls[issuer_url] += 1
         return healthy_inspection(issuer_url)
@@ -273,7 +273,7 @@ class StallingInspector(FakeInspector):
         super().__init__()
         self.release = threading.Event()
 
-    def inspect(self, issuer_url: str) -> IssuerInspection:
+    def inspect(self, issuer_url: str, *, deadline: object = None) -> IssuerInspection:
         self.release.wait(timeout=30)
         return super().inspect(issuer_url)
 
@@ -293,7 +293,7 @@ def test_a_read_that_outlasts_the_deadline_leaves_its_targets_not_checked_and_th
 
 
 class ExplodingInspector(FakeInspector):
-    def inspect(self, issuer_url: str) -> IssuerInspection:
+    def inspect(self, issuer_url: str, *, deadline: object = None) -> IssuerInspection:
         raise TimeoutError("issuer did not answer")
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from webid_canary.adapters.issuer import IssuerUrlError, inspect_issuer
+from webid_canary.adapters.net import monotonic_deadline
 from webid_canary.core.inspection import Failure, IssuerInspection, failed_inspection
 
 
@@ -25,11 +26,16 @@ class IssuerInspector:
         self.timeout = timeout
         self.clock = clock
 
-    def inspect(self, issuer_url: str) -> IssuerInspection:
+    def inspect(self, issuer_url: str, *, deadline: datetime | None = None) -> IssuerInspection:
         now = self.clock()
         try:
             return inspect_issuer(
-                issuer_url, allow_private=self.allow_private, ca_file=self.ca_file, timeout=self.timeout, now=now
+                issuer_url,
+                allow_private=self.allow_private,
+                ca_file=self.ca_file,
+                timeout=self.timeout,
+                now=now,
+                deadline=None if deadline is None else monotonic_deadline(deadline),
             )
         except IssuerUrlError as exc:
             return failed_inspection(issuer_url, now, Failure.REFUSED, exc.reason)

@@ -175,7 +175,7 @@ class Reader:
         # A provider's ARN ends in its URL: its issuer can be inspected while the provider itself is read.
         issuers |= {issuer_of(provider_url_of(arn)) for arn in provider_arns}
         inspections = (
-            {issuer: pool.submit(self.inspector.inspect, issuer) for issuer in sorted(issuers)}
+            {issuer: pool.submit(self.inspector.inspect, issuer, deadline=deadline) for issuer in sorted(issuers)}
             if self.inspector is not None
             else {}
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from webid_canary.core.inspection import IssuerInspection
@@ -122,7 +123,9 @@ class IamPort(Protocol):
 
 
 class InspectorPort(Protocol):
-    def inspect(self, issuer_url: str) -> IssuerInspection: ...
+    """Inspects one issuer; stops by `deadline` (the cycle's) with what it saw, failures included as data."""
+
+    def inspect(self, issuer_url: str, *, deadline: datetime | None = None) -> IssuerInspection: ...
 
 
 class TokenPort(Protocol):
