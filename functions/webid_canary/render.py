@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from webid_canary.core.catalogue import Kind, entry
+from webid_canary.core.conditions import parse_operator
 from webid_canary.core.lint import LintFinding
 from webid_canary.core.verdict import Verdict
 
@@ -14,18 +15,29 @@ def _values(values: Iterable[str]) -> str:
     return ", ".join(shown) if shown else "(absent)"
 
 
+def _negated(operator: str) -> bool:
+    try:
+        return parse_operator(operator).negated
+    except ValueError:
+        return False
+
+
 def verdict_lines(verdict: Verdict, *, trace: bool = False) -> list[str]:
     """A short account of one verdict: outcome, cause, failing key with values, why, fix, hints."""
     if verdict.allowed:
         lines = [f"ALLOW  {verdict.explanation}"]
+    elif verdict.indeterminate:
+        lines = [f"UNKNOWN  cannot tell without the caller's facts: {', '.join(verdict.unknown_keys)}"]
+        lines.append(f"why    {verdict.explanation}")
     else:
         title = entry(Kind.ROOT_CAUSE, verdict.root_cause).title
         lines = [f"DENY   {verdict.error_code}: {verdict.message}", f"cause  {verdict.root_cause}: {title}"]
         if verdict.condition_key is not None:
+            negated = verdict.condition_operator is not None and _negated(verdict.condition_operator)
             lines += [
-                f"key    {verdict.condition_key}",
-                f"  expected {_values(verdict.expected)}",
-                f"  actual   {_values(verdict.actual)}",
+                f"key    {verdict.condition_key} ({verdict.condition_operator})",
+                f"  {'must not match' if negated else 'expected'} {_values(verdict.expected)}",
+                f"  actual{f' ({verdict.actual_from})' if verdict.actual_from else ''}   {_values(verdict.actual)}",
             ]
         lines.append(f"why    {verdict.explanation}")
     lines.append(f"fix    {verdict.remedy}")

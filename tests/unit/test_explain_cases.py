@@ -47,3 +47,6 @@ def test_case(case: dict[str, Any]) -> None:
         assert verdict["expected"] == want["expected"]
     if "actual" in want:
         assert verdict["actual"] == want["actual"]
+    if "unknown_keys" in want:
+        assert verdict["unknown_keys"] == want["unknown_keys"]
+    assert bool(verdict["unknown_keys"]) == (verdict["outcome"] == "indeterminate")

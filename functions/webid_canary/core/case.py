@@ -6,13 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from ipaddress import ip_address
 
 from .claims import Claims, decode_token, parse_claims, token_kid
-from .model import IdpFacts, InputError, ProviderRecord, Token, json_kind
+from .model import CallerFacts, IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy
 
 DEFAULT_MAX_SESSION_DURATION = 3600
 NO_IDP_FACTS = IdpFacts()
+NO_CALLER_FACTS = CallerFacts()
+_CALLER_STRINGS = ("source_vpc", "source_vpce", "user_agent", "requested_region")
+_CALLER_ADDRESSES = ("source_ip", "vpc_source_ip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,7 @@ class Case:
     role_max_session_duration: int = DEFAULT_MAX_SESSION_DURATION
     idp: IdpFacts = NO_IDP_FACTS
     role_exists: bool = True
+    caller: CallerFacts = NO_CALLER_FACTS
 
     @property
     def role_account(self) -> str | None:
@@ -135,6 +140,39 @@ def parse_idp(doc: object) -> IdpFacts:
     )
 
 
+def _address(value: object, field_name: str) -> str:
+    """One IP address (IPv4 or IPv6), normalised; a range is refused: STS sees one caller address."""
+    if not isinstance(value, str):
+        raise InputError(field_name, f"expected an IP address as a string, found {json_kind(value)}")
+    try:
+        return str(ip_address(value.strip()))
+    except ValueError as exc:
+        raise InputError(field_name, f"not an IP address: {value!r} (give one address, not a range)") from exc
+
+
+def parse_caller(doc: object, field_name: str = "caller") -> CallerFacts:
+    """Facts about the caller of STS; a fact that is absent stays None (the keys it decides are unknown)."""
+    if doc is None:
+        return NO_CALLER_FACTS
+    if not isinstance(doc, Mapping):
+        raise InputError(field_name, 'expected an object such as {"source_ip": "203.0.113.10"}')
+    found: dict[str, object] = {}
+    for name in _CALLER_ADDRESSES:
+        if doc.get(name) is not None:
+            found[name] = _address(doc[name], f"{field_name}.{name}")
+    for name in _CALLER_STRINGS:
+        value = doc.get(name)
+        if value is not None:
+            if not isinstance(value, str) or not value:
+                raise InputError(f"{field_name}.{name}", f"expected a non-empty string, found {json_kind(value)}")
+            found[name] = value
+    found["secure_transport"] = _optional_bool(doc, "secure_transport", field_name)
+    called_via = doc.get("called_via")
+    if called_via is not None:
+        found["called_via"] = _strings(called_via, f"{field_name}.called_via")
+    return CallerFacts(**found)  # type: ignore[arg-type]
+
+
 def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
     if claims is not None:
         if not isinstance(claims, Mapping):
@@ -176,6 +214,7 @@ def build_case(
     role_max_session_duration: int = DEFAULT_MAX_SESSION_DURATION,
     idp: IdpFacts = NO_IDP_FACTS,
     role_exists: bool = True,
+    caller: CallerFacts = NO_CALLER_FACTS,
 ) -> Case:
     """A case from its parts; raises InputError(field, reason) for unusable input."""
     if now.tzinfo is None:
@@ -191,6 +230,7 @@ def build_case(
         role_max_session_duration=role_max_session_duration,
         idp=idp,
         role_exists=role_exists,
+        caller=caller,
     )
 
 
@@ -239,4 +279,5 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
         ),
         idp=parse_idp(doc.get("idp_environment")),
         role_exists=role_exists,
+        caller=parse_caller(doc.get("caller")),
     )

@@ -14,8 +14,16 @@ from typing import NamedTuple
 
 from .case import Case, arn_parts
 from .claims import Claims
-from .conditions import Operator, evaluate, glob_match, parse_operator
-from .context import RequestContext, build_context, builtin_family, thumbprints_ignored_since, trusted_roots_apply
+from .conditions import Operator, evaluate, glob_match, parse_operator, requirement
+from .context import (
+    UNKNOWN,
+    RequestContext,
+    build_context,
+    builtin_family,
+    caller_fact_of,
+    thumbprints_ignored_since,
+    trusted_roots_apply,
+)
 from .policy import Condition, Statement
 from .verdict import Finding, Verdict, make_verdict
 
@@ -32,11 +40,19 @@ STRING_EQUALS_FAMILY = frozenset(
 )
 
 
+class Unknowable(NamedTuple):
+    """A condition whose key depends on facts the engine was not given, and what it needs for allow."""
+
+    key: str
+    needs: str
+
+
 class Step(NamedTuple):
-    """One check's result: a trace line, and a finding when it failed."""
+    """One check's result: a trace line, a finding when it failed, and what it could not decide."""
 
     line: str
     finding: Finding | None = None
+    unknown: tuple[Unknowable, ...] = ()
 
 
 class ConditionResult(NamedTuple):
@@ -268,17 +284,19 @@ def _check_audience(case: Case, match: ProviderMatch) -> Step:
         return Step("audience: skipped (no aud)")
     # With azp present STS takes azp as the token's audience (see data/context_keys.json, row oidc:aud).
     audiences = (case.claims.azp,) if case.claims.azp else case.claims.aud
+    claim = "azp" if case.claims.azp else "aud"
     shown = ",".join(audiences) + (" (azp)" if case.claims.azp else "")
     for aud in audiences:
         if aud in provider.client_ids:
             return Step(f"audience: {shown} registered: ok")
     evidence = {
+        "claim": claim,
         "audience": ", ".join(audiences),
         "provider_url": provider.url,
         "client_ids": ", ".join(provider.client_ids) or "no client IDs",
     }
     return Step(
-        f"audience: {evidence['audience']} not in client IDs: fail",
+        f"audience: {claim} {evidence['audience']} not in client IDs: fail",
         Finding("provider_audience_not_registered", evidence),
     )
 
@@ -296,18 +314,33 @@ def _principal_matches(statement: Statement, principal: str) -> bool:
     return statement.not_principal is not None and not statement.not_principal.names("Federated", principal)
 
 
-def _conditions(statement: Statement, context: RequestContext) -> tuple[list[ConditionResult], bool]:
-    """The conditions that do not hold, in written order, and whether one holds only vacuously (ForAllValues)."""
+class Evaluated(NamedTuple):
+    """A statement's conditions: those that do not hold (in written order), the ForAllValues ones that hold only
+    because their key is absent, and those whose key depends on caller facts the engine was not given."""
+
+    failing: list[ConditionResult]
+    vacuous: list[Condition]
+    unknown: list[tuple[Condition, Operator]]
+
+
+def _conditions(statement: Statement, context: RequestContext) -> Evaluated:
     failing: list[ConditionResult] = []
-    vacuous = False
+    vacuous: list[Condition] = []
+    unknown: list[tuple[Condition, Operator]] = []
     for condition in statement.conditions:
         actual = context.get(condition.key)
         operator = parse_operator(condition.operator)
-        if not evaluate(operator, condition.values, actual):
+        if actual is UNKNOWN:
+            unknown.append((condition, operator))
+        elif not evaluate(operator, condition.values, actual):
             failing.append(ConditionResult(condition, operator, actual))
         elif actual is None and operator.set_operator == "ForAllValues":
-            vacuous = True
-    return failing, vacuous
+            vacuous.append(condition)
+    return Evaluated(failing, vacuous, unknown)
+
+
+def _wildcard_key(key: str) -> bool:
+    return "*" in key or "?" in key
 
 
 def _hints_for(result: ConditionResult, context: RequestContext, claims: Claims) -> Iterator[str]:
@@ -323,7 +356,9 @@ def _hints_for(result: ConditionResult, context: RequestContext, claims: Claims)
         unmatched = [a for a in result.actual if not any(matches(p, a) for p in condition.values)]
         if any(matches(p.casefold(), a.casefold()) for a in unmatched for p in condition.values):
             yield "case_mismatch"
-    if not context.names_this_provider(condition.key):
+    if _wildcard_key(condition.key):
+        yield "wildcard_in_condition_key"
+    elif not context.names_this_provider(condition.key):
         yield "condition_key_names_other_provider"
     elif not context.knows(condition.key):
         yield "condition_key_not_in_request"
@@ -401,35 +436,52 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
         )
     hints: list[str] = []
     evaluated = []
+    undecided: list[tuple[Statement, Evaluated]] = []
     for statement in for_action:
-        failing, vacuous = _conditions(statement, context)
-        if not failing:
-            if vacuous:
-                hints.append("vacuous_for_all_values")
+        conditions = _conditions(statement, context)
+        if conditions.failing:
+            evaluated.append((statement, conditions.failing))
+        elif conditions.unknown:
+            undecided.append((statement, conditions))
+        else:
+            hints.extend(_vacuous_hint(condition, context) for condition in conditions.vacuous)
             return _allows_step(statement.label, action), hints
-        evaluated.append((statement, failing))
+    if undecided:
+        statement, conditions = undecided[0]
+        unknown = tuple(Unknowable(c.key, requirement(op, c.values)) for c, op in conditions.unknown)
+        keys = ", ".join(u.key for u in unknown)
+        line = f"trust: {statement.label} allows {action} if {keys} meet its conditions: unknown"
+        return Step(line, None, unknown), []
     # Explain with the statement that came closest: fewest false conditions, the first one on a tie.
     statement, failing = min(evaluated, key=lambda pair: len(pair[1]))
     first = failing[0]
     for result in failing:
         hints.extend(_hints_for(result, context, case.claims))
+    key = first.condition.key
+    source = context.claim_of(key)
+    actual_from = source if source is not None and source != key.rsplit(":", 1)[-1].lower() else None
+    actual_text = _failing_text(first.actual) + (f" (the token's {actual_from})" if actual_from else "")
     evidence = {
-        "condition_key": first.condition.key,
+        "condition_key": key,
         "operator": first.condition.operator,
-        "expected_text": " or ".join(repr(v) for v in first.condition.values),
-        "actual_text": _failing_text(first.actual),
+        "wants_text": requirement(first.operator, first.condition.values),
+        "actual_text": actual_text,
         "role_arn": case.role_arn,
+        "statement": statement.label,
+        "provider_prefix": context.prefix,
     }
     finding = Finding(
         "trust_condition_mismatch",
         evidence,
-        condition_key=first.condition.key,
+        condition_key=key,
         expected=first.condition.values,
         actual=first.actual or (),
+        operator=first.condition.operator,
+        actual_from=actual_from,
     )
     line = (
-        f"trust: {statement.label} {first.condition.operator} {first.condition.key}: wants "
-        f"{evidence['expected_text']}, request has {evidence['actual_text']}: fail"
+        f"trust: {statement.label} {first.condition.operator} {key}: needs the value to "
+        f"{evidence['wants_text']}, request has {actual_text}: fail"
     )
     return Step(line, finding), hints
 
@@ -439,15 +491,36 @@ def _allows_step(label: str, action: str) -> Step:
     return Step(f"trust: {label} allows {action}: ok")
 
 
+def _vacuous_hint(condition: Condition, context: RequestContext) -> str:
+    """A ForAllValues condition passing on an absent key: requiring the key is the fix only if STS supplies it."""
+    return "vacuous_for_all_values" if context.knows(condition.key) else "for_all_values_key_never_supplied"
+
+
 def _check_deny(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
+    undecided: list[Unknowable] = []
     for statement in case.policy.statements:
         if statement.effect != "Deny" or not _principal_matches(statement, context.federated_provider):
             continue
         if not any(_action_matches(statement, action) for action in actions):
             continue
-        if not _conditions(statement, context)[0]:
-            evidence = {"statement": statement.label, "role_arn": case.role_arn}
-            return Step(f"deny: {statement.label} applies: fail", Finding("trust_explicit_deny", evidence))
+        result = _conditions(statement, context)
+        if result.failing:
+            continue
+        if result.unknown:
+            undecided += [
+                Unknowable(
+                    c.key,
+                    f"keep Deny {statement.label} from applying (it applies when the value would "
+                    f"{requirement(op, c.values)})",
+                )
+                for c, op in result.unknown
+            ]
+            continue
+        evidence = {"statement": statement.label, "role_arn": case.role_arn, "statement_index": statement.index}
+        return Step(f"deny: {statement.label} applies: fail", Finding("trust_explicit_deny", evidence))
+    if undecided:
+        keys = ", ".join(u.key for u in undecided)
+        return Step(f"deny: a Deny statement applies unless {keys} say otherwise: unknown", None, tuple(undecided))
     return _NO_DENY
 
 
@@ -482,6 +555,7 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
         builtin=match.builtin,
         federated_provider=match.principal,
         session_name=case.session_name,
+        caller=case.caller,
     )
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
@@ -551,6 +625,19 @@ def explain(case: Case) -> Verdict:
     steps += trust.steps
     steps += [_check_duration(case), _check_tags(case.claims)]
     failure = next((step.finding for step in steps if step.finding is not None), None)
-    finding = failure or _allowed(case.role_arn)
+    unknown = () if failure is not None else tuple(u for step in steps for u in step.unknown)
+    finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
     hints = trust.hints if finding.code in ("none", "trust_condition_mismatch") else ()
     return make_verdict(finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps]))
+
+
+def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:
+    """The finding of a request whose answer depends on keys the engine was not given values for."""
+    needs = "; ".join(f"{u.key} must {u.needs}" for u in unknown)
+    facts = sorted({f"caller.{fact}" for u in unknown if (fact := caller_fact_of(u.key)) is not None})
+    evidence = {
+        "needs": needs,
+        "keys": ", ".join(dict.fromkeys(u.key for u in unknown)),
+        "facts": ", ".join(facts) or "the facts these keys come from",
+    }
+    return Finding("context_key_unknown", evidence, unknown_keys=tuple(dict.fromkeys(u.key for u in unknown)))

@@ -97,8 +97,9 @@ ENTRIES: tuple[Entry, ...] = (
         "The token's audience is not a client ID of the provider",
         Severity.CRITICAL,
         "Add {audience} to the client IDs (audiences) of the IAM OIDC provider {provider_url}, or request "
-        "the token with an audience already registered ({client_ids}).",
-        "The token's aud is {audience}, and the IAM OIDC provider {provider_url} registers only {client_ids}.",
+        "the token with a {claim} already registered ({client_ids}).",
+        "STS compares the token's {claim} with the client IDs: the token's {claim} is {audience}, and the IAM OIDC "
+        "provider {provider_url} registers only {client_ids}.",
     ),
     Entry(
         "role_not_found",
@@ -133,9 +134,10 @@ ENTRIES: tuple[Entry, ...] = (
         "A trust policy condition is false",
         Severity.HIGH,
         "If this workload should be trusted, change the {operator} condition on {condition_key} in the trust "
-        "policy of {role_arn} (it wants {expected_text}; the request has {actual_text}); otherwise the denial is "
-        "the policy doing its job.",
-        "The condition {operator} on {condition_key} wants {expected_text}, and the request carries {actual_text}.",
+        "policy of {role_arn} (the value must {wants_text}; the request has {actual_text}); otherwise the denial "
+        "is the policy doing its job.",
+        "The condition {operator} on {condition_key} needs the value to {wants_text}, and the request carries "
+        "{actual_text}.",
     ),
     Entry(
         "trust_explicit_deny",
@@ -163,6 +165,16 @@ ENTRIES: tuple[Entry, ...] = (
         "Send at most 50 session tags, keys up to 128 and values up to 256 characters, in the token's "
         "https://aws.amazon.com/tags claim.",
         "The token's session tags break STS's limits: {problem}.",
+    ),
+    Entry(
+        "context_key_unknown",
+        R,
+        "The answer depends on facts about the caller that were not given",
+        Severity.MEDIUM,
+        "Give the caller's facts ({facts}; on the command line --source-ip, --source-vpc, --source-vpce, "
+        "--vpc-source-ip, --user-agent, --secure-transport, --requested-region) to decide.",
+        "STS's answer depends on {keys}, whose value the request gets from the caller, not the token; for allow, "
+        "{needs}.",
     ),
     Entry(
         "wildcard_in_string_equals",
@@ -218,6 +230,21 @@ ENTRIES: tuple[Entry, ...] = (
         'Add a Null condition requiring the key ({{"Null": {{"KEY": "false"}}}}) or use ForAnyValue / a '
         "single-valued operator.",
     ),
+    Entry(
+        "for_all_values_key_never_supplied",
+        H,
+        "A ForAllValues condition tests a key STS never supplies for this provider, so it always passes",
+        Severity.HIGH,
+        "Remove the condition, or rewrite it on a key STS supplies for this provider (for OIDC: aud, sub, azp, "
+        "amr); requiring this key with Null would make the role impossible to assume.",
+    ),
+    Entry(
+        "wildcard_in_condition_key",
+        H,
+        "The condition key's name holds * or ?, which IAM does not expand in key names",
+        Severity.MEDIUM,
+        "Write the key name in full (e.g. {provider_prefix}:sub) and put wildcards in the values, under StringLike.",
+    ),
 )
 
 # root cause -> (STS error code, message template)
@@ -255,6 +282,7 @@ STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "trust_condition_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "request_duration_exceeds_max": ("ValidationError", "{sts_message}"),
+        "context_key_unknown": (None, ""),
         "request_tags_too_large": (
             "PackedPolicyTooLarge",
             "The request was rejected because the total packed size of the session policies and session tags "
