@@ -97,7 +97,7 @@ ENTRIES: tuple[Entry, ...] = (
         "The token's audience is not a client ID of the provider",
         Severity.CRITICAL,
         "Add {audience} to the client IDs (audiences) of the IAM OIDC provider {provider_url}, or request "
-        "the token with a {claim} already registered ({client_ids}).",
+        "the token with an {claim} value already registered ({client_ids}).",
         "STS compares the token's {claim} with the client IDs: the token's {claim} is {audience}, and the IAM OIDC "
         "provider {provider_url} registers only {client_ids}.",
     ),
