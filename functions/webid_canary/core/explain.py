@@ -6,10 +6,11 @@ The first failing check decides the answer; the later checks still run and are s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import NamedTuple
 
 from .case import Case, arn_parts
@@ -24,8 +25,10 @@ from .context import (
     thumbprints_ignored_since,
     trusted_roots_apply,
 )
-from .policy import Condition, Statement
-from .verdict import Finding, Verdict, make_verdict
+from .model import InputError
+from .policy import Condition, Statement, parse_trust_policy
+from .remedy import Edit, JsonObject, apply, describe, plain_copy, statements_of
+from .verdict import Finding, Remedy, Verdict, make_verdict
 
 ACTION = "sts:AssumeRoleWithWebIdentity"
 TAG_SESSION = "sts:TagSession"
@@ -417,7 +420,13 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
     for_principal = [s for s in allows if _principal_matches(s, principal)]
     if not for_principal:
         named = sorted({n for s in allows for n in s.federated_principals()}) or ["no federated principal"]
-        evidence = {"principal": principal, "named": ", ".join(named), "role_arn": case.role_arn}
+        evidence: dict[str, object] = {
+            "principal": principal,
+            "named": ", ".join(named),
+            "role_arn": case.role_arn,
+            "provider_prefix": context.prefix,
+            "family": context.family,
+        }
         return (
             Step(
                 f"trust: no Allow statement names {principal}: fail",
@@ -429,7 +438,7 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
     if not for_action:
         written = sorted({a for s in for_principal for a in (s.actions or ("NotAction ...",))})
         reason = f" (they allow {', '.join(written)})" if action == ACTION else ", which the token's claims require"
-        evidence = {"principal": principal, "action": action, "reason": reason}
+        evidence = {"principal": principal, "action": action, "reason": reason, "role_arn": case.role_arn}
         return (
             Step(f"trust: {action} not allowed for {principal}: fail", Finding("trust_action_mismatch", evidence)),
             [],
@@ -468,7 +477,10 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
         "actual_text": actual_text,
         "role_arn": case.role_arn,
         "statement": statement.label,
+        "statement_index": statement.index,
         "provider_prefix": context.prefix,
+        "key_known": context.knows(key),
+        "key_other_provider": not context.names_this_provider(key),
     }
     finding = Finding(
         "trust_condition_mismatch",
@@ -611,8 +623,23 @@ def _allowed(role_arn: str) -> Finding:
     return Finding("none", {"role_arn": role_arn})
 
 
+class Decision(NamedTuple):
+    """The decisive finding, the hints, and the trace of one evaluation."""
+
+    finding: Finding
+    hints: tuple[str, ...]
+    trace: tuple[str, ...]
+
+
 def explain(case: Case) -> Verdict:
-    """The verdict STS would give for this case, with every check traced."""
+    """The verdict STS would give for this case, with every check traced, and for a trust-policy denial the
+    edited policy that lets the request in (checked by explaining the request again against it)."""
+    decision = _decide(case)
+    remedy = _remedy(case, decision.finding) if decision.finding.code in TRUST_FIXES else None
+    return make_verdict(decision.finding, decision.hints, decision.trace, remedy)
+
+
+def _decide(case: Case) -> Decision:
     steps: list[Step] = [_check_request(case), _check_token(case.claims)]
     match, provider_step = _resolve_provider(case)
     steps.append(provider_step)
@@ -628,7 +655,7 @@ def explain(case: Case) -> Verdict:
     unknown = () if failure is not None else tuple(u for step in steps for u in step.unknown)
     finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
     hints = trust.hints if finding.code in ("none", "trust_condition_mismatch") else ()
-    return make_verdict(finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps]))
+    return Decision(finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps]))
 
 
 def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:
@@ -641,3 +668,151 @@ def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:
         "facts": ", ".join(facts) or "the facts these keys come from",
     }
     return Finding("context_key_unknown", evidence, unknown_keys=tuple(dict.fromkeys(u.key for u in unknown)))
+
+
+# Root causes fixed by editing the trust policy, and how many edits a remedy may take before giving up.
+TRUST_FIXES = frozenset(
+    {"trust_principal_mismatch", "trust_action_mismatch", "trust_condition_mismatch", "trust_explicit_deny"}
+)
+MAX_EDITS = 12
+# Operators for which adding the request's value to the policy's values makes the condition hold.
+_MATCH_SELF = frozenset(
+    {
+        "StringEquals",
+        "StringEqualsIgnoreCase",
+        "StringLike",
+        "NumericEquals",
+        "DateEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "ArnEquals",
+        "ArnLike",
+    }
+)
+
+
+def _remedy(case: Case, finding: Finding) -> Remedy | None:
+    """Edit the trust policy until STS would let this request past it; None when no edit of it can.
+
+    Every edit only widens who the policy trusts, towards this request, so the role stays assumable; the
+    result is re-explained after each edit, and the edits stop at the first answer the trust policy does not
+    decide (allow, or a later check such as the session duration).
+    """
+    doc = plain_copy(case.policy.document)
+    edits: list[str] = []
+    tried: set[tuple[str, int, str, str]] = set()
+    current = finding
+    for _ in range(MAX_EDITS):
+        edit = _edit_for(current, case, doc, tried)
+        if edit is None:
+            return None
+        edits.append(describe(doc, edit))
+        apply(doc, edit)
+        try:
+            case = replace(case, policy=parse_trust_policy(doc))
+        except InputError:
+            return None
+        current = _decide(case).finding
+        if current.code not in TRUST_FIXES:
+            return Remedy(MappingProxyType({"trust_policy": doc}), tuple(edits))
+    return None
+
+
+def _edit_for(finding: Finding, case: Case, doc: JsonObject, tried: set[tuple[str, int, str, str]]) -> Edit | None:
+    evidence = finding.evidence
+    if finding.code == "trust_explicit_deny":
+        return Edit("remove_statement", statement=_int(evidence.get("statement_index")))
+    if finding.code == "trust_condition_mismatch":
+        return _condition_edit(finding, case, tried)
+    if finding.code == "trust_action_mismatch":
+        return _action_edit(case, str(evidence.get("principal")), str(evidence.get("action")))
+    if finding.code == "trust_principal_mismatch":
+        return _principal_edit(case, doc, evidence)
+    return None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else -1
+
+
+def _condition_edit(finding: Finding, case: Case, tried: set[tuple[str, int, str, str]]) -> Edit | None:
+    evidence = finding.evidence
+    index, key, operator_name = _int(evidence.get("statement_index")), finding.condition_key, finding.operator
+    if key is None or operator_name is None or index < 0:
+        return None
+    statement = case.policy.statements[index]
+    remove = Edit("remove_condition", index, operator_name, key)
+    attempt = ("condition", index, operator_name, key)
+    if attempt in tried:
+        return remove  # the edit chosen last time did not make the condition hold
+    tried.add(attempt)
+    operator = parse_operator(operator_name)
+    claim = key.rsplit(":", 1)[-1]
+    same_block = {c.key.lower() for c in statement.conditions if c.operator == operator_name}
+    if _wildcard_key(key) or evidence.get("key_other_provider"):
+        prefix = key.rsplit(":", 1)[0] if _wildcard_key(key) else str(evidence.get("provider_prefix"))
+        new_key = f"{prefix}:{claim}".replace("*", "").replace("?", "")
+        if new_key.lower() in same_block or new_key.endswith(":"):
+            return remove
+        return Edit("rename_key", index, operator_name, key, new=new_key)
+    actual = finding.actual
+    if not actual or operator.base == "Null":
+        return remove
+    if operator.negated:
+        matched = tuple(v for v in finding.expected if any(operator.matcher(v, a) for a in actual))
+        if len(matched) == len(finding.expected):
+            return remove
+        return Edit("remove_values", index, operator_name, key, matched)
+    if operator.base in ("StringEquals", "StringEqualsIgnoreCase") and any(
+        ("*" in v or "?" in v) and glob_match(v, a) for v in finding.expected for a in actual
+    ):
+        like = operator_name.replace(operator.base, "StringLike")
+        if key.lower() not in {c.key.lower() for c in statement.conditions if c.operator == like}:
+            return Edit("change_operator", index, operator_name, key, new=like)
+    if operator.base in _MATCH_SELF:
+        unmatched = [a for a in actual if not any(operator.matcher(v, a) for v in finding.expected)]
+        wanted = unmatched if operator.set_operator == "ForAllValues" else unmatched[:1]
+        if wanted:
+            return Edit("add_values", index, operator_name, key, tuple(wanted))
+    return remove
+
+
+def _action_edit(case: Case, principal: str, action: str) -> Edit | None:
+    candidates = [s for s in case.policy.statements if s.effect == "Allow" and _principal_matches(s, principal)]
+    candidates.sort(key=lambda s: not _action_matches(s, ACTION))
+    for statement in candidates:
+        if statement.actions is not None:
+            return Edit("add_action", statement.index, new=action)
+        lowered = action.lower()
+        blocking = tuple(p for p in statement.not_actions or () if glob_match(p.lower(), lowered))
+        if blocking:
+            return Edit("remove_not_action", statement.index, values=blocking, new=action)
+    return None
+
+
+def _principal_edit(case: Case, doc: JsonObject, evidence: Mapping[str, object]) -> Edit | None:
+    principal, prefix = str(evidence.get("principal")), str(evidence.get("provider_prefix"))
+    for statement in case.policy.statements:
+        raw = statements_of(doc)[statement.index].get("Principal")
+        named = statement.federated_principals()
+        if (
+            statement.effect == "Allow"
+            and len(named) == 1
+            and isinstance(raw, dict)
+            and _action_matches(statement, ACTION)
+        ):
+            return Edit("set_principal", statement.index, key=named[0], new=principal)
+    claims = case.claims
+    pins: dict[str, str] = {}
+    family = str(evidence.get("family"))
+    aud_key = "app_id" if family in ("facebook", "amazon") else "aud"
+    aud = claims.azp if claims.azp and family not in ("cognito", "facebook", "amazon") else next(iter(claims.aud), None)
+    if aud is not None:
+        pins[f"{prefix}:{aud_key}"] = aud
+    if claims.sub is not None and family not in ("facebook", "amazon"):
+        pins[f"{prefix}:sub"] = claims.sub
+    added: dict[str, object] = {"Effect": "Allow", "Principal": {"Federated": principal}, "Action": ACTION}
+    if pins:
+        added["Condition"] = {"StringEquals": pins}
+    return Edit("add_statement", added=added, new=f"{ACTION} for {principal}")

@@ -34,6 +34,28 @@ class Finding:
     unknown_keys: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    """A trust-policy fix: the whole edited document (`patch`) and each edit in words, made from the same edits."""
+
+    patch: Mapping[str, object]
+    edits: tuple[str, ...]
+
+
+# Root causes whose fix may be unwanted: the policy may be refusing this workload on purpose.
+_DELIBERATE = frozenset({"trust_condition_mismatch", "trust_explicit_deny"})
+
+
+def remedy_text(code: str, role_arn: object, remedy: Remedy) -> str:
+    """The prose of a trust-policy remedy, generated from its edits."""
+    edits = "; ".join(remedy.edits)
+    text = f"In the trust policy of {role_arn}: {edits}."
+    if code in _DELIBERATE:
+        lead = "If this workload should be trusted: "
+        return f"{lead}{text[0].lower()}{text[1:]} Otherwise the denial is the policy doing its job."
+    return text
+
+
 class _Evidence(dict[str, object]):
     def __missing__(self, key: str) -> str:
         return "?"
@@ -126,12 +148,17 @@ def _hint_remedy(code: str) -> str:
     return entry(Kind.HINT, code).remedy
 
 
-def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...]) -> Verdict:
-    """Turn a finding into a verdict using the catalogue's texts and STS's error code and message."""
+def make_verdict(
+    finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...], remedy: Remedy | None = None
+) -> Verdict:
+    """Turn a finding into a verdict using the catalogue's texts and STS's error code and message; a
+    trust-policy remedy, when there is one, gives both the patch and the remedy's prose."""
     cause, error_code, message = _cause(finding.code)
     evidence = _Evidence(finding.evidence)
     remedies = [_fill(_hint_remedy(hint), evidence) for hint in hints]
-    if finding.code != "none" or not hints:
+    if remedy is not None:
+        remedies.insert(0, remedy_text(finding.code, evidence["role_arn"], remedy))
+    elif finding.code != "none" or not hints:
         remedies.insert(0, _fill(cause.remedy, evidence))
     outcome = ALLOW if finding.code == "none" else INDETERMINATE if finding.code == UNDECIDED else DENY
     return Verdict(
@@ -149,4 +176,5 @@ def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...
         condition_operator=finding.operator,
         actual_from=finding.actual_from,
         unknown_keys=finding.unknown_keys,
+        remedy_patch=remedy.patch if remedy is not None else None,
     )

@@ -218,9 +218,9 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "google_aud_is_azp",
         H,
-        "For Google tokens with azp, accounts.google.com:aud is compared with azp",
+        "With azp in the token, the provider's aud key is compared with azp, not with the token's aud",
         Severity.MEDIUM,
-        "Put the azp value under accounts.google.com:aud and the token's aud under accounts.google.com:oaud.",
+        "Put the azp value under {provider_prefix}:aud and the token's aud under {provider_prefix}:oaud.",
     ),
     Entry(
         "vacuous_for_all_values",
