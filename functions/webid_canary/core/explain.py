@@ -404,6 +404,7 @@ class TrustOutcome(NamedTuple):
 
     steps: tuple[Step, ...]
     hints: tuple[str, ...]
+    undecided: bool = False
 
 
 def _failing_text(values: tuple[str, ...] | None) -> str:
@@ -577,7 +578,7 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
         steps.append(step)
         hints.extend(action_hints)
     steps.append(_check_deny(case, context, actions))
-    return TrustOutcome(tuple(steps), tuple(hints))
+    return TrustOutcome(tuple(steps), tuple(hints), any(step.unknown for step in steps))
 
 
 def _check_duration(case: Case) -> Step:
@@ -652,7 +653,8 @@ def _decide(case: Case) -> Decision:
     steps += trust.steps
     steps += [_check_duration(case), _check_tags(case.claims)]
     failure = next((step.finding for step in steps if step.finding is not None), None)
-    unknown = () if failure is not None else tuple(u for step in steps for u in step.unknown)
+    # Only the trust policy's steps can be undecided (caller-side keys are condition keys).
+    unknown = () if failure is not None or not trust.undecided else tuple(u for s in trust.steps for u in s.unknown)
     finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
     hints = trust.hints if finding.code in ("none", "trust_condition_mismatch") else ()
     return Decision(finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps]))
