@@ -33,8 +33,15 @@ from .verdict import Finding, Remedy, Verdict, make_verdict
 ACTION = "sts:AssumeRoleWithWebIdentity"
 TAG_SESSION = "sts:TagSession"
 SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
+# Request constraints of https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
 SESSION_NAME = re.compile(r"[\w+=,.@-]*", re.ASCII)
 MIN_DURATION, MAX_DURATION = 900, 43200
+# Source identity: 2 to 64 characters of [\w+=,.@-], not starting with the reserved `aws:`
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html and
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html, parameter SourceIdentity).
+SOURCE_IDENTITY = SESSION_NAME
+MIN_SOURCE_IDENTITY, MAX_SOURCE_IDENTITY = 2, 64
+RESERVED_SOURCE_IDENTITY_PREFIX = "aws:"
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 _ASSUME_ONLY = (ACTION,)
 _LOWERED_ACTIONS = {action: action.lower() for action in (ACTION, TAG_SESSION, SET_SOURCE_IDENTITY)}
@@ -131,12 +138,14 @@ def _request_step(name: str | None, duration: int | None, role_max_session_durat
     if not violations:
         shown = "not given" if name is None else repr(name)
         return Step(f"request: session name {shown}, duration {duration or 'default'}: ok")
+    below = duration is not None and duration < MIN_DURATION
     evidence: dict[str, object] = {
         "session_name": name,
         "problem": " and ".join(problems),
         "duration": duration,
         "max_duration": min(role_max_session_duration, MAX_DURATION),
         "limit_text": f", outside STS's range of {MIN_DURATION} to {MAX_DURATION}",
+        "min_duration": MIN_DURATION,
         "sts_message": _validation_message(violations),
     }
     if name_invalid:
@@ -144,8 +153,40 @@ def _request_step(name: str | None, duration: int | None, role_max_session_durat
         return Step(line, Finding("request_session_name_invalid", evidence))
     return Step(
         f"request: DurationSeconds {duration} outside 900..43200: fail",
-        Finding("request_duration_exceeds_max", evidence),
+        Finding("request_duration_below_min" if below else "request_duration_exceeds_max", evidence),
     )
+
+
+def _check_source_identity(claims: Claims) -> Step | None:
+    """The source identity a token asks for, against STS's constraints; None when the token asks for none."""
+    value = claims.source_identity
+    if value is None:
+        return None
+    return _source_identity_step(value)
+
+
+@lru_cache(maxsize=1024)
+def _source_identity_step(value: str) -> Step:
+    rules: list[tuple[str, str]] = []
+    if len(value) < MIN_SOURCE_IDENTITY:
+        rules.append(("is shorter than 2 characters", "Member must have length greater than or equal to 2"))
+    elif len(value) > MAX_SOURCE_IDENTITY:
+        rules.append(("is longer than 64 characters", "Member must have length less than or equal to 64"))
+    if not SOURCE_IDENTITY.fullmatch(value):
+        rules.append(
+            ("holds characters outside [\\w+=,.@-]", "Member must satisfy regular expression pattern: [\\w+=,.@-]*")
+        )
+    if value.lower().startswith(RESERVED_SOURCE_IDENTITY_PREFIX):
+        rules.append(("begins with the reserved prefix aws:", "Member must not begin with aws:"))
+    if not rules:
+        return Step(f"source identity: {value!r}: ok")
+    problem = " and ".join(problem for problem, _ in rules)
+    evidence = {
+        "source_identity": value,
+        "problem": problem,
+        "sts_message": _validation_message([("sourceIdentity", value, rule) for _, rule in rules]),
+    }
+    return Step(f"source identity: {value!r} {problem}: fail", Finding("request_source_identity_invalid", evidence))
 
 
 def _check_token(claims: Claims) -> Step:
@@ -642,6 +683,8 @@ def explain(case: Case) -> Verdict:
 
 def _decide(case: Case) -> Decision:
     steps: list[Step] = [_check_request(case), _check_token(case.claims)]
+    if (source_identity := _check_source_identity(case.claims)) is not None:
+        steps.append(source_identity)
     match, provider_step = _resolve_provider(case)
     steps.append(provider_step)
     if match.prefix is not None:

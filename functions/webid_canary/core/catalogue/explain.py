@@ -158,6 +158,23 @@ ENTRIES: tuple[Entry, ...] = (
         "The request asks for {duration} seconds{limit_text}.",
     ),
     Entry(
+        "request_duration_below_min",
+        R,
+        "The requested session duration is below STS's minimum",
+        Severity.MEDIUM,
+        "Ask for at least {min_duration} seconds (DurationSeconds), or leave it out for the default of 3600.",
+        "The request asks for {duration} seconds, less than the {min_duration} seconds STS accepts.",
+    ),
+    Entry(
+        "request_source_identity_invalid",
+        R,
+        "The token's source identity is not one STS accepts",
+        Severity.HIGH,
+        "Make the identity provider send a source identity (claim https://aws.amazon.com/source_identity) of 2 to "
+        "64 characters from letters, digits and + = , . @ _ - that does not begin with aws:.",
+        "The token's source identity {source_identity!r} {problem}.",
+    ),
+    Entry(
         "request_tags_too_large",
         R,
         "The token's session tags exceed STS's limits",
@@ -283,6 +300,8 @@ STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "request_duration_exceeds_max": ("ValidationError", "{sts_message}"),
         "context_key_unknown": (None, ""),
+        "request_duration_below_min": ("ValidationError", "{sts_message}"),
+        "request_source_identity_invalid": ("ValidationError", "{sts_message}"),
         "request_tags_too_large": (
             "PackedPolicyTooLarge",
             "The request was rejected because the total packed size of the session policies and session tags "
