@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,9 @@ class Case:
     idp: IdpFacts = NO_IDP_FACTS
     role_exists: bool = True
     caller: CallerFacts = NO_CALLER_FACTS
+    # Session policies in the request: the inline Policy as sent (JSON text), and the PolicyArns.
+    session_policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
 
     @property
     def role_account(self) -> str | None:
@@ -173,6 +177,32 @@ def parse_caller(doc: object, field_name: str = "caller") -> CallerFacts:
     return CallerFacts(**found)  # type: ignore[arg-type]
 
 
+def parse_session_policy(value: object, field_name: str = "request.policy") -> str | None:
+    """The inline session policy as the JSON text sent to STS (an object is sent compactly), or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return json.dumps(value, separators=(",", ":"))
+    raise InputError(field_name, f"expected a policy document (object or JSON text), found {json_kind(value)}")
+
+
+def parse_policy_arns(value: object, field_name: str = "request.policy_arns") -> tuple[str, ...]:
+    """PolicyArns as a list of ARNs, or of {"arn": ...} objects as the API takes them."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise InputError(field_name, f"expected a list of policy ARNs, found {json_kind(value)}")
+    arns: list[str] = []
+    for item in value:
+        arn = _first(item, "arn", "Arn") if isinstance(item, Mapping) else item
+        if not isinstance(arn, str):
+            raise InputError(field_name, 'expected each item to be an ARN string or {"arn": ARN}')
+        arns.append(arn)
+    return tuple(arns)
+
+
 def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
     if claims is not None:
         if not isinstance(claims, Mapping):
@@ -215,6 +245,8 @@ def build_case(
     idp: IdpFacts = NO_IDP_FACTS,
     role_exists: bool = True,
     caller: CallerFacts = NO_CALLER_FACTS,
+    session_policy: str | None = None,
+    policy_arns: tuple[str, ...] = (),
 ) -> Case:
     """A case from its parts; raises InputError(field, reason) for unusable input."""
     if now.tzinfo is None:
@@ -231,6 +263,8 @@ def build_case(
         idp=idp,
         role_exists=role_exists,
         caller=caller,
+        session_policy=session_policy,
+        policy_arns=policy_arns,
     )
 
 
@@ -280,4 +314,6 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
         idp=parse_idp(doc.get("idp_environment")),
         role_exists=role_exists,
         caller=parse_caller(doc.get("caller")),
+        session_policy=parse_session_policy(_first(request, "policy", "Policy")),
+        policy_arns=parse_policy_arns(_first(request, "policy_arns", "PolicyArns")),
     )

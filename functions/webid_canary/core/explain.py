@@ -5,6 +5,7 @@ The first failing check decides the answer; the later checks still run and are s
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -42,6 +43,11 @@ MIN_DURATION, MAX_DURATION = 900, 43200
 SOURCE_IDENTITY = SESSION_NAME
 MIN_SOURCE_IDENTITY, MAX_SOURCE_IDENTITY = 2, 64
 RESERVED_SOURCE_IDENTITY_PREFIX = "aws:"
+# Session policies (same API reference): at most 10 PolicyArns of 20 to 2048 characters; an inline Policy of 1 to
+# 2048 characters from tab, line feed, carriage return and U+0020 to U+00FF.
+MAX_POLICY_ARNS, MIN_POLICY_ARN, MAX_POLICY_ARN, MAX_SESSION_POLICY = 10, 20, 2048, 2048
+SESSION_POLICY_CHARACTERS = re.compile(r"[\u0009\u000A\u000D\u0020-\u00FF]+")
+POLICY_VERSIONS = ("2012-10-17", "2008-10-17")
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 _ASSUME_ONLY = (ACTION,)
 _LOWERED_ACTIONS = {action: action.lower() for action in (ACTION, TAG_SESSION, SET_SOURCE_IDENTITY)}
@@ -155,6 +161,71 @@ def _request_step(name: str | None, duration: int | None, role_max_session_durat
         f"request: DurationSeconds {duration} outside 900..43200: fail",
         Finding("request_duration_below_min" if below else "request_duration_exceeds_max", evidence),
     )
+
+
+def _check_session_policies(case: Case) -> Step | None:
+    """The request's session policies against STS's parameter constraints, then the inline policy's grammar."""
+    if case.session_policy is None and not case.policy_arns:
+        return None
+    return _session_policy_step(case.session_policy, case.policy_arns)
+
+
+@lru_cache(maxsize=1024)
+def _session_policy_step(policy: str | None, arns: tuple[str, ...]) -> Step:
+    violations: list[tuple[str, str, str]] = []
+    if len(arns) > MAX_POLICY_ARNS:
+        violations.append(("policyArns", f"{len(arns)} ARNs", "Member must have length less than or equal to 10"))
+    for arn in arns:
+        if not MIN_POLICY_ARN <= len(arn) <= MAX_POLICY_ARN:
+            violations.append(("policyArns.member.arn", arn, "Member must have length between 20 and 2048"))
+    if policy is not None:
+        if not 1 <= len(policy) <= MAX_SESSION_POLICY:
+            shown = f"{len(policy)} characters"
+            violations.append(("policy", shown, "Member must have length less than or equal to 2048"))
+        elif not SESSION_POLICY_CHARACTERS.fullmatch(policy):
+            violations.append(
+                (
+                    "policy",
+                    "(the policy)",
+                    "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+                )
+            )
+    if violations:
+        problem = "; ".join(f"{name} {rule.removeprefix('Member ')}" for name, _, rule in violations)
+        evidence = {"problem": problem, "sts_message": _validation_message(violations)}
+        return Step(f"session policies: {problem}: fail", Finding("session_policy_invalid", evidence))
+    malformed = None if policy is None else _policy_grammar(policy)
+    if malformed is not None:
+        evidence = {"problem": malformed}
+        return Step(f"session policy: {malformed}: fail", Finding("session_policy_malformed", evidence))
+    return Step(f"session policies: inline {'given' if policy else 'none'}, {len(arns)} ARN(s): ok")
+
+
+def _policy_grammar(text: str) -> str | None:
+    """Why an inline session policy is not a policy document, or None (IAM's grammar, its outline only:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return "it is not JSON"
+    if not isinstance(doc, dict):
+        return "it is not a JSON object"
+    if "Version" in doc and doc["Version"] not in POLICY_VERSIONS:
+        return f"Version {doc['Version']!r} is not 2012-10-17 or 2008-10-17"
+    statements = doc.get("Statement")
+    listed = statements if isinstance(statements, list) else [statements]
+    if statements is None or not listed:
+        return "it has no Statement"
+    for index, statement in enumerate(listed):
+        if not isinstance(statement, dict):
+            return f"Statement[{index}] is not an object"
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            return f"Statement[{index}] has no Effect Allow or Deny"
+        if ("Action" in statement) == ("NotAction" in statement):
+            return f"Statement[{index}] needs exactly one of Action or NotAction"
+        if "Principal" in statement or "NotPrincipal" in statement:
+            return f"Statement[{index}] has a Principal, which a session policy cannot have"
+    return None
 
 
 def _check_source_identity(claims: Claims) -> Step | None:
@@ -682,7 +753,10 @@ def explain(case: Case) -> Verdict:
 
 
 def _decide(case: Case) -> Decision:
-    steps: list[Step] = [_check_request(case), _check_token(case.claims)]
+    steps: list[Step] = [_check_request(case)]
+    if (session_policies := _check_session_policies(case)) is not None:
+        steps.append(session_policies)
+    steps.append(_check_token(case.claims))
     if (source_identity := _check_source_identity(case.claims)) is not None:
         steps.append(source_identity)
     match, provider_step = _resolve_provider(case)

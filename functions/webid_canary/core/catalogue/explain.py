@@ -175,6 +175,24 @@ ENTRIES: tuple[Entry, ...] = (
         "The token's source identity {source_identity!r} {problem}.",
     ),
     Entry(
+        "session_policy_invalid",
+        R,
+        "The request's session policies break STS's limits",
+        Severity.MEDIUM,
+        "Send at most 10 PolicyArns (each 20 to 2048 characters) and an inline Policy of at most 2048 characters "
+        "(tab, line feed, carriage return and U+0020 to U+00FF only).",
+        "STS refuses the request's session policies: {problem}.",
+    ),
+    Entry(
+        "session_policy_malformed",
+        R,
+        "The inline session policy is not a policy document",
+        Severity.MEDIUM,
+        "Send a Policy that is a JSON policy document: Version 2012-10-17, a Statement with Effect and Action or "
+        "NotAction, and no Principal.",
+        "The request's inline session policy is malformed: {problem}.",
+    ),
+    Entry(
         "request_tags_too_large",
         R,
         "The token's session tags exceed STS's limits",
@@ -300,6 +318,11 @@ STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "request_duration_exceeds_max": ("ValidationError", "{sts_message}"),
         "context_key_unknown": (None, ""),
+        "session_policy_invalid": ("ValidationError", "{sts_message}"),
+        "session_policy_malformed": (
+            "MalformedPolicyDocument",
+            "The request was rejected because the policy document was malformed. {problem}",
+        ),
         "request_duration_below_min": ("ValidationError", "{sts_message}"),
         "request_source_identity_invalid": ("ValidationError", "{sts_message}"),
         "request_tags_too_large": (
