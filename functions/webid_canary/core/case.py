@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from ipaddress import ip_address
 
-from .claims import Claims, decode_token, parse_claims, token_kid
+from .claims import Claims, decode_token, parse_claims, token_header
 from .model import CallerFacts, IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy
 
@@ -207,7 +207,10 @@ def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
     if claims is not None:
         if not isinstance(claims, Mapping):
             raise InputError("token_claims", "expected an object (the decoded JWT payload)")
-        return parse_claims(claims, kid=token_kid(token) if token is not None else None)
+        if token is None:
+            return parse_claims(claims)
+        kid, alg = token_header(token)
+        return parse_claims(claims, kid=kid, alg=alg, token_length=len(token.value))
     if token is not None:
         return decode_token(token)
     raise InputError("token_claims", "missing: give token_claims (decoded payload) or token (a raw JWT)")

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from .case import Case, arn_parts
-from .claims import Claims
+from .claims import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, SUPPORTED_ALGORITHMS, Claims
 from .conditions import Operator, evaluate, glob_match, parse_operator, requirement
 from .context import (
     UNKNOWN,
@@ -261,6 +261,16 @@ def _source_identity_step(value: str) -> Step:
 
 
 def _check_token(claims: Claims) -> Step:
+    length = claims.token_length
+    if length is not None and not MIN_TOKEN_LENGTH <= length <= MAX_TOKEN_LENGTH:
+        bound = "greater than or equal to 4" if length < MIN_TOKEN_LENGTH else "less than or equal to 20000"
+        evidence = {
+            "length": length,
+            "sts_message": _validation_message(
+                [("webIdentityToken", f"({length} characters)", f"Member must have length {bound}")]
+            ),
+        }
+        return Step(f"token: {length} characters, outside 4..20000: fail", Finding("token_too_long", evidence))
     if claims.problems:
         problem = "; ".join(claims.problems)
         not_jwt = any(p.startswith("token:") for p in claims.problems)
@@ -368,6 +378,15 @@ def _check_thumbprint(case: Case, match: ProviderMatch) -> Step:
 
 
 def _check_signature(case: Case) -> Step:
+    alg = case.claims.alg
+    if alg is not None and alg not in SUPPORTED_ALGORITHMS:
+        # Part of verifying the signature: held against the request only where the signature was checked.
+        if case.idp.signature_valid is None:
+            return Step(f"signature: not checked (alg {alg} is not one STS verifies)")
+        evidence = {"alg": alg, "supported": ", ".join(sorted(SUPPORTED_ALGORITHMS))}
+        return Step(
+            f"signature: alg {alg} is not one STS verifies: fail", Finding("token_algorithm_unsupported", evidence)
+        )
     if case.idp.signature_valid is False:
         return Step("signature: does not verify: fail", Finding("token_signature_invalid", {}))
     if case.idp.signature_valid is None:

@@ -44,6 +44,23 @@ ENTRIES: tuple[Entry, ...] = (
         "STS cannot read the token: {problem}.",
     ),
     Entry(
+        "token_too_long",
+        R,
+        "The token is longer than STS accepts",
+        Severity.HIGH,
+        "Send a WebIdentityToken of at most 20000 characters: ask the identity provider for fewer or shorter "
+        "claims (groups, custom claims, session tags).",
+        "The token is {length} characters long; STS takes 4 to 20000.",
+    ),
+    Entry(
+        "token_algorithm_unsupported",
+        R,
+        "The token is signed with an algorithm STS does not verify",
+        Severity.CRITICAL,
+        "Make the identity provider sign ID tokens with one of {supported} (its JWKS must publish that key).",
+        "The token's header says alg {alg}; STS verifies only {supported}.",
+    ),
+    Entry(
         "provider_not_found",
         R,
         "No IAM OIDC provider for the token's issuer",
@@ -318,6 +335,12 @@ STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "request_duration_exceeds_max": ("ValidationError", "{sts_message}"),
         "context_key_unknown": (None, ""),
+        "token_too_long": ("ValidationError", "{sts_message}"),
+        "token_algorithm_unsupported": (
+            "InvalidIdentityToken",
+            "The web identity token that was passed could not be validated by AWS. Get a new identity token "
+            "from the identity provider and then retry the request.",
+        ),
         "session_policy_invalid": ("ValidationError", "{sts_message}"),
         "session_policy_malformed": (
             "MalformedPolicyDocument",
