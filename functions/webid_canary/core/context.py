@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from .claims import Claims
+from .conditions import glob_match
 from .model import CallerFacts
 
 NO_CALLER_FACTS = CallerFacts()
@@ -139,11 +140,8 @@ def key_added_later(family: str, builtin: bool, key: str) -> KeyRow | None:
 
 
 def _host_matches(pattern: str, host: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    return host == pattern
+    """A host against a row's pattern: `*` stands for any run of characters, dots included."""
+    return glob_match(pattern.lower(), host.lower())
 
 
 @lru_cache(maxsize=1024)
