@@ -10,12 +10,14 @@ from functools import lru_cache
 from ipaddress import ip_address
 
 from .claims import Claims, decode_token, parse_claims, token_header
-from .model import CallerFacts, IdpFacts, InputError, ProviderRecord, Token, json_kind
+from .model import CallerFacts, CognitoFlow, IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy
 
 DEFAULT_MAX_SESSION_DURATION = 3600
 NO_IDP_FACTS = IdpFacts()
 NO_CALLER_FACTS = CallerFacts()
+NO_COGNITO_FLOW = CognitoFlow()
+COGNITO_FLOWS = ("basic", "enhanced")
 _CALLER_STRINGS = ("source_vpc", "source_vpce", "user_agent", "requested_region")
 _CALLER_ADDRESSES = ("source_ip", "vpc_source_ip")
 
@@ -38,6 +40,7 @@ class Case:
     # Session policies in the request: the inline Policy as sent (JSON text), and the PolicyArns.
     session_policy: str | None = None
     policy_arns: tuple[str, ...] = ()
+    cognito: CognitoFlow = NO_COGNITO_FLOW
 
     @property
     def role_account(self) -> str | None:
@@ -177,6 +180,20 @@ def parse_caller(doc: object, field_name: str = "caller") -> CallerFacts:
     return CallerFacts(**found)  # type: ignore[arg-type]
 
 
+def parse_cognito(doc: object, field_name: str = "cognito") -> CognitoFlow:
+    """`{"flow": "basic" | "enhanced", "identity_pool_account": "123456789012"}`, each part optional."""
+    if doc is None:
+        return NO_COGNITO_FLOW
+    if not isinstance(doc, Mapping):
+        raise InputError(field_name, 'expected an object such as {"flow": "basic"}')
+    flow, account = doc.get("flow"), doc.get("identity_pool_account")
+    if flow is not None and flow not in COGNITO_FLOWS:
+        raise InputError(f"{field_name}.flow", f"expected basic or enhanced, found {flow!r}")
+    if account is not None and (not isinstance(account, str) or not (account.isdigit() and len(account) == 12)):
+        raise InputError(f"{field_name}.identity_pool_account", "expected a 12-digit AWS account ID as a string")
+    return CognitoFlow(flow, account)
+
+
 def parse_session_policy(value: object, field_name: str = "request.policy") -> str | None:
     """The inline session policy as the JSON text sent to STS (an object is sent compactly), or None."""
     if value is None:
@@ -250,6 +267,7 @@ def build_case(
     caller: CallerFacts = NO_CALLER_FACTS,
     session_policy: str | None = None,
     policy_arns: tuple[str, ...] = (),
+    cognito: CognitoFlow = NO_COGNITO_FLOW,
 ) -> Case:
     """A case from its parts; raises InputError(field, reason) for unusable input."""
     if now.tzinfo is None:
@@ -268,6 +286,7 @@ def build_case(
         caller=caller,
         session_policy=session_policy,
         policy_arns=policy_arns,
+        cognito=cognito,
     )
 
 
@@ -319,4 +338,5 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
         caller=parse_caller(doc.get("caller")),
         session_policy=parse_session_policy(_first(request, "policy", "Policy")),
         policy_arns=parse_policy_arns(_first(request, "policy_arns", "PolicyArns")),
+        cognito=parse_cognito(doc.get("cognito")),
     )

@@ -586,6 +586,8 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
             undecided.append((statement, conditions))
         else:
             hints.extend(_vacuous_hint(condition, context) for condition in conditions.vacuous)
+            if action == ACTION and (missing := _cognito_basic_missing(case, context, statement)):
+                return _cognito_basic_step(case, statement, missing), hints
             return _allows_step(statement.label, action), hints
     if undecided:
         statement, conditions = undecided[0]
@@ -633,6 +635,44 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
 @lru_cache(maxsize=4096)
 def _allows_step(label: str, action: str) -> Step:
     return Step(f"trust: {label} allows {action}: ok")
+
+
+# "AWS STS also requires that cross-account basic authentication requests have two specific conditions:
+# cognito-identity.amazonaws.com:aud and cognito-identity.amazonaws.com:amr"
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/identity-pools-security-best-practices.html; the
+# AssumeRoleWithWebIdentity reference, RoleArn, says the same of aud).
+COGNITO_BASIC_CROSS_ACCOUNT_KEYS = ("cognito-identity.amazonaws.com:aud", "cognito-identity.amazonaws.com:amr")
+
+
+def _cognito_basic_missing(case: Case, context: RequestContext, statement: Statement) -> tuple[str, ...]:
+    """For a Cognito token in the basic flow from another account's identity pool: the keys the allowing
+    statement must test and does not."""
+    flow = case.cognito
+    if context.family != "cognito" or flow.flow != "basic" or flow.identity_pool_account in (None, case.role_account):
+        return ()
+    tested = {condition.key.lower() for condition in statement.conditions}
+    return tuple(key for key in COGNITO_BASIC_CROSS_ACCOUNT_KEYS if key not in tested)
+
+
+def _cognito_basic_step(case: Case, statement: Statement, missing: tuple[str, ...]) -> Step:
+    claims = case.claims
+    amr = "authenticated" if claims.amr and "authenticated" in claims.amr else "unauthenticated"
+    evidence = {
+        "statement": statement.label,
+        "statement_index": statement.index,
+        "missing": " and ".join(missing),
+        "pool_account": case.cognito.identity_pool_account,
+        "role_arn": case.role_arn,
+        "pins": (
+            ("StringEquals", COGNITO_BASIC_CROSS_ACCOUNT_KEYS[0], next(iter(claims.aud), "")),
+            ("ForAnyValue:StringLike", COGNITO_BASIC_CROSS_ACCOUNT_KEYS[1], amr),
+        ),
+    }
+    line = (
+        f"trust: {statement.label} allows {ACTION}, but a cross-account basic flow needs it to test "
+        f"{evidence['missing']}: fail"
+    )
+    return Step(line, Finding("trust_cognito_basic_cross_account", evidence))
 
 
 def _vacuous_hint(condition: Condition, context: RequestContext) -> str:
@@ -810,7 +850,13 @@ def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:
 
 # Root causes fixed by editing the trust policy, and how many edits a remedy may take before giving up.
 TRUST_FIXES = frozenset(
-    {"trust_principal_mismatch", "trust_action_mismatch", "trust_condition_mismatch", "trust_explicit_deny"}
+    {
+        "trust_principal_mismatch",
+        "trust_action_mismatch",
+        "trust_condition_mismatch",
+        "trust_explicit_deny",
+        "trust_cognito_basic_cross_account",
+    }
 )
 MAX_EDITS = 12
 # Operators for which adding the request's value to the policy's values makes the condition hold.
@@ -867,6 +913,12 @@ def _edit_for(finding: Finding, case: Case, doc: JsonObject, tried: set[tuple[st
         return _action_edit(case, str(evidence.get("principal")), str(evidence.get("action")))
     if finding.code == "trust_principal_mismatch":
         return _principal_edit(case, doc, evidence)
+    if finding.code == "trust_cognito_basic_cross_account":
+        index, pins = _int(evidence.get("statement_index")), evidence.get("pins")
+        missing = str(evidence.get("missing"))
+        for operator, key, value in pins if isinstance(pins, tuple) else ():
+            if key in missing:
+                return Edit("add_condition", index, operator, key, (value,))
     return None
 
 

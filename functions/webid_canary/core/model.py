@@ -68,6 +68,15 @@ class IdpFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class CognitoFlow:
+    """How a Cognito identity pool token reaches STS: `basic` (classic: the app calls STS) or `enhanced`
+    (Cognito calls STS), and the account that owns the identity pool. None means: not known."""
+
+    flow: str | None = None
+    identity_pool_account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallerFacts:
     """What is known about the caller of STS (network, client, region). None means: not given, so unknown.
 

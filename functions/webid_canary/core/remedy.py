@@ -19,7 +19,7 @@ class Edit:
     """One change to a trust policy document, addressed by statement index and condition as written."""
 
     kind: str  # add_values, remove_values, remove_condition, rename_key, change_operator, add_action,
-    # remove_not_action, set_principal, add_statement, remove_statement
+    # remove_not_action, set_principal, add_statement, remove_statement, add_condition
     statement: int = -1
     operator: str = ""
     key: str = ""
@@ -81,6 +81,8 @@ def describe(doc: JsonObject, edit: Edit) -> str:
             return f"add a statement that allows {edit.new} with {json.dumps(edit.added)}"
         case "remove_statement":
             return f"remove the Deny {where}"
+        case "add_condition":
+            return f"in {where}, add the condition {edit.operator} {edit.key} {_shown(edit.values)}"
     raise ValueError(f"unknown edit {edit.kind!r}")
 
 
@@ -137,5 +139,8 @@ def apply(doc: JsonObject, edit: Edit) -> None:
             statements.append(json.loads(json.dumps(edit.added)))
         case "remove_statement":
             del statements[edit.statement]
+        case "add_condition":
+            condition = statements[edit.statement].setdefault("Condition", {})
+            condition.setdefault(edit.operator, {})[edit.key] = list(edit.values)
         case _:
             raise ValueError(f"unknown edit {edit.kind!r}")

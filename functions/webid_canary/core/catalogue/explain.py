@@ -157,6 +157,16 @@ ENTRIES: tuple[Entry, ...] = (
         "{actual_text}.",
     ),
     Entry(
+        "trust_cognito_basic_cross_account",
+        R,
+        "A cross-account basic-flow role does not test the identity pool's aud and amr",
+        Severity.CRITICAL,
+        "In the trust policy of {role_arn}, make {statement} test {missing} (the identity pool ID and "
+        "authenticated or unauthenticated), or use the enhanced flow with a role in the pool's account.",
+        "In the basic (classic) flow from an identity pool in account {pool_account}, STS requires the role's "
+        "trust policy to test cognito-identity.amazonaws.com:aud and :amr; {statement} does not test {missing}.",
+    ),
+    Entry(
         "trust_explicit_deny",
         R,
         "A Deny statement applies",
@@ -333,6 +343,10 @@ STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "trust_action_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_condition_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "trust_cognito_basic_cross_account": (
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        ),
         "request_duration_exceeds_max": ("ValidationError", "{sts_message}"),
         "context_key_unknown": (None, ""),
         "token_too_long": ("ValidationError", "{sts_message}"),
