@@ -12,6 +12,7 @@ from ipaddress import ip_address
 from .claims import Claims, decode_token, parse_claims, token_header
 from .model import CallerFacts, CognitoFlow, IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy
+from .rcp import ResourceControlPolicy, parse_rcps
 
 DEFAULT_MAX_SESSION_DURATION = 3600
 NO_IDP_FACTS = IdpFacts()
@@ -41,6 +42,7 @@ class Case:
     session_policy: str | None = None
     policy_arns: tuple[str, ...] = ()
     cognito: CognitoFlow = NO_COGNITO_FLOW
+    resource_control_policies: tuple[ResourceControlPolicy, ...] = ()
 
     @property
     def role_account(self) -> str | None:
@@ -268,6 +270,7 @@ def build_case(
     session_policy: str | None = None,
     policy_arns: tuple[str, ...] = (),
     cognito: CognitoFlow = NO_COGNITO_FLOW,
+    resource_control_policies: tuple[ResourceControlPolicy, ...] = (),
 ) -> Case:
     """A case from its parts; raises InputError(field, reason) for unusable input."""
     if now.tzinfo is None:
@@ -287,6 +290,7 @@ def build_case(
         session_policy=session_policy,
         policy_arns=policy_arns,
         cognito=cognito,
+        resource_control_policies=resource_control_policies,
     )
 
 
@@ -339,4 +343,5 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
         session_policy=parse_session_policy(_first(request, "policy", "Policy")),
         policy_arns=parse_policy_arns(_first(request, "policy_arns", "PolicyArns")),
         cognito=parse_cognito(doc.get("cognito")),
+        resource_control_policies=parse_rcps(doc.get("resource_control_policies")),
     )

@@ -744,12 +744,50 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
     actions = _required_actions(case.claims)
+    if case.resource_control_policies:
+        steps.append(_check_rcps(case, context, actions))
     for action in actions:
         step, action_hints = _evaluate_action(case, context, action)
         steps.append(step)
         hints.extend(action_hints)
     steps.append(_check_deny(case, context, actions))
     return TrustOutcome(tuple(steps), tuple(hints), any(step.unknown for step in steps))
+
+
+def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
+    """The RCPs of the role's account: an explicit Deny that applies to this request and this role refuses it."""
+    undecided: list[Unknowable] = []
+    for policy in case.resource_control_policies:
+        for item in policy.statements:
+            statement = item.statement
+            if statement.effect != "Deny" or not _principal_matches(statement, context.federated_provider):
+                continue
+            if not any(_action_matches(statement, action) for action in actions):
+                continue
+            named = any(glob_match(pattern, case.role_arn) for pattern in item.resources)
+            if named == item.not_resources:
+                continue
+            result = _conditions(statement, context)
+            if result.failing:
+                continue
+            where = f"{statement.label} of {policy.name}"
+            if result.unknown:
+                undecided += [
+                    Unknowable(
+                        c.key,
+                        f"keep the RCP Deny {where} from applying (it applies when the value would "
+                        f"{requirement(op, c.values)})",
+                    )
+                    for c, op in result.unknown
+                ]
+                continue
+            evidence = {"policy": policy.name, "statement": statement.label, "role_arn": case.role_arn}
+            return Step(f"rcp: Deny {where} applies: fail", Finding("rcp_deny", evidence))
+    if undecided:
+        keys = ", ".join(u.key for u in undecided)
+        return Step(f"rcp: a Deny applies unless {keys} say otherwise: unknown", None, tuple(undecided))
+    count = len(case.resource_control_policies)
+    return Step(f"rcp: no Deny in {count} resource control polic{'y' if count == 1 else 'ies'} applies: ok")
 
 
 def _check_duration(case: Case) -> Step:

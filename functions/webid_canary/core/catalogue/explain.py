@@ -167,6 +167,16 @@ ENTRIES: tuple[Entry, ...] = (
         "trust policy to test cognito-identity.amazonaws.com:aud and :amr; {statement} does not test {missing}.",
     ),
     Entry(
+        "rcp_deny",
+        R,
+        "A resource control policy denies the request",
+        Severity.HIGH,
+        "Change the Deny {statement} of the resource control policy {policy} (AWS Organizations) so that it "
+        "does not match this request to {role_arn}, or exempt the role; the trust policy cannot override it.",
+        "The resource control policy {policy} has a Deny ({statement}) that matches this request to {role_arn}, "
+        "and an explicit Deny in an RCP beats every Allow.",
+    ),
+    Entry(
         "trust_explicit_deny",
         R,
         "A Deny statement applies",
@@ -343,6 +353,7 @@ STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "trust_action_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_condition_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "rcp_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_cognito_basic_cross_account": (
             "AccessDenied",
             "Not authorized to perform sts:AssumeRoleWithWebIdentity",
