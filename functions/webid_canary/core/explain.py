@@ -897,6 +897,11 @@ TRUST_FIXES = frozenset(
     }
 )
 MAX_EDITS = 12
+# Edits that repair a policy meant to let this workload in (a wrong principal, a missing action or condition);
+# the others widen a condition or drop a Deny, which may be refusing the workload on purpose.
+_REPAIRS = frozenset(
+    {"set_principal", "add_action", "remove_not_action", "add_statement", "add_condition", "rename_key"}
+)
 # Operators for which adding the request's value to the policy's values makes the condition hold.
 _MATCH_SELF = frozenset(
     {
@@ -923,6 +928,7 @@ def _remedy(case: Case, finding: Finding) -> Remedy | None:
     """
     doc = plain_copy(case.policy.document)
     edits: list[str] = []
+    deliberate = False
     tried: set[tuple[str, int, str, str]] = set()
     current = finding
     for _ in range(MAX_EDITS):
@@ -930,6 +936,7 @@ def _remedy(case: Case, finding: Finding) -> Remedy | None:
         if edit is None:
             return None
         edits.append(describe(doc, edit))
+        deliberate = deliberate or edit.kind not in _REPAIRS
         apply(doc, edit)
         try:
             case = replace(case, policy=parse_trust_policy(doc))
@@ -937,7 +944,7 @@ def _remedy(case: Case, finding: Finding) -> Remedy | None:
             return None
         current = _decide(case).finding
         if current.code not in TRUST_FIXES:
-            return Remedy(MappingProxyType({"trust_policy": doc}), tuple(edits))
+            return Remedy(MappingProxyType({"trust_policy": doc}), tuple(edits), deliberate)
     return None
 
 

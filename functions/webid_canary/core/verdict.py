@@ -40,17 +40,15 @@ class Remedy:
 
     patch: Mapping[str, object]
     edits: tuple[str, ...]
+    # Whether an edit loosens a condition or removes a Deny: the policy may refuse this workload on purpose.
+    deliberate: bool = False
 
 
-# Root causes whose fix may be unwanted: the policy may be refusing this workload on purpose.
-_DELIBERATE = frozenset({"trust_condition_mismatch", "trust_explicit_deny"})
-
-
-def remedy_text(code: str, role_arn: object, remedy: Remedy) -> str:
+def remedy_text(role_arn: object, remedy: Remedy) -> str:
     """The prose of a trust-policy remedy, generated from its edits."""
     edits = "; ".join(remedy.edits)
     text = f"In the trust policy of {role_arn}: {edits}."
-    if code in _DELIBERATE:
+    if remedy.deliberate:
         lead = "If this workload should be trusted: "
         return f"{lead}{text[0].lower()}{text[1:]} Otherwise the denial is the policy doing its job."
     return text
@@ -157,7 +155,7 @@ def make_verdict(
     evidence = _Evidence(finding.evidence)
     remedies = [_fill(_hint_remedy(hint), evidence) for hint in hints]
     if remedy is not None:
-        remedies.insert(0, remedy_text(finding.code, evidence["role_arn"], remedy))
+        remedies.insert(0, remedy_text(evidence["role_arn"], remedy))
     elif finding.code != "none" or not hints:
         remedies.insert(0, _fill(cause.remedy, evidence))
     outcome = ALLOW if finding.code == "none" else INDETERMINATE if finding.code == UNDECIDED else DENY
