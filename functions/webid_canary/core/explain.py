@@ -163,15 +163,9 @@ def _request_step(name: str | None, duration: int | None, role_max_session_durat
     )
 
 
-def _check_session_policies(case: Case) -> Step | None:
-    """The request's session policies against STS's parameter constraints, then the inline policy's grammar."""
-    if case.session_policy is None and not case.policy_arns:
-        return None
-    return _session_policy_step(case.session_policy, case.policy_arns)
-
-
 @lru_cache(maxsize=1024)
 def _session_policy_step(policy: str | None, arns: tuple[str, ...]) -> Step:
+    """The request's session policies against STS's parameter constraints, then the inline policy's grammar."""
     violations: list[tuple[str, str, str]] = []
     if len(arns) > MAX_POLICY_ARNS:
         violations.append(("policyArns", f"{len(arns)} ARNs", "Member must have length less than or equal to 10"))
@@ -228,16 +222,9 @@ def _policy_grammar(text: str) -> str | None:
     return None
 
 
-def _check_source_identity(claims: Claims) -> Step | None:
-    """The source identity a token asks for, against STS's constraints; None when the token asks for none."""
-    value = claims.source_identity
-    if value is None:
-        return None
-    return _source_identity_step(value)
-
-
 @lru_cache(maxsize=1024)
 def _source_identity_step(value: str) -> Step:
+    """The source identity a token asks for, against STS's constraints."""
     rules: list[tuple[str, str]] = []
     if len(value) < MIN_SOURCE_IDENTITY:
         rules.append(("is shorter than 2 characters", "Member must have length greater than or equal to 2"))
@@ -448,13 +435,10 @@ def _principal_matches(statement: Statement, principal: str) -> bool:
     return statement.not_principal is not None and not statement.not_principal.names("Federated", principal)
 
 
-class Evaluated(NamedTuple):
-    """A statement's conditions: those that do not hold (in written order), the ForAllValues ones that hold only
-    because their key is absent, and those whose key depends on caller facts the engine was not given."""
-
-    failing: list[ConditionResult]
-    vacuous: list[Condition]
-    unknown: list[tuple[Condition, Operator]]
+# A statement's conditions: those that do not hold (in written order), the ForAllValues ones that hold only
+# because their key is absent, and those whose key depends on caller facts the engine was not given. A plain
+# tuple: one is built for every statement of every request.
+Evaluated = tuple[list[ConditionResult], list[Condition], list[tuple[Condition, Operator]]]
 
 
 def _conditions(statement: Statement, context: RequestContext) -> Evaluated:
@@ -470,7 +454,7 @@ def _conditions(statement: Statement, context: RequestContext) -> Evaluated:
             failing.append(ConditionResult(condition, operator, actual))
         elif actual is None and operator.set_operator == "ForAllValues":
             vacuous.append(condition)
-    return Evaluated(failing, vacuous, unknown)
+    return failing, vacuous, unknown
 
 
 def _wildcard_key(key: str) -> bool:
@@ -577,21 +561,22 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
         )
     hints: list[str] = []
     evaluated = []
-    undecided: list[tuple[Statement, Evaluated]] = []
+    undecided: list[tuple[Statement, list[tuple[Condition, Operator]]]] = []
     for statement in for_action:
-        conditions = _conditions(statement, context)
-        if conditions.failing:
-            evaluated.append((statement, conditions.failing))
-        elif conditions.unknown:
-            undecided.append((statement, conditions))
+        failing, vacuous, unknown_conditions = _conditions(statement, context)
+        if failing:
+            evaluated.append((statement, failing))
+        elif unknown_conditions:
+            undecided.append((statement, unknown_conditions))
         else:
-            hints.extend(_vacuous_hint(condition, context) for condition in conditions.vacuous)
-            if action == ACTION and (missing := _cognito_basic_missing(case, context, statement)):
+            if vacuous:
+                hints += [_vacuous_hint(condition, context) for condition in vacuous]
+            if case.cognito.flow == "basic" and (missing := _cognito_basic_missing(case, context, statement)):
                 return _cognito_basic_step(case, statement, missing), hints
             return _allows_step(statement.label, action), hints
     if undecided:
-        statement, conditions = undecided[0]
-        unknown = tuple(Unknowable(c.key, requirement(op, c.values)) for c, op in conditions.unknown)
+        statement, unknown_conditions = undecided[0]
+        unknown = tuple(Unknowable(c.key, requirement(op, c.values)) for c, op in unknown_conditions)
         keys = ", ".join(u.key for u in unknown)
         line = f"trust: {statement.label} allows {action} if {keys} meet its conditions: unknown"
         return Step(line, None, unknown), []
@@ -648,7 +633,7 @@ def _cognito_basic_missing(case: Case, context: RequestContext, statement: State
     """For a Cognito token in the basic flow from another account's identity pool: the keys the allowing
     statement must test and does not."""
     flow = case.cognito
-    if context.family != "cognito" or flow.flow != "basic" or flow.identity_pool_account in (None, case.role_account):
+    if flow.flow != "basic" or context.family != "cognito" or flow.identity_pool_account in (None, case.role_account):
         return ()
     tested = {condition.key.lower() for condition in statement.conditions}
     return tuple(key for key in COGNITO_BASIC_CROSS_ACCOUNT_KEYS if key not in tested)
@@ -687,17 +672,17 @@ def _check_deny(case: Case, context: RequestContext, actions: tuple[str, ...]) -
             continue
         if not any(_action_matches(statement, action) for action in actions):
             continue
-        result = _conditions(statement, context)
-        if result.failing:
+        failing, _, unknown_conditions = _conditions(statement, context)
+        if failing:
             continue
-        if result.unknown:
+        if unknown_conditions:
             undecided += [
                 Unknowable(
                     c.key,
                     f"keep Deny {statement.label} from applying (it applies when the value would "
                     f"{requirement(op, c.values)})",
                 )
-                for c, op in result.unknown
+                for c, op in unknown_conditions
             ]
             continue
         evidence = {"statement": statement.label, "role_arn": case.role_arn, "statement_index": statement.index}
@@ -751,7 +736,12 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
         steps.append(step)
         hints.extend(action_hints)
     steps.append(_check_deny(case, context, actions))
-    return TrustOutcome(tuple(steps), tuple(hints), any(step.unknown for step in steps))
+    undecided = False
+    for step in steps:
+        if step.unknown:
+            undecided = True
+            break
+    return TrustOutcome(tuple(steps), tuple(hints), undecided)
 
 
 def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
@@ -767,18 +757,18 @@ def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -
             named = any(glob_match(pattern, case.role_arn) for pattern in item.resources)
             if named == item.not_resources:
                 continue
-            result = _conditions(statement, context)
-            if result.failing:
+            failing, _, unknown_conditions = _conditions(statement, context)
+            if failing:
                 continue
             where = f"{statement.label} of {policy.name}"
-            if result.unknown:
+            if unknown_conditions:
                 undecided += [
                     Unknowable(
                         c.key,
                         f"keep the RCP Deny {where} from applying (it applies when the value would "
                         f"{requirement(op, c.values)})",
                     )
-                    for c, op in result.unknown
+                    for c, op in unknown_conditions
                 ]
                 continue
             evidence = {"policy": policy.name, "statement": statement.label, "role_arn": case.role_arn}
@@ -833,29 +823,24 @@ def _allowed(role_arn: str) -> Finding:
     return Finding("none", {"role_arn": role_arn})
 
 
-class Decision(NamedTuple):
-    """The decisive finding, the hints, and the trace of one evaluation."""
-
-    finding: Finding
-    hints: tuple[str, ...]
-    trace: tuple[str, ...]
+# The decisive finding, the hints, and the trace of one evaluation (a plain tuple: one per request).
+Decision = tuple[Finding, tuple[str, ...], tuple[str, ...]]
 
 
 def explain(case: Case) -> Verdict:
     """The verdict STS would give for this case, with every check traced, and for a trust-policy denial the
     edited policy that lets the request in (checked by explaining the request again against it)."""
-    decision = _decide(case)
-    remedy = _remedy(case, decision.finding) if decision.finding.code in TRUST_FIXES else None
-    return make_verdict(decision.finding, decision.hints, decision.trace, remedy)
+    finding, hints, trace = _decide(case)
+    remedy = _remedy(case, finding) if finding.code in TRUST_FIXES else None
+    return make_verdict(finding, hints, trace, remedy)
 
 
 def _decide(case: Case) -> Decision:
-    steps: list[Step] = [_check_request(case)]
-    if (session_policies := _check_session_policies(case)) is not None:
-        steps.append(session_policies)
-    steps.append(_check_token(case.claims))
-    if (source_identity := _check_source_identity(case.claims)) is not None:
-        steps.append(source_identity)
+    steps: list[Step] = [_check_request(case), _check_token(case.claims)]
+    if case.session_policy is not None or case.policy_arns:
+        steps.insert(1, _session_policy_step(case.session_policy, case.policy_arns))
+    if case.claims.source_identity is not None:
+        steps.append(_source_identity_step(case.claims.source_identity))
     match, provider_step = _resolve_provider(case)
     steps.append(provider_step)
     if match.prefix is not None:
@@ -871,7 +856,7 @@ def _decide(case: Case) -> Decision:
     unknown = () if failure is not None or not trust.undecided else tuple(u for s in trust.steps for u in s.unknown)
     finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
     hints = trust.hints if finding.code in ("none", "trust_condition_mismatch") else ()
-    return Decision(finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps]))
+    return finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps])
 
 
 def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:
@@ -942,7 +927,7 @@ def _remedy(case: Case, finding: Finding) -> Remedy | None:
             case = replace(case, policy=parse_trust_policy(doc))
         except InputError:
             return None
-        current = _decide(case).finding
+        current = _decide(case)[0]
         if current.code not in TRUST_FIXES:
             return Remedy(MappingProxyType({"trust_policy": doc}), tuple(edits), deliberate)
     return None

@@ -121,7 +121,7 @@ class Verdict:
             "hints": list(self.hints),
             "explanation": self.explanation,
             "remedy": self.remedy,
-            "remedy_patch": _plain(self.remedy_patch),
+            "remedy_patch": None if self.remedy_patch is None else _plain(self.remedy_patch),
             "trace": list(self.trace),
         }
 
