@@ -665,25 +665,30 @@ def _vacuous_hint(condition: Condition, context: RequestContext) -> str:
     return "vacuous_for_all_values" if context.knows(condition.key) else "for_all_values_key_never_supplied"
 
 
+def _deny_applies(
+    statement: Statement, context: RequestContext, actions: tuple[str, ...], where: str
+) -> tuple[bool, list[Unknowable]]:
+    """Whether a Deny statement applies to this request, and if that depends on unknown keys, what each needs."""
+    if statement.effect != "Deny" or not _principal_matches(statement, context.federated_provider):
+        return False, []
+    if not any(_action_matches(statement, action) for action in actions):
+        return False, []
+    failing, _, unknown_conditions = _conditions(statement, context)
+    if failing:
+        return False, []
+    needs = [
+        Unknowable(c.key, f"keep {where} from applying (it applies when the value would {requirement(op, c.values)})")
+        for c, op in unknown_conditions
+    ]
+    return not needs, needs
+
+
 def _check_deny(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
     undecided: list[Unknowable] = []
     for statement in case.policy.statements:
-        if statement.effect != "Deny" or not _principal_matches(statement, context.federated_provider):
-            continue
-        if not any(_action_matches(statement, action) for action in actions):
-            continue
-        failing, _, unknown_conditions = _conditions(statement, context)
-        if failing:
-            continue
-        if unknown_conditions:
-            undecided += [
-                Unknowable(
-                    c.key,
-                    f"keep Deny {statement.label} from applying (it applies when the value would "
-                    f"{requirement(op, c.values)})",
-                )
-                for c, op in unknown_conditions
-            ]
+        applies, needs = _deny_applies(statement, context, actions, f"Deny {statement.label}")
+        undecided += needs
+        if not applies:
             continue
         evidence = {"statement": statement.label, "role_arn": case.role_arn, "statement_index": statement.index}
         return Step(f"deny: {statement.label} applies: fail", Finding("trust_explicit_deny", evidence))
@@ -750,26 +755,13 @@ def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -
     for policy in case.resource_control_policies:
         for item in policy.statements:
             statement = item.statement
-            if statement.effect != "Deny" or not _principal_matches(statement, context.federated_provider):
-                continue
-            if not any(_action_matches(statement, action) for action in actions):
-                continue
             named = any(glob_match(pattern, case.role_arn) for pattern in item.resources)
             if named == item.not_resources:
                 continue
-            failing, _, unknown_conditions = _conditions(statement, context)
-            if failing:
-                continue
             where = f"{statement.label} of {policy.name}"
-            if unknown_conditions:
-                undecided += [
-                    Unknowable(
-                        c.key,
-                        f"keep the RCP Deny {where} from applying (it applies when the value would "
-                        f"{requirement(op, c.values)})",
-                    )
-                    for c, op in unknown_conditions
-                ]
+            applies, needs = _deny_applies(statement, context, actions, f"the RCP Deny {where}")
+            undecided += needs
+            if not applies:
                 continue
             evidence = {"policy": policy.name, "statement": statement.label, "role_arn": case.role_arn}
             return Step(f"rcp: Deny {where} applies: fail", Finding("rcp_deny", evidence))
