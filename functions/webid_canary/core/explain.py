@@ -570,7 +570,7 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
             undecided.append((statement, unknown_conditions))
         else:
             if vacuous:
-                hints += [_vacuous_hint(condition, context) for condition in vacuous]
+                hints += [hint for condition in vacuous for hint in _vacuous_hints(condition, context)]
             if case.cognito.flow == "basic" and (missing := _cognito_basic_missing(case, context, statement)):
                 return _cognito_basic_step(case, statement, missing), hints
             return _allows_step(statement.label, action), hints
@@ -660,9 +660,12 @@ def _cognito_basic_step(case: Case, statement: Statement, missing: tuple[str, ..
     return Step(line, Finding("trust_cognito_basic_cross_account", evidence))
 
 
-def _vacuous_hint(condition: Condition, context: RequestContext) -> str:
-    """A ForAllValues condition passing on an absent key: requiring the key is the fix only if STS supplies it."""
-    return "vacuous_for_all_values" if context.knows(condition.key) else "for_all_values_key_never_supplied"
+def _vacuous_hints(condition: Condition, context: RequestContext) -> tuple[str, ...]:
+    """A ForAllValues condition passing on an absent key; when STS never supplies the key, also say so (its
+    remedy, drop or rewrite the condition, then replaces the one that requires the key)."""
+    if context.knows(condition.key):
+        return ("vacuous_for_all_values",)
+    return ("vacuous_for_all_values", "for_all_values_key_never_supplied")
 
 
 def _deny_applies(

@@ -146,6 +146,11 @@ def _hint_remedy(code: str) -> str:
     return entry(Kind.HINT, code).remedy
 
 
+# A hint whose remedy gives way to a more specific hint's when both are raised: requiring a ForAllValues key
+# with Null would lock the role when STS never supplies the key.
+_SUPERSEDED_BY = {"vacuous_for_all_values": "for_all_values_key_never_supplied"}
+
+
 def make_verdict(
     finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...], remedy: Remedy | None = None
 ) -> Verdict:
@@ -153,7 +158,7 @@ def make_verdict(
     trust-policy remedy, when there is one, gives both the patch and the remedy's prose."""
     cause, error_code, message = _cause(finding.code)
     evidence = _Evidence(finding.evidence)
-    remedies = [_fill(_hint_remedy(hint), evidence) for hint in hints]
+    remedies = [_fill(_hint_remedy(hint), evidence) for hint in hints if _SUPERSEDED_BY.get(hint, "") not in hints]
     if remedy is not None:
         remedies.insert(0, remedy_text(evidence["role_arn"], remedy))
     elif finding.code != "none" or not hints:
