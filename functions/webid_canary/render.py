@@ -37,7 +37,8 @@ def verdict_lines(verdict: Verdict, *, trace: bool = False) -> list[str]:
             lines += [
                 f"key    {verdict.condition_key} ({verdict.condition_operator})",
                 f"  {'must not match' if negated else 'expected'} {_values(verdict.expected)}",
-                f"  actual{f' ({verdict.actual_from})' if verdict.actual_from else ''}   {_values(verdict.actual)}",
+                f"  actual   {_values(verdict.actual)}"
+                + (f" (the token's {verdict.actual_from})" if verdict.actual_from else ""),
             ]
         lines.append(f"why    {verdict.explanation}")
     lines.append(f"fix    {verdict.remedy}")

@@ -95,6 +95,26 @@ def test_a_range_as_source_ip_is_refused_in_one_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("cases", "case_id", "lines"),
+    [
+        ("operators", "op-not-like-present", ["  must not match 'system:serviceaccount:billing:*'"]),
+        ("wording", "condition-aud-compared-with-azp", ["  actual   'client-app-1' (the token's azp)"]),
+    ],
+)
+def test_human_output_labels_say_what_the_policy_wants(
+    tmp_path: Path, cases: str, case_id: str, lines: list[str]
+) -> None:
+    table = json.loads((Path(__file__).parents[1] / "unit" / "cases" / f"{cases}.json").read_text())
+    case = next(c for c in table if c["id"] == case_id)
+
+    result = CliRunner().invoke(explain, ["--case", _write(tmp_path, "c.json", case)])
+
+    assert result.exit_code == 1
+    for line in lines:
+        assert line in result.stdout.splitlines()
+
+
 def test_allow_exits_0_and_human_output_is_short_and_plain_when_piped(tmp_path: Path) -> None:
     allow = next(c for c in EXAMPLE if c["id"] == "eks-allow")
     result = CliRunner().invoke(explain, ["--case", _write(tmp_path, "c.json", allow)])
