@@ -28,7 +28,7 @@ from .context import (
 )
 from .model import InputError
 from .policy import Condition, Statement, parse_trust_policy
-from .remedy import Edit, JsonObject, apply, describe, plain_copy, statements_of
+from .remedy import Edit, JsonObject, apply, describe, frozen, plain_copy, statements_of
 from .verdict import Finding, Remedy, Verdict, make_verdict
 
 ACTION = "sts:AssumeRoleWithWebIdentity"
@@ -924,7 +924,7 @@ def _remedy(case: Case, finding: Finding) -> Remedy | None:
             return None
         current = _decide(case)[0]
         if current.code not in TRUST_FIXES:
-            return Remedy(MappingProxyType({"trust_policy": doc}), tuple(edits), deliberate)
+            return Remedy(MappingProxyType({"trust_policy": frozen(doc)}), tuple(edits), deliberate)
     return None
 
 

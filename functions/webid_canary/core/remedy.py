@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 JsonObject = dict[str, Any]
@@ -26,6 +27,15 @@ class Edit:
     values: tuple[str, ...] = ()
     new: str = ""
     added: Mapping[str, object] | None = None
+
+
+def frozen(value: object) -> object:
+    """A JSON-like value made immutable (mappings read-only, lists as tuples), to cross layers in a verdict."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    return value
 
 
 def plain_copy(document: Mapping[str, object]) -> JsonObject:
