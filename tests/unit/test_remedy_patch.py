@@ -65,6 +65,16 @@ def test_a_deliberate_deny_is_patched_by_removing_only_that_statement(case: dict
     assert all(s in before for s in after)
 
 
+def test_nine_in_ten_patched_denials_are_allowed_outright() -> None:
+    outcomes = []
+    for param in TRUST_DENIALS:
+        case = param.values[0]
+        patch = explain(parse_case(case)).to_json()["remedy_patch"]
+        outcomes.append(explain(parse_case({**case, "trust_policy": patch["trust_policy"]})).outcome)  # type: ignore[index]
+
+    assert outcomes.count("allow") >= 0.9 * len(outcomes)
+
+
 def test_the_remedy_prose_names_every_edit_of_the_patch() -> None:
     case = next(p.values[0] for p in TRUST_DENIALS if p.values[0]["id"] == "github-pull-request")
     verdict = explain(parse_case(case))
@@ -74,6 +84,6 @@ def test_the_remedy_prose_names_every_edit_of_the_patch() -> None:
     assert edit + "token.actions.githubusercontent.com:sub" in verdict.remedy
 
 
-@pytest.mark.parametrize("case", [p for p in CASES if p not in TRUST_DENIALS][:80])
+@pytest.mark.parametrize("case", [p for p in CASES if p not in TRUST_DENIALS])
 def test_no_patch_when_the_fix_is_not_a_trust_policy_edit(case: dict[str, Any]) -> None:
     assert explain(parse_case(case)).remedy_patch is None
