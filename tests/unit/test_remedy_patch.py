@@ -75,6 +75,21 @@ def test_nine_in_ten_patched_denials_are_allowed_outright() -> None:
     assert outcomes.count("allow") >= 0.9 * len(outcomes)
 
 
+def test_a_token_of_another_provider_gets_its_own_statement_and_the_trusted_provider_stays() -> None:
+    case = next(p.values[0] for p in TRUST_DENIALS if p.values[0]["id"] == "principal-other-provider")
+    patch = explain(parse_case(case)).to_json()["remedy_patch"]["trust_policy"]  # type: ignore[index]
+
+    before, after = _statements(case["trust_policy"]), _statements(patch)
+    assert after[: len(before)] == before
+    added = after[len(before) :]
+    assert [s["Principal"]["Federated"] for s in added] == [
+        "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    ]
+    assert (
+        added[0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == case["token_claims"]["sub"]
+    )
+
+
 def test_the_remedy_prose_names_every_edit_of_the_patch() -> None:
     case = next(p.values[0] for p in TRUST_DENIALS if p.values[0]["id"] == "github-pull-request")
     verdict = explain(parse_case(case))

@@ -1006,18 +1006,33 @@ def _action_edit(case: Case, principal: str, action: str) -> Edit | None:
     return None
 
 
+_OIDC_PROVIDER_ARN = re.compile(r"arn:[^:]+:iam::[^:]*:oidc-provider/(.+)")
+
+
+def _same_provider(principal: str, prefix: str) -> bool:
+    """Whether a Federated principal names the token's provider but for its account, path or trailing slash."""
+    found = _OIDC_PROVIDER_ARN.fullmatch(principal)
+    other = found[1] if found else principal
+    return other.split("/", 1)[0].lower() == prefix.split("/", 1)[0].lower()
+
+
 def _principal_edit(case: Case, doc: JsonObject, evidence: Mapping[str, object]) -> Edit | None:
     principal, prefix = str(evidence.get("principal")), str(evidence.get("provider_prefix"))
-    for statement in case.policy.statements:
-        raw = statements_of(doc)[statement.index].get("Principal")
-        named = statement.federated_principals()
-        if (
-            statement.effect == "Allow"
-            and len(named) == 1
-            and isinstance(raw, dict)
-            and _action_matches(statement, ACTION)
-        ):
-            return Edit("set_principal", statement.index, key=named[0], new=principal)
+    # The statement meant for this token names one other principal of the same provider (another account,
+    # cluster, or trailing slash); one that already allows the action first (a missing action is added by the
+    # next edit). A statement for another provider is left alone: a new statement is added instead.
+    candidates = [
+        statement
+        for statement in case.policy.statements
+        if statement.effect == "Allow"
+        and len(statement.federated_principals()) == 1
+        and _same_provider(statement.federated_principals()[0], prefix)
+        and isinstance(statements_of(doc)[statement.index].get("Principal"), dict)
+    ]
+    candidates.sort(key=lambda statement: not _action_matches(statement, ACTION))
+    if candidates:
+        statement = candidates[0]
+        return Edit("set_principal", statement.index, key=statement.federated_principals()[0], new=principal)
     claims = case.claims
     pins: dict[str, str] = {}
     family = str(evidence.get("family"))
