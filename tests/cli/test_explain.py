@@ -20,17 +20,25 @@ from webid_canary.cli.explain import explain
 EXAMPLE = json.loads((Path(__file__).parents[1] / "unit" / "cases" / "providers.json").read_text())
 GITHUB_DENY = next(c for c in EXAMPLE if c["id"] == "github-pull-request")
 CONTRACT_KEYS = {
+    "schema",
     "outcome",
     "error_code",
     "message",
     "root_cause",
     "condition_key",
+    "condition_operator",
     "expected",
     "actual",
+    "actual_from",
+    "unknown_keys",
     "hints",
     "explanation",
     "remedy",
+    "remedy_patch",
     "trace",
+}
+CALLER_CASES = {
+    c["id"]: c for c in json.loads((Path(__file__).parents[1] / "unit" / "cases" / "caller.json").read_text())
 }
 ROOT = Path(__file__).parents[2]
 
@@ -47,11 +55,62 @@ def test_case_file_json_follows_the_contract_and_exit_status_is_1_on_deny(tmp_pa
     assert result.exit_code == 1
     out = json.loads(result.stdout)
     assert set(out) == CONTRACT_KEYS
+    assert out["schema"] == "webid-canary/explain/v2"
     assert out["root_cause"] == "trust_condition_mismatch"
     assert out["condition_key"] == "token.actions.githubusercontent.com:sub"
     assert out["expected"] == ["repo:acme/payments:ref:refs/heads/main"]
     assert out["actual"] == ["repo:acme/payments:pull_request"]
     assert "github_sub_format" in out["hints"]
+
+
+def test_indeterminate_exits_3_and_names_the_unknown_key(tmp_path: Path) -> None:
+    case = {k: v for k, v in CALLER_CASES["caller-source-ip-unknown"].items() if k != "caller"}
+    result = CliRunner().invoke(explain, ["--case", _write(tmp_path, "c.json", case), "--json"])
+
+    assert result.exit_code == 3
+    out = json.loads(result.stdout)
+    assert (out["outcome"], out["error_code"], out["unknown_keys"]) == ("indeterminate", None, ["aws:SourceIp"])
+    assert "'203.0.113.0/24'" in out["explanation"]
+
+
+@pytest.mark.parametrize(("address", "status"), [("203.0.113.9", 0), ("2001:db8::1", 0), ("198.51.100.1", 1)])
+def test_source_ip_flag_decides_the_ip_condition(tmp_path: Path, address: str, status: int) -> None:
+    case = _write(tmp_path, "c.json", CALLER_CASES["caller-source-ip-unknown"])
+
+    result = CliRunner().invoke(explain, ["--case", case, "--source-ip", address])
+
+    assert result.exit_code == status, result.output
+
+
+def test_a_range_as_source_ip_is_refused_in_one_line(tmp_path: Path) -> None:
+    case = _write(tmp_path, "c.json", CALLER_CASES["caller-source-ip-unknown"])
+
+    result = CliRunner().invoke(explain, ["--case", case, "--source-ip", "203.0.113.0/24"])
+
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: caller.source_ip: not an IP address: '203.0.113.0/24' (give one address, not a range)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cases", "case_id", "lines"),
+    [
+        ("operators", "op-not-like-present", ["  must not match 'system:serviceaccount:billing:*'"]),
+        ("wording", "condition-aud-compared-with-azp", ["  actual   'client-app-1' (the token's azp)"]),
+    ],
+)
+def test_human_output_labels_say_what_the_policy_wants(
+    tmp_path: Path, cases: str, case_id: str, lines: list[str]
+) -> None:
+    table = json.loads((Path(__file__).parents[1] / "unit" / "cases" / f"{cases}.json").read_text())
+    case = next(c for c in table if c["id"] == case_id)
+
+    result = CliRunner().invoke(explain, ["--case", _write(tmp_path, "c.json", case)])
+
+    assert result.exit_code == 1
+    for line in lines:
+        assert line in result.stdout.splitlines()
 
 
 def test_allow_exits_0_and_human_output_is_short_and_plain_when_piped(tmp_path: Path) -> None:

@@ -462,3 +462,32 @@ def test_a_live_answer_that_says_sts_could_not_tell_is_an_error_not_a_page(code:
     result = cycle([LIVE], tokens=Tokens(token), prober=Prober(Answer(False, code, "try later"))).run(NOW).targets[0]
     assert (result.status, result.root_cause) == (Status.ERROR, "check_error")
     assert code in (result.error or "")
+
+
+def ip_pinned_role() -> Role:
+    document = json.loads(
+        trust(EKS, "StringEquals", {"sub": "system:serviceaccount:billing:invoice-worker", "aud": "sts.amazonaws.com"})
+    )
+    document["Statement"][0]["Condition"]["IpAddress"] = {"aws:SourceIp": "203.0.113.0/24"}
+    return Role(f"arn:aws:iam::{ACCOUNT}:role/ip-pinned", json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    ("caller", "status", "says"),
+    [
+        (None, Status.ERROR, "aws:SourceIp"),
+        ({"source_ip": "203.0.113.7"}, Status.OK, None),
+        ({"source_ip": "198.51.100.7"}, Status.FAILING, None),
+    ],
+)
+def test_a_trust_policy_on_the_callers_ip_needs_the_workloads_caller_facts(
+    caller: dict[str, str] | None, status: Status, says: str | None
+) -> None:
+    item = eks_target("pinned", "ip-pinned") | ({"caller": caller} if caller else {})
+    iam = FakeIam([*ROLES, ip_pinned_role()], PROVIDERS)
+    (result,) = cycle([item], iam).run(NOW).targets
+    assert result.status is status
+    if says:
+        assert says in (result.error or "") and "caller" in (result.error or "")
+    if status is Status.FAILING:
+        assert result.verdict is not None and result.verdict.condition_key == "aws:SourceIp"

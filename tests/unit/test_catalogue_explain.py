@@ -36,7 +36,7 @@ def test_every_root_cause_and_hint_is_reached_by_a_case_and_has_an_entry() -> No
 def test_every_lint_rule_is_reached_and_has_an_entry() -> None:
     emitted: set[str] = set()
     for row in json.loads((HERE / "lint_cases.json").read_text()):
-        emitted.update(f.code for f in lint(parse_trust_policy(row["policy"])))
+        emitted.update(f.code for f in lint(parse_trust_policy(row["policy"]), provider_url=row.get("provider_url")))
     duplicated = '{"Statement": {"Effect": "Allow", "Effect": "Allow", "Principal": "*", "Action": "*"}}'
     emitted.update(f.code for f in lint(parse_trust_policy(duplicated)))
     assert emitted == codes(Kind.LINT)

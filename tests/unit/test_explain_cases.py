@@ -47,3 +47,13 @@ def test_case(case: dict[str, Any]) -> None:
         assert verdict["expected"] == want["expected"]
     if "actual" in want:
         assert verdict["actual"] == want["actual"]
+    if "actual_from" in want:
+        assert verdict["actual_from"] == want["actual_from"]
+    for field in ("explanation", "remedy"):
+        for text in want.get(f"{field}_contains", []):
+            assert text in verdict[field]
+        for text in want.get(f"{field}_excludes", []):
+            assert text not in verdict[field]
+    if "unknown_keys" in want:
+        assert verdict["unknown_keys"] == want["unknown_keys"]
+    assert bool(verdict["unknown_keys"]) == (verdict["outcome"] == "indeterminate")

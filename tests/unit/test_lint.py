@@ -17,7 +17,7 @@ ROWS = json.loads((Path(__file__).parent / "lint_cases.json").read_text())
 
 @pytest.mark.parametrize("row", ROWS, ids=[row["id"] for row in ROWS])
 def test_lint_finds_exactly_the_expected_codes(row: dict[str, Any]) -> None:
-    findings = lint(parse_trust_policy(row["policy"]))
+    findings = lint(parse_trust_policy(row["policy"]), provider_url=row.get("provider_url"))
     assert sorted({f.code for f in findings}) == sorted(row["findings"])
     assert row["source"].startswith("https://")
 
@@ -63,3 +63,21 @@ def test_cognito_without_aud_is_critical_and_lint_can_focus_on_one_provider() ->
 
     assert any(f.code == "aud_not_pinned" and f.severity is Severity.CRITICAL for f in everything)
     assert {f.evidence["principal"] for f in gitlab_only} == {"arn:aws:iam::1:oidc-provider/gitlab.com"}
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("https://idp.example.com:8443/realms/prod", True),
+        ("idp.example.com:443", True),
+        ("idp.example.com/realms/prod", False),
+        ("https://idp.example.com/path:with-colon", False),
+    ],
+)
+def test_a_provider_url_with_a_port_is_an_error_iam_would_raise_at_save_time(url: str, refused: bool) -> None:
+    policy = parse_trust_policy(ROWS[0]["policy"])
+
+    findings = [f for f in lint(policy, provider_url=url) if f.code == "provider_url_has_port"]
+
+    assert bool(findings) == refused
+    assert all(f.severity == Severity.CRITICAL and "port" in str(f.evidence["aws_says"]) for f in findings)

@@ -12,7 +12,15 @@ from typing import Any, NoReturn
 import click
 
 from webid_canary.cli.errors import OneLineCommand, OneLineError
-from webid_canary.core.case import Case, build_case, check_role_arn, parse_case, parse_instant, parse_provider
+from webid_canary.core.case import (
+    Case,
+    build_case,
+    check_role_arn,
+    parse_caller,
+    parse_case,
+    parse_instant,
+    parse_provider,
+)
 from webid_canary.core.check import EMPTY_TRUST_POLICY
 from webid_canary.core.claims import decode_token
 from webid_canary.core.explain import explain as explain_case
@@ -20,6 +28,18 @@ from webid_canary.core.model import InputError, Token
 from webid_canary.core.policy import load_json, parse_trust_policy
 from webid_canary.core.render import verdict_lines
 from webid_canary.core.sts import ROLE_MAX_SESSION_DEFAULT
+
+EXIT_INDETERMINATE = 3
+# `explain` options that give the caller's facts, by their name in the case file's `caller` object.
+CALLER_OPTIONS = (
+    "source_ip",
+    "source_vpc",
+    "source_vpce",
+    "vpc_source_ip",
+    "user_agent",
+    "secure_transport",
+    "requested_region",
+)
 
 
 def _fail(field: str, reason: str) -> NoReturn:
@@ -65,7 +85,19 @@ def _checked_arn(role_arn: str) -> None:
         _fail(exc.field, exc.reason)
 
 
-def _from_aws(role_arn: str, token_file: str, now: datetime, session_name: str | None, duration: int | None) -> Case:
+def _caller_flags(options: Mapping[str, Any]) -> dict[str, object]:
+    """The caller facts given on the command line (explain only)."""
+    return {name: options[name] for name in CALLER_OPTIONS if options.get(name) is not None}
+
+
+def _from_aws(
+    role_arn: str,
+    token_file: str,
+    now: datetime,
+    session_name: str | None,
+    duration: int | None,
+    caller: Mapping[str, object],
+) -> Case:
     import boto3
 
     from webid_canary.adapters.iam import IamReader
@@ -93,20 +125,27 @@ def _from_aws(role_arn: str, token_file: str, now: datetime, session_name: str |
         duration_seconds=duration,
         role_max_session_duration=role.max_session_duration if role else ROLE_MAX_SESSION_DEFAULT,
         role_exists=role is not None,
+        caller=parse_caller(caller or None),
     )
 
 
 def _load_case(options: Mapping[str, Any]) -> Case:
     now = _now(options["now"])
+    caller = _caller_flags(options)
     if options["case_file"]:
         doc = _json_file(options["case_file"], "case")
         if not isinstance(doc, Mapping):
             _fail("case", "expected a JSON object")
+        if caller:
+            given = doc.get("caller")
+            doc = {**doc, "caller": {**given, **caller} if isinstance(given, Mapping) else caller}
         return parse_case(doc, default_now=now)
     if options["token_file"] or (options["role_arn"] and not options["trust_policy"]):
         if not (options["role_arn"] and options["token_file"]):
             _fail("role_arn", "--role-arn and --token-file go together")
-        return _from_aws(options["role_arn"], options["token_file"], now, options["session_name"], options["duration"])
+        return _from_aws(
+            options["role_arn"], options["token_file"], now, options["session_name"], options["duration"], caller
+        )
     if not options["trust_policy"]:
         _fail("trust_policy", "missing: give --case FILE, --trust-policy FILE or --role-arn ARN --token-file FILE")
     policy_doc = _json_file(options["trust_policy"], "trust_policy")
@@ -135,6 +174,7 @@ def _load_case(options: Mapping[str, Any]) -> Case:
         session_name=options["session_name"],
         duration_seconds=options["duration"],
         role_max_session_duration=options["max_duration"],
+        caller=parse_caller(caller or None),
     )
 
 
@@ -186,6 +226,7 @@ def _verdict_style(line: str) -> str | None:
     for start, chosen in (
         ("ALLOW", "bold green"),
         ("DENY", "bold red"),
+        ("UNKNOWN", "bold yellow"),
         ("hint", "yellow"),
         ("fix", "cyan"),
         ("key", "bold"),
@@ -208,10 +249,25 @@ def _guard(run: Callable[[], int]) -> None:
 @click.command("explain", cls=OneLineCommand)
 @_inputs
 @click.option("--trace", is_flag=True, help="Show every check STS makes, in order.")
+@click.option("--source-ip", metavar="ADDR", help="The caller's IP address (aws:SourceIp); one address.")
+@click.option("--source-vpc", metavar="ID", help="The VPC the request came through (aws:SourceVpc).")
+@click.option("--source-vpce", metavar="ID", help="The VPC endpoint the request came through (aws:SourceVpce).")
+@click.option("--vpc-source-ip", metavar="ADDR", help="The caller's address inside the VPC (aws:VpcSourceIp).")
+@click.option("--user-agent", metavar="UA", help="The caller's User-Agent (aws:UserAgent).")
+@click.option(
+    "--secure-transport/--insecure-transport",
+    default=None,
+    help="Whether the request is sent over TLS (aws:SecureTransport).",
+)
+@click.option("--requested-region", metavar="REGION", help="The Region of the STS endpoint (aws:RequestedRegion).")
 def explain(trace: bool, as_json: bool, **options: Any) -> None:
     """Predict what STS answers to one AssumeRoleWithWebIdentity request, and why.
 
-    Exit status: 0 when STS would allow, 1 when it would deny, 2 when the input is unusable.
+    Caller facts (--source-ip and the like) decide caller-side keys such as aws:SourceIp; without them a
+    policy that tests such a key gives the answer `indeterminate`.
+
+    Exit status: 0 when STS would allow, 1 when it would deny, 2 when the input is unusable, 3 when the
+    answer is indeterminate (it depends on keys whose values were not given).
     """
 
     def run() -> int:
@@ -220,6 +276,8 @@ def explain(trace: bool, as_json: bool, **options: Any) -> None:
             click.echo(json.dumps(verdict.to_json(), indent=2))
         else:
             _echo_lines(verdict_lines(verdict, trace=trace), _verdict_style)
+        if verdict.indeterminate:
+            return EXIT_INDETERMINATE
         return 0 if verdict.allowed else 1
 
     _guard(run)

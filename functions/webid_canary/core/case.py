@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from ipaddress import ip_address
 
-from .claims import Claims, decode_token, parse_claims, token_kid
-from .model import IdpFacts, InputError, ProviderRecord, Token, json_kind
+from .claims import Claims, decode_token, parse_claims, token_header
+from .model import CallerFacts, CognitoFlow, IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy
+from .rcp import ResourceControlPolicy, parse_rcps
 from .sts import ROLE_MAX_SESSION_DEFAULT
 
 DEFAULT_MAX_SESSION_DURATION = ROLE_MAX_SESSION_DEFAULT
 NO_IDP_FACTS = IdpFacts()
+NO_CALLER_FACTS = CallerFacts()
+NO_COGNITO_FLOW = CognitoFlow()
+COGNITO_FLOWS = ("basic", "enhanced")
+_CALLER_STRINGS = ("source_vpc", "source_vpce", "user_agent", "requested_region")
+_CALLER_ADDRESSES = ("source_ip", "vpc_source_ip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,12 @@ class Case:
     role_max_session_duration: int = DEFAULT_MAX_SESSION_DURATION
     idp: IdpFacts = NO_IDP_FACTS
     role_exists: bool = True
+    caller: CallerFacts = NO_CALLER_FACTS
+    # Session policies in the request: the inline Policy as sent (JSON text), and the PolicyArns.
+    session_policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    cognito: CognitoFlow = NO_COGNITO_FLOW
+    resource_control_policies: tuple[ResourceControlPolicy, ...] = ()
 
     @property
     def role_account(self) -> str | None:
@@ -136,11 +150,87 @@ def parse_idp(doc: object) -> IdpFacts:
     )
 
 
+def _address(value: object, field_name: str) -> str:
+    """One IP address (IPv4 or IPv6), normalised; a range is refused: STS sees one caller address."""
+    if not isinstance(value, str):
+        raise InputError(field_name, f"expected an IP address as a string, found {json_kind(value)}")
+    try:
+        return str(ip_address(value.strip()))
+    except ValueError as exc:
+        raise InputError(field_name, f"not an IP address: {value!r} (give one address, not a range)") from exc
+
+
+def parse_caller(doc: object, field_name: str = "caller") -> CallerFacts:
+    """Facts about the caller of STS; a fact that is absent stays None (the keys it decides are unknown)."""
+    if doc is None:
+        return NO_CALLER_FACTS
+    if not isinstance(doc, Mapping):
+        raise InputError(field_name, 'expected an object such as {"source_ip": "203.0.113.10"}')
+    found: dict[str, object] = {}
+    for name in _CALLER_ADDRESSES:
+        if doc.get(name) is not None:
+            found[name] = _address(doc[name], f"{field_name}.{name}")
+    for name in _CALLER_STRINGS:
+        value = doc.get(name)
+        if value is not None:
+            if not isinstance(value, str) or not value:
+                raise InputError(f"{field_name}.{name}", f"expected a non-empty string, found {json_kind(value)}")
+            found[name] = value
+    found["secure_transport"] = _optional_bool(doc, "secure_transport", field_name)
+    called_via = doc.get("called_via")
+    if called_via is not None:
+        found["called_via"] = _strings(called_via, f"{field_name}.called_via")
+    return CallerFacts(**found)  # type: ignore[arg-type]
+
+
+def parse_cognito(doc: object, field_name: str = "cognito") -> CognitoFlow:
+    """`{"flow": "basic" | "enhanced", "identity_pool_account": "123456789012"}`, each part optional."""
+    if doc is None:
+        return NO_COGNITO_FLOW
+    if not isinstance(doc, Mapping):
+        raise InputError(field_name, 'expected an object such as {"flow": "basic"}')
+    flow, account = doc.get("flow"), doc.get("identity_pool_account")
+    if flow is not None and flow not in COGNITO_FLOWS:
+        raise InputError(f"{field_name}.flow", f"expected basic or enhanced, found {flow!r}")
+    if account is not None and (not isinstance(account, str) or not (account.isdigit() and len(account) == 12)):
+        raise InputError(f"{field_name}.identity_pool_account", "expected a 12-digit AWS account ID as a string")
+    return CognitoFlow(flow, account)
+
+
+def parse_session_policy(value: object, field_name: str = "request.policy") -> str | None:
+    """The inline session policy as the JSON text sent to STS (an object is sent compactly), or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return json.dumps(value, separators=(",", ":"))
+    raise InputError(field_name, f"expected a policy document (object or JSON text), found {json_kind(value)}")
+
+
+def parse_policy_arns(value: object, field_name: str = "request.policy_arns") -> tuple[str, ...]:
+    """PolicyArns as a list of ARNs, or of {"arn": ...} objects as the API takes them."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise InputError(field_name, f"expected a list of policy ARNs, found {json_kind(value)}")
+    arns: list[str] = []
+    for item in value:
+        arn = _first(item, "arn", "Arn") if isinstance(item, Mapping) else item
+        if not isinstance(arn, str):
+            raise InputError(field_name, 'expected each item to be an ARN string or {"arn": ARN}')
+        arns.append(arn)
+    return tuple(arns)
+
+
 def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
     if claims is not None:
         if not isinstance(claims, Mapping):
             raise InputError("token_claims", "expected an object (the decoded JWT payload)")
-        return parse_claims(claims, kid=token_kid(token) if token is not None else None)
+        if token is None:
+            return parse_claims(claims)
+        kid, alg = token_header(token)
+        return parse_claims(claims, kid=kid, alg=alg, token_length=len(token.value))
     if token is not None:
         return decode_token(token)
     raise InputError("token_claims", "missing: give token_claims (decoded payload) or token (a raw JWT)")
@@ -177,6 +267,11 @@ def build_case(
     role_max_session_duration: int = DEFAULT_MAX_SESSION_DURATION,
     idp: IdpFacts = NO_IDP_FACTS,
     role_exists: bool = True,
+    caller: CallerFacts = NO_CALLER_FACTS,
+    session_policy: str | None = None,
+    policy_arns: tuple[str, ...] = (),
+    cognito: CognitoFlow = NO_COGNITO_FLOW,
+    resource_control_policies: tuple[ResourceControlPolicy, ...] = (),
 ) -> Case:
     """A case from its parts; raises InputError(field, reason) for unusable input."""
     if now.tzinfo is None:
@@ -192,6 +287,11 @@ def build_case(
         role_max_session_duration=role_max_session_duration,
         idp=idp,
         role_exists=role_exists,
+        caller=caller,
+        session_policy=session_policy,
+        policy_arns=policy_arns,
+        cognito=cognito,
+        resource_control_policies=resource_control_policies,
     )
 
 
@@ -240,4 +340,9 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
         ),
         idp=parse_idp(doc.get("idp_environment")),
         role_exists=role_exists,
+        caller=parse_caller(doc.get("caller")),
+        session_policy=parse_session_policy(_first(request, "policy", "Policy")),
+        policy_arns=parse_policy_arns(_first(request, "policy_arns", "PolicyArns")),
+        cognito=parse_cognito(doc.get("cognito")),
+        resource_control_policies=parse_rcps(doc.get("resource_control_policies")),
     )

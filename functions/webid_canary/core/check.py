@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from webid_canary.core.case import NO_IDP_FACTS, build_case
+from webid_canary.core.case import NO_CALLER_FACTS, NO_IDP_FACTS, build_case
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.explain import explain
 from webid_canary.core.lint import LintFinding
@@ -85,12 +85,16 @@ def predict(
         role_max_session_duration=reads.role.max_session_duration if reads.role else ROLE_MAX_SESSION_DEFAULT,
         idp=reads.idp,
         role_exists=reads.role is not None,
+        caller=target.caller or NO_CALLER_FACTS,
     )
     return explain(case)
 
 
 def agrees(verdict: Verdict, answer: LiveAnswer) -> bool:
-    """The prediction agrees with STS when both allow, or both refuse with the same error code."""
+    """The prediction agrees with STS when both allow, or both refuse with the same error code; a prediction that
+    could not decide (indeterminate) leaves the answer to STS."""
+    if verdict.indeterminate:
+        return True
     return verdict.allowed == answer.allowed and (answer.allowed or verdict.error_code == answer.error_code)
 
 
@@ -105,6 +109,13 @@ def judge(target: Target, reads: Reads, now: datetime, live: LiveAnswer | None =
         if live is not None
         else predict(target, reads, now, claims=base_claims)
     )
+    if verdict.indeterminate and live is None:
+        keys = ", ".join(verdict.unknown_keys)
+        return failed(
+            target,
+            f"cannot be checked: the answer depends on {keys}, which the monitor was not given; "
+            "register the workload's facts in the target's `caller` (e.g. its source_ip)",
+        )
     live_result = (
         None
         if live is None

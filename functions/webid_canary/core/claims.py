@@ -13,6 +13,12 @@ from .model import Token
 TAGS_CLAIM: Final = "https://aws.amazon.com/tags"
 SOURCE_IDENTITY_CLAIM: Final = "https://aws.amazon.com/source_identity"
 REQUIRED: Final = ("iss", "aud", "sub", "exp")
+# WebIdentityToken: 4 to 20000 characters
+# (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html).
+MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH = 4, 20000
+# Signing algorithms STS verifies for an OIDC provider: RSA and ECDSA with SHA-256/384/512
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html; also the drift contract).
+SUPPORTED_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 
 _EMPTY: Mapping[str, object] = MappingProxyType({})
 
@@ -41,6 +47,9 @@ class Claims:
     problems: tuple[str, ...] = ()
     session_tags: SessionTags | None = None
     source_identity: str | None = None
+    # From a raw token only: its header's `alg` and its length in characters.
+    alg: str | None = None
+    token_length: int | None = None
 
     @property
     def well_formed(self) -> bool:
@@ -89,7 +98,9 @@ def _session_tags(value: object) -> SessionTags:
     return SessionTags(tuple(tags), transitive or (), tuple(problems))
 
 
-def parse_claims(doc: Mapping[str, object], *, kid: str | None = None) -> Claims:
+def parse_claims(
+    doc: Mapping[str, object], *, kid: str | None = None, alg: str | None = None, token_length: int | None = None
+) -> Claims:
     """Claims from a decoded JWT payload; never raises for odd values, it records them in `problems`."""
     problems: list[str] = []
     iss = doc.get("iss")
@@ -127,6 +138,8 @@ def parse_claims(doc: Mapping[str, object], *, kid: str | None = None) -> Claims
         azp=azp if isinstance(azp, str) else None,
         amr=amr,
         kid=kid,
+        alg=alg,
+        token_length=token_length,
         problems=tuple(problems),
         session_tags=tags,
         source_identity=str(source_identity) if source_identity is not None else None,
@@ -151,19 +164,28 @@ def decode_token(token: Token) -> Claims:
             },
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
-        return Claims(problems=(f"token: not a JWT ({type(exc).__name__})",))
+        return Claims(problems=(f"token: not a JWT ({type(exc).__name__})",), token_length=len(token.value))
     if not isinstance(payload, dict):
-        return Claims(problems=("token: the payload is not a JSON object",))
-    kid = header.get("kid")
-    return parse_claims(payload, kid=kid if isinstance(kid, str) else None)
+        return Claims(problems=("token: the payload is not a JSON object",), token_length=len(token.value))
+    kid, alg = _header_strings(header)
+    return parse_claims(payload, kid=kid, alg=alg, token_length=len(token.value))
+
+
+def _header_strings(header: Mapping[str, object]) -> tuple[str | None, str | None]:
+    kid, alg = header.get("kid"), header.get("alg")
+    return (kid if isinstance(kid, str) else None), (alg if isinstance(alg, str) else None)
+
+
+def token_header(token: Token) -> tuple[str | None, str | None]:
+    """The `kid` and `alg` of a raw JWT's header (None each when absent or when the token is not a JWT)."""
+    import jwt
+
+    try:
+        return _header_strings(jwt.get_unverified_header(token.value))
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None, None
 
 
 def token_kid(token: Token) -> str | None:
     """The `kid` of a raw JWT's header, or None when there is none or the token is not a JWT."""
-    import jwt
-
-    try:
-        kid = jwt.get_unverified_header(token.value).get("kid")
-    except (jwt.PyJWTError, ValueError, TypeError):
-        return None
-    return kid if isinstance(kid, str) else None
+    return token_header(token)[0]

@@ -184,3 +184,51 @@ def evaluate(operator: Operator, expected: tuple[str, ...], actual: tuple[str, .
             if matcher(policy, value):
                 return not operator.negated
     return operator.negated
+
+
+# base operator -> what a value must do for the condition to hold, as "must ..." reads it; `{any}` lists the
+# values joined with "or", `{all}` with "and".
+_REQUIREMENTS: dict[str, str] = {
+    "StringEquals": "be {any}",
+    "StringNotEquals": "be anything but {any}",
+    "StringEqualsIgnoreCase": "be {any}, ignoring case",
+    "StringNotEqualsIgnoreCase": "be anything but {any}, ignoring case",
+    "StringLike": "match {any}",
+    "StringNotLike": "match none of {all}",
+    "NumericEquals": "be {any}",
+    "NumericNotEquals": "be anything but {any}",
+    "NumericLessThan": "be less than {any}",
+    "NumericLessThanEquals": "be at most {any}",
+    "NumericGreaterThan": "be greater than {any}",
+    "NumericGreaterThanEquals": "be at least {any}",
+    "DateEquals": "be {any}",
+    "DateNotEquals": "be any instant but {any}",
+    "DateLessThan": "be before {any}",
+    "DateLessThanEquals": "be at or before {any}",
+    "DateGreaterThan": "be after {any}",
+    "DateGreaterThanEquals": "be at or after {any}",
+    "Bool": "be {any}",
+    "BinaryEquals": "be {any}",
+    "IpAddress": "be an address in {any}",
+    "NotIpAddress": "be an address outside {all}",
+    "ArnEquals": "match {any}",
+    "ArnLike": "match {any}",
+    "ArnNotEquals": "match none of {all}",
+    "ArnNotLike": "match none of {all}",
+}
+
+
+def requirement(operator: Operator, values: tuple[str, ...]) -> str:
+    """What the key must be for this condition to hold, in words ("be anything but 'x'"); negation included."""
+    if operator.base == "Null":
+        wants_absent = any(value.lower() == "true" for value in values)
+        return "be absent from the request" if wants_absent else "be present in the request"
+    shown = [repr(value) for value in values] or ["(no value)"]
+    text = _REQUIREMENTS[operator.base].format(any=" or ".join(shown), all=", ".join(shown))
+    if operator.set_operator == "ForAllValues":
+        text = f"carry only values that would {text}, or be absent"
+    elif operator.set_operator == "ForAnyValue":
+        text = f"carry at least one value that would {text}"
+    elif operator.if_exists:
+        text += ", or be absent"
+    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import Mapping
@@ -10,9 +11,22 @@ from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .claims import Claims
+from .conditions import glob_match
+from .model import CallerFacts
+
+NO_CALLER_FACTS = CallerFacts()
+
+
+class Unknown(enum.Enum):
+    """A key STS puts in the request from facts about the caller that the engine was not given."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN: Final = Unknown.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,7 @@ class Facts:
     families: tuple[FamilyRow, ...]
     keys: tuple[KeyRow, ...]
     global_keys: tuple[KeyRow, ...]
+    caller_keys: Mapping[str, str]
     thumbprints: tuple[ThumbprintRow, ...]
 
 
@@ -72,6 +87,7 @@ def facts() -> Facts:
         global_keys=tuple(
             KeyRow(("global",), row["key"], "", _date(row["since"]), row["source"]) for row in doc["global_keys"]
         ),
+        caller_keys=MappingProxyType({row["key"].lower(): row["fact"] for row in doc["caller_keys"]}),
         thumbprints=tuple(
             ThumbprintRow(tuple(row["hosts"]), date.fromisoformat(row["since"]), row["source"])
             for row in doc["thumbprint_trusted_root_ca"]
@@ -124,11 +140,8 @@ def key_added_later(family: str, builtin: bool, key: str) -> KeyRow | None:
 
 
 def _host_matches(pattern: str, host: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    return host == pattern
+    """A host against a row's pattern: `*` stands for any run of characters, dots included."""
+    return glob_match(pattern.lower(), host.lower())
 
 
 @lru_cache(maxsize=1024)
@@ -205,7 +218,8 @@ def provider_keys(prefix: str, builtin: bool, day: date) -> ProviderKeys:
     family = (builtin_family(prefix) if builtin else family_of(prefix)) or "oidc"
     lowered = prefix.lower()
     index = {f"{lowered}:{row.key.lower()}": tuple(row.claim.split("|")) for row in key_rows(family, builtin, day)}
-    known = frozenset(index) | frozenset(row.key.lower() for row in facts().global_keys)
+    global_keys = frozenset(row.key.lower() for row in facts().global_keys)
+    known = frozenset(index) | global_keys | frozenset(facts().caller_keys)
     return ProviderKeys(prefix, family, builtin, MappingProxyType(index), known)
 
 
@@ -221,6 +235,7 @@ class RequestContext(NamedTuple):
     now: datetime
     federated_provider: str
     session_name: str | None
+    caller: CallerFacts = NO_CALLER_FACTS
 
     @property
     def prefix(self) -> str:
@@ -230,20 +245,32 @@ class RequestContext(NamedTuple):
     def family(self) -> str:
         return self.keys.family
 
-    def get(self, key: str) -> tuple[str, ...] | None:
+    def get(self, key: str) -> tuple[str, ...] | Unknown | None:
+        """The key's values, None when the request does not carry it, UNKNOWN when that depends on caller facts."""
         lowered = key.lower()
         claim = self.keys.index.get(lowered)
         if claim is not None:
             return _claim_values(self.claims, claim)
         return self._global(lowered)
 
-    def _global(self, lowered: str) -> tuple[str, ...] | None:
+    def claim_of(self, key: str) -> str | None:
+        """The token claim a provider key was read from (`azp` for an `aud` key when the token has azp)."""
+        claims = self.keys.index.get(key.lower())
+        if claims is None:
+            return None
+        for name in claims:
+            if (name == "aud" and self.claims.aud) or (name != "aud" and self.claims.raw.get(name) is not None):
+                return name
+        return None
+
+    def _global(self, lowered: str) -> tuple[str, ...] | Unknown | None:
         if lowered == "aws:federatedprovider":
             return (self.federated_provider,)
         if lowered == "aws:currenttime":
             return (self.now.astimezone(UTC).isoformat().replace("+00:00", "Z"),)
-        if lowered == "aws:securetransport":
-            return ("true",)
+        fact = facts().caller_keys.get(lowered)
+        if fact is not None:
+            return caller_value(self.caller, lowered, fact)
         if lowered == "aws:epochtime":
             return (str(int(self.now.timestamp())),)
         if lowered == "sts:rolesessionname":
@@ -278,6 +305,42 @@ class RequestContext(NamedTuple):
         return lowered in self.keys.known or lowered.startswith("aws:requesttag/")
 
 
+_VPC_KEYS = frozenset({"aws:sourcevpc", "aws:sourcevpce", "aws:vpcsourceip"})
+
+
+def caller_value(caller: CallerFacts, lowered: str, fact: str) -> tuple[str, ...] | Unknown | None:
+    """A caller-side key from the caller's facts (rows `caller_keys` of data/context_keys.json).
+
+    Over a VPC endpoint the request carries the VPC keys and no aws:SourceIp; over the internet it is the other
+    way round (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourceip),
+    so a source address given without an endpoint makes the VPC keys known to be absent, and an endpoint given
+    without a source address makes aws:SourceIp known to be absent.
+    """
+    value = getattr(caller, fact)
+    if value is None:
+        if lowered in _VPC_KEYS and caller.source_ip is not None and caller.source_vpce is None:
+            return None
+        if lowered == "aws:sourceip" and caller.source_vpce is not None:
+            return None
+        return UNKNOWN
+    if isinstance(value, bool):
+        return ("true" if value else "false",)
+    if isinstance(value, tuple):
+        if not value:
+            return None
+        if lowered == "aws:calledviafirst":
+            return (value[0],)
+        if lowered == "aws:calledvialast":
+            return (value[-1],)
+        return value
+    return (str(value),)
+
+
+def caller_fact_of(key: str) -> str | None:
+    """The caller fact (a field of CallerFacts) a key is read from, or None for keys that are not caller-side."""
+    return facts().caller_keys.get(key.lower())
+
+
 def build_context(
     *,
     prefix: str,
@@ -286,6 +349,9 @@ def build_context(
     builtin: bool,
     federated_provider: str,
     session_name: str | None = None,
+    caller: CallerFacts = NO_CALLER_FACTS,
 ) -> RequestContext:
     """The request context for this token and provider, as of `now`."""
-    return RequestContext(provider_keys(prefix, builtin, utc_day(now)), claims, now, federated_provider, session_name)
+    return RequestContext(
+        provider_keys(prefix, builtin, utc_day(now)), claims, now, federated_provider, session_name, caller
+    )

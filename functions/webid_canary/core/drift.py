@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from webid_canary.core.catalogue import SEVERITY_ORDER, Entry, Kind, Severity, entry
+from webid_canary.core.claims import SUPPORTED_ALGORITHMS
 from webid_canary.core.context import trusted_roots_apply
 from webid_canary.core.inspection import HostFacts, IssuerInspection
 from webid_canary.core.model import ProviderRecord
@@ -23,8 +24,6 @@ STS_PATIENCE_SECONDS: Final = 5.0
 # Warn at half of it: STS's own network path to the IdP is longer than ours.
 DEFAULT_SLOW_SECONDS: Final = STS_PATIENCE_SECONDS / 2
 
-# Signing algorithms an IAM OIDC provider accepts (the drift contract, docs/contract.md).
-SUPPORTED_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 _CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 
 # "IAM lets you have up to five thumbprints for an OIDC provider":

@@ -5,25 +5,49 @@ The first failing check decides the answer; the later checks still run and are s
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import NamedTuple
 
 from .case import Case, arn_parts
-from .claims import Claims
-from .conditions import Operator, evaluate, glob_match, parse_operator
-from .context import RequestContext, build_context, builtin_family, thumbprints_ignored_since, trusted_roots_apply
-from .policy import Condition, Statement
+from .claims import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, SUPPORTED_ALGORITHMS, Claims
+from .conditions import Operator, evaluate, glob_match, parse_operator, requirement
+from .context import (
+    UNKNOWN,
+    RequestContext,
+    build_context,
+    builtin_family,
+    caller_fact_of,
+    thumbprints_ignored_since,
+    trusted_roots_apply,
+)
+from .model import InputError
+from .policy import Condition, Statement, parse_trust_policy
+from .remedy import Edit, JsonObject, apply, describe, frozen, plain_copy, statements_of
 from .sts import ACTION, DURATION_MAX, DURATION_MIN, SESSION_NAME_CHARACTERS
-from .verdict import Finding, Verdict, make_verdict
+from .verdict import Finding, Remedy, Verdict, make_verdict
 
 TAG_SESSION = "sts:TagSession"
 SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
+# Request constraints of https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
 SESSION_NAME = SESSION_NAME_CHARACTERS
 MIN_DURATION, MAX_DURATION = DURATION_MIN, DURATION_MAX
+# Source identity: 2 to 64 characters of [\w+=,.@-], not starting with the reserved `aws:`
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html and
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html, parameter SourceIdentity).
+SOURCE_IDENTITY = SESSION_NAME
+MIN_SOURCE_IDENTITY, MAX_SOURCE_IDENTITY = 2, 64
+RESERVED_SOURCE_IDENTITY_PREFIX = "aws:"
+# Session policies (same API reference): at most 10 PolicyArns of 20 to 2048 characters; an inline Policy of 1 to
+# 2048 characters from tab, line feed, carriage return and U+0020 to U+00FF.
+MAX_POLICY_ARNS, MIN_POLICY_ARN, MAX_POLICY_ARN, MAX_SESSION_POLICY = 10, 20, 2048, 2048
+SESSION_POLICY_CHARACTERS = re.compile(r"[\u0009\u000A\u000D\u0020-\u00FF]+")
+POLICY_VERSIONS = ("2012-10-17", "2008-10-17")
 MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 _ASSUME_ONLY = (ACTION,)
 _LOWERED_ACTIONS = {action: action.lower() for action in (ACTION, TAG_SESSION, SET_SOURCE_IDENTITY)}
@@ -32,11 +56,19 @@ STRING_EQUALS_FAMILY = frozenset(
 )
 
 
+class Unknowable(NamedTuple):
+    """A condition whose key depends on facts the engine was not given, and what it needs for allow."""
+
+    key: str
+    needs: str
+
+
 class Step(NamedTuple):
-    """One check's result: a trace line, and a finding when it failed."""
+    """One check's result: a trace line, a finding when it failed, and what it could not decide."""
 
     line: str
     finding: Finding | None = None
+    unknown: tuple[Unknowable, ...] = ()
 
 
 class ConditionResult(NamedTuple):
@@ -112,12 +144,14 @@ def _request_step(name: str | None, duration: int | None, role_max_session_durat
     if not violations:
         shown = "not given" if name is None else repr(name)
         return Step(f"request: session name {shown}, duration {duration or 'default'}: ok")
+    below = duration is not None and duration < MIN_DURATION
     evidence: dict[str, object] = {
         "session_name": name,
         "problem": " and ".join(problems),
         "duration": duration,
         "max_duration": min(role_max_session_duration, MAX_DURATION),
         "limit_text": f", outside STS's range of {MIN_DURATION} to {MAX_DURATION}",
+        "min_duration": MIN_DURATION,
         "sts_message": _validation_message(violations),
     }
     if name_invalid:
@@ -125,11 +159,105 @@ def _request_step(name: str | None, duration: int | None, role_max_session_durat
         return Step(line, Finding("request_session_name_invalid", evidence))
     return Step(
         f"request: DurationSeconds {duration} outside 900..43200: fail",
-        Finding("request_duration_exceeds_max", evidence),
+        Finding("request_duration_below_min" if below else "request_duration_exceeds_max", evidence),
     )
 
 
+@lru_cache(maxsize=1024)
+def _session_policy_step(policy: str | None, arns: tuple[str, ...]) -> Step:
+    """The request's session policies against STS's parameter constraints, then the inline policy's grammar."""
+    violations: list[tuple[str, str, str]] = []
+    if len(arns) > MAX_POLICY_ARNS:
+        violations.append(("policyArns", f"{len(arns)} ARNs", "Member must have length less than or equal to 10"))
+    for arn in arns:
+        if not MIN_POLICY_ARN <= len(arn) <= MAX_POLICY_ARN:
+            violations.append(("policyArns.member.arn", arn, "Member must have length between 20 and 2048"))
+    if policy is not None:
+        if not 1 <= len(policy) <= MAX_SESSION_POLICY:
+            shown = f"{len(policy)} characters"
+            violations.append(("policy", shown, "Member must have length less than or equal to 2048"))
+        elif not SESSION_POLICY_CHARACTERS.fullmatch(policy):
+            violations.append(
+                (
+                    "policy",
+                    "(the policy)",
+                    "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+                )
+            )
+    if violations:
+        problem = "; ".join(f"{name} {rule.removeprefix('Member ')}" for name, _, rule in violations)
+        evidence = {"problem": problem, "sts_message": _validation_message(violations)}
+        return Step(f"session policies: {problem}: fail", Finding("session_policy_invalid", evidence))
+    malformed = None if policy is None else _policy_grammar(policy)
+    if malformed is not None:
+        evidence = {"problem": malformed}
+        return Step(f"session policy: {malformed}: fail", Finding("session_policy_malformed", evidence))
+    return Step(f"session policies: inline {'given' if policy else 'none'}, {len(arns)} ARN(s): ok")
+
+
+def _policy_grammar(text: str) -> str | None:
+    """Why an inline session policy is not a policy document, or None (IAM's grammar, its outline only:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return "it is not JSON"
+    if not isinstance(doc, dict):
+        return "it is not a JSON object"
+    if "Version" in doc and doc["Version"] not in POLICY_VERSIONS:
+        return f"Version {doc['Version']!r} is not 2012-10-17 or 2008-10-17"
+    statements = doc.get("Statement")
+    listed = statements if isinstance(statements, list) else [statements]
+    if statements is None or not listed:
+        return "it has no Statement"
+    for index, statement in enumerate(listed):
+        if not isinstance(statement, dict):
+            return f"Statement[{index}] is not an object"
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            return f"Statement[{index}] has no Effect Allow or Deny"
+        if ("Action" in statement) == ("NotAction" in statement):
+            return f"Statement[{index}] needs exactly one of Action or NotAction"
+        if "Principal" in statement or "NotPrincipal" in statement:
+            return f"Statement[{index}] has a Principal, which a session policy cannot have"
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _source_identity_step(value: str) -> Step:
+    """The source identity a token asks for, against STS's constraints."""
+    rules: list[tuple[str, str]] = []
+    if len(value) < MIN_SOURCE_IDENTITY:
+        rules.append(("is shorter than 2 characters", "Member must have length greater than or equal to 2"))
+    elif len(value) > MAX_SOURCE_IDENTITY:
+        rules.append(("is longer than 64 characters", "Member must have length less than or equal to 64"))
+    if not SOURCE_IDENTITY.fullmatch(value):
+        rules.append(
+            ("holds characters outside [\\w+=,.@-]", "Member must satisfy regular expression pattern: [\\w+=,.@-]*")
+        )
+    if value.lower().startswith(RESERVED_SOURCE_IDENTITY_PREFIX):
+        rules.append(("begins with the reserved prefix aws:", "Member must not begin with aws:"))
+    if not rules:
+        return Step(f"source identity: {value!r}: ok")
+    problem = " and ".join(problem for problem, _ in rules)
+    evidence = {
+        "source_identity": value,
+        "problem": problem,
+        "sts_message": _validation_message([("sourceIdentity", value, rule) for _, rule in rules]),
+    }
+    return Step(f"source identity: {value!r} {problem}: fail", Finding("request_source_identity_invalid", evidence))
+
+
 def _check_token(claims: Claims) -> Step:
+    length = claims.token_length
+    if length is not None and not MIN_TOKEN_LENGTH <= length <= MAX_TOKEN_LENGTH:
+        bound = "greater than or equal to 4" if length < MIN_TOKEN_LENGTH else "less than or equal to 20000"
+        evidence = {
+            "length": length,
+            "sts_message": _validation_message(
+                [("webIdentityToken", f"({length} characters)", f"Member must have length {bound}")]
+            ),
+        }
+        return Step(f"token: {length} characters, outside 4..20000: fail", Finding("token_too_long", evidence))
     if claims.problems:
         problem = "; ".join(claims.problems)
         not_jwt = any(p.startswith("token:") for p in claims.problems)
@@ -237,6 +365,15 @@ def _check_thumbprint(case: Case, match: ProviderMatch) -> Step:
 
 
 def _check_signature(case: Case) -> Step:
+    alg = case.claims.alg
+    if alg is not None and alg not in SUPPORTED_ALGORITHMS:
+        # Part of verifying the signature: held against the request only where the signature was checked.
+        if case.idp.signature_valid is None:
+            return Step(f"signature: not checked (alg {alg} is not one STS verifies)")
+        evidence = {"alg": alg, "supported": ", ".join(sorted(SUPPORTED_ALGORITHMS))}
+        return Step(
+            f"signature: alg {alg} is not one STS verifies: fail", Finding("token_algorithm_unsupported", evidence)
+        )
     if case.idp.signature_valid is False:
         return Step("signature: does not verify: fail", Finding("token_signature_invalid", {}))
     if case.idp.signature_valid is None:
@@ -268,17 +405,19 @@ def _check_audience(case: Case, match: ProviderMatch) -> Step:
         return Step("audience: skipped (no aud)")
     # With azp present STS takes azp as the token's audience (see data/context_keys.json, row oidc:aud).
     audiences = (case.claims.azp,) if case.claims.azp else case.claims.aud
+    claim = "azp" if case.claims.azp else "aud"
     shown = ",".join(audiences) + (" (azp)" if case.claims.azp else "")
     for aud in audiences:
         if aud in provider.client_ids:
             return Step(f"audience: {shown} registered: ok")
     evidence = {
+        "claim": claim,
         "audience": ", ".join(audiences),
         "provider_url": provider.url,
         "client_ids": ", ".join(provider.client_ids) or "no client IDs",
     }
     return Step(
-        f"audience: {evidence['audience']} not in client IDs: fail",
+        f"audience: {claim} {evidence['audience']} not in client IDs: fail",
         Finding("provider_audience_not_registered", evidence),
     )
 
@@ -296,18 +435,30 @@ def _principal_matches(statement: Statement, principal: str) -> bool:
     return statement.not_principal is not None and not statement.not_principal.names("Federated", principal)
 
 
-def _conditions(statement: Statement, context: RequestContext) -> tuple[list[ConditionResult], bool]:
-    """The conditions that do not hold, in written order, and whether one holds only vacuously (ForAllValues)."""
+# A statement's conditions: those that do not hold (in written order), the ForAllValues ones that hold only
+# because their key is absent, and those whose key depends on caller facts the engine was not given. A plain
+# tuple: one is built for every statement of every request.
+Evaluated = tuple[list[ConditionResult], list[Condition], list[tuple[Condition, Operator]]]
+
+
+def _conditions(statement: Statement, context: RequestContext) -> Evaluated:
     failing: list[ConditionResult] = []
-    vacuous = False
+    vacuous: list[Condition] = []
+    unknown: list[tuple[Condition, Operator]] = []
     for condition in statement.conditions:
         actual = context.get(condition.key)
         operator = parse_operator(condition.operator)
-        if not evaluate(operator, condition.values, actual):
+        if actual is UNKNOWN:
+            unknown.append((condition, operator))
+        elif not evaluate(operator, condition.values, actual):
             failing.append(ConditionResult(condition, operator, actual))
         elif actual is None and operator.set_operator == "ForAllValues":
-            vacuous = True
-    return failing, vacuous
+            vacuous.append(condition)
+    return failing, vacuous, unknown
+
+
+def _wildcard_key(key: str) -> bool:
+    return "*" in key or "?" in key
 
 
 def _hints_for(result: ConditionResult, context: RequestContext, claims: Claims) -> Iterator[str]:
@@ -323,7 +474,9 @@ def _hints_for(result: ConditionResult, context: RequestContext, claims: Claims)
         unmatched = [a for a in result.actual if not any(matches(p, a) for p in condition.values)]
         if any(matches(p.casefold(), a.casefold()) for a in unmatched for p in condition.values):
             yield "case_mismatch"
-    if not context.names_this_provider(condition.key):
+    if _wildcard_key(condition.key):
+        yield "wildcard_in_condition_key"
+    elif not context.names_this_provider(condition.key):
         yield "condition_key_names_other_provider"
     elif not context.knows(condition.key):
         yield "condition_key_not_in_request"
@@ -366,6 +519,7 @@ class TrustOutcome(NamedTuple):
 
     steps: tuple[Step, ...]
     hints: tuple[str, ...]
+    undecided: bool = False
 
 
 def _failing_text(values: tuple[str, ...] | None) -> str:
@@ -382,7 +536,13 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
     for_principal = [s for s in allows if _principal_matches(s, principal)]
     if not for_principal:
         named = sorted({n for s in allows for n in s.federated_principals()}) or ["no federated principal"]
-        evidence = {"principal": principal, "named": ", ".join(named), "role_arn": case.role_arn}
+        evidence: dict[str, object] = {
+            "principal": principal,
+            "named": ", ".join(named),
+            "role_arn": case.role_arn,
+            "provider_prefix": context.prefix,
+            "family": context.family,
+        }
         return (
             Step(
                 f"trust: no Allow statement names {principal}: fail",
@@ -394,42 +554,65 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
     if not for_action:
         written = sorted({a for s in for_principal for a in (s.actions or ("NotAction ...",))})
         reason = f" (they allow {', '.join(written)})" if action == ACTION else ", which the token's claims require"
-        evidence = {"principal": principal, "action": action, "reason": reason}
+        evidence = {"principal": principal, "action": action, "reason": reason, "role_arn": case.role_arn}
         return (
             Step(f"trust: {action} not allowed for {principal}: fail", Finding("trust_action_mismatch", evidence)),
             [],
         )
     hints: list[str] = []
     evaluated = []
+    undecided: list[tuple[Statement, list[tuple[Condition, Operator]]]] = []
     for statement in for_action:
-        failing, vacuous = _conditions(statement, context)
-        if not failing:
+        failing, vacuous, unknown_conditions = _conditions(statement, context)
+        if failing:
+            evaluated.append((statement, failing))
+        elif unknown_conditions:
+            undecided.append((statement, unknown_conditions))
+        else:
             if vacuous:
-                hints.append("vacuous_for_all_values")
+                hints += [hint for condition in vacuous for hint in _vacuous_hints(condition, context)]
+            if case.cognito.flow == "basic" and (missing := _cognito_basic_missing(case, context, statement)):
+                return _cognito_basic_step(case, statement, missing), hints
             return _allows_step(statement.label, action), hints
-        evaluated.append((statement, failing))
+    if undecided:
+        statement, unknown_conditions = undecided[0]
+        unknown = tuple(Unknowable(c.key, requirement(op, c.values)) for c, op in unknown_conditions)
+        keys = ", ".join(u.key for u in unknown)
+        line = f"trust: {statement.label} allows {action} if {keys} meet its conditions: unknown"
+        return Step(line, None, unknown), []
     # Explain with the statement that came closest: fewest false conditions, the first one on a tie.
     statement, failing = min(evaluated, key=lambda pair: len(pair[1]))
     first = failing[0]
     for result in failing:
         hints.extend(_hints_for(result, context, case.claims))
+    key = first.condition.key
+    source = context.claim_of(key)
+    actual_from = source if source is not None and source != key.rsplit(":", 1)[-1].lower() else None
+    actual_text = _failing_text(first.actual) + (f" (the token's {actual_from})" if actual_from else "")
     evidence = {
-        "condition_key": first.condition.key,
+        "condition_key": key,
         "operator": first.condition.operator,
-        "expected_text": " or ".join(repr(v) for v in first.condition.values),
-        "actual_text": _failing_text(first.actual),
+        "wants_text": requirement(first.operator, first.condition.values),
+        "actual_text": actual_text,
         "role_arn": case.role_arn,
+        "statement": statement.label,
+        "statement_index": statement.index,
+        "provider_prefix": context.prefix,
+        "key_known": context.knows(key),
+        "key_other_provider": not context.names_this_provider(key),
     }
     finding = Finding(
         "trust_condition_mismatch",
         evidence,
-        condition_key=first.condition.key,
+        condition_key=key,
         expected=first.condition.values,
         actual=first.actual or (),
+        operator=first.condition.operator,
+        actual_from=actual_from,
     )
     line = (
-        f"trust: {statement.label} {first.condition.operator} {first.condition.key}: wants "
-        f"{evidence['expected_text']}, request has {evidence['actual_text']}: fail"
+        f"trust: {statement.label} {first.condition.operator} {key}: needs the value to "
+        f"{evidence['wants_text']}, request has {actual_text}: fail"
     )
     return Step(line, finding), hints
 
@@ -439,15 +622,82 @@ def _allows_step(label: str, action: str) -> Step:
     return Step(f"trust: {label} allows {action}: ok")
 
 
+# "AWS STS also requires that cross-account basic authentication requests have two specific conditions:
+# cognito-identity.amazonaws.com:aud and cognito-identity.amazonaws.com:amr"
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/identity-pools-security-best-practices.html; the
+# AssumeRoleWithWebIdentity reference, RoleArn, says the same of aud).
+COGNITO_BASIC_CROSS_ACCOUNT_KEYS = ("cognito-identity.amazonaws.com:aud", "cognito-identity.amazonaws.com:amr")
+
+
+def _cognito_basic_missing(case: Case, context: RequestContext, statement: Statement) -> tuple[str, ...]:
+    """For a Cognito token in the basic flow from another account's identity pool: the keys the allowing
+    statement must test and does not."""
+    flow = case.cognito
+    if flow.flow != "basic" or context.family != "cognito" or flow.identity_pool_account in (None, case.role_account):
+        return ()
+    tested = {condition.key.lower() for condition in statement.conditions}
+    return tuple(key for key in COGNITO_BASIC_CROSS_ACCOUNT_KEYS if key not in tested)
+
+
+def _cognito_basic_step(case: Case, statement: Statement, missing: tuple[str, ...]) -> Step:
+    claims = case.claims
+    amr = "authenticated" if claims.amr and "authenticated" in claims.amr else "unauthenticated"
+    evidence = {
+        "statement": statement.label,
+        "statement_index": statement.index,
+        "missing": " and ".join(missing),
+        "pool_account": case.cognito.identity_pool_account,
+        "role_arn": case.role_arn,
+        "pins": (
+            ("StringEquals", COGNITO_BASIC_CROSS_ACCOUNT_KEYS[0], next(iter(claims.aud), "")),
+            ("ForAnyValue:StringLike", COGNITO_BASIC_CROSS_ACCOUNT_KEYS[1], amr),
+        ),
+    }
+    line = (
+        f"trust: {statement.label} allows {ACTION}, but a cross-account basic flow needs it to test "
+        f"{evidence['missing']}: fail"
+    )
+    return Step(line, Finding("trust_cognito_basic_cross_account", evidence))
+
+
+def _vacuous_hints(condition: Condition, context: RequestContext) -> tuple[str, ...]:
+    """A ForAllValues condition passing on an absent key; when STS never supplies the key, also say so (its
+    remedy, drop or rewrite the condition, then replaces the one that requires the key)."""
+    if context.knows(condition.key):
+        return ("vacuous_for_all_values",)
+    return ("vacuous_for_all_values", "for_all_values_key_never_supplied")
+
+
+def _deny_applies(
+    statement: Statement, context: RequestContext, actions: tuple[str, ...], where: str
+) -> tuple[bool, list[Unknowable]]:
+    """Whether a Deny statement applies to this request, and if that depends on unknown keys, what each needs."""
+    if statement.effect != "Deny" or not _principal_matches(statement, context.federated_provider):
+        return False, []
+    if not any(_action_matches(statement, action) for action in actions):
+        return False, []
+    failing, _, unknown_conditions = _conditions(statement, context)
+    if failing:
+        return False, []
+    needs = [
+        Unknowable(c.key, f"keep {where} from applying (it applies when the value would {requirement(op, c.values)})")
+        for c, op in unknown_conditions
+    ]
+    return not needs, needs
+
+
 def _check_deny(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
+    undecided: list[Unknowable] = []
     for statement in case.policy.statements:
-        if statement.effect != "Deny" or not _principal_matches(statement, context.federated_provider):
+        applies, needs = _deny_applies(statement, context, actions, f"Deny {statement.label}")
+        undecided += needs
+        if not applies:
             continue
-        if not any(_action_matches(statement, action) for action in actions):
-            continue
-        if not _conditions(statement, context)[0]:
-            evidence = {"statement": statement.label, "role_arn": case.role_arn}
-            return Step(f"deny: {statement.label} applies: fail", Finding("trust_explicit_deny", evidence))
+        evidence = {"statement": statement.label, "role_arn": case.role_arn, "statement_index": statement.index}
+        return Step(f"deny: {statement.label} applies: fail", Finding("trust_explicit_deny", evidence))
+    if undecided:
+        keys = ", ".join(u.key for u in undecided)
+        return Step(f"deny: a Deny statement applies unless {keys} say otherwise: unknown", None, tuple(undecided))
     return _NO_DENY
 
 
@@ -482,16 +732,47 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
         builtin=match.builtin,
         federated_provider=match.principal,
         session_name=case.session_name,
+        caller=case.caller,
     )
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
     actions = _required_actions(case.claims)
+    if case.resource_control_policies:
+        steps.append(_check_rcps(case, context, actions))
     for action in actions:
         step, action_hints = _evaluate_action(case, context, action)
         steps.append(step)
         hints.extend(action_hints)
     steps.append(_check_deny(case, context, actions))
-    return TrustOutcome(tuple(steps), tuple(hints))
+    undecided = False
+    for step in steps:
+        if step.unknown:
+            undecided = True
+            break
+    return TrustOutcome(tuple(steps), tuple(hints), undecided)
+
+
+def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
+    """The RCPs of the role's account: an explicit Deny that applies to this request and this role refuses it."""
+    undecided: list[Unknowable] = []
+    for policy in case.resource_control_policies:
+        for item in policy.statements:
+            statement = item.statement
+            named = any(glob_match(pattern, case.role_arn) for pattern in item.resources)
+            if named == item.not_resources:
+                continue
+            where = f"{statement.label} of {policy.name}"
+            applies, needs = _deny_applies(statement, context, actions, f"the RCP Deny {where}")
+            undecided += needs
+            if not applies:
+                continue
+            evidence = {"policy": policy.name, "statement": statement.label, "role_arn": case.role_arn}
+            return Step(f"rcp: Deny {where} applies: fail", Finding("rcp_deny", evidence))
+    if undecided:
+        keys = ", ".join(u.key for u in undecided)
+        return Step(f"rcp: a Deny applies unless {keys} say otherwise: unknown", None, tuple(undecided))
+    count = len(case.resource_control_policies)
+    return Step(f"rcp: no Deny in {count} resource control polic{'y' if count == 1 else 'ies'} applies: ok")
 
 
 def _check_duration(case: Case) -> Step:
@@ -537,9 +818,24 @@ def _allowed(role_arn: str) -> Finding:
     return Finding("none", {"role_arn": role_arn})
 
 
+# The decisive finding, the hints, and the trace of one evaluation (a plain tuple: one per request).
+Decision = tuple[Finding, tuple[str, ...], tuple[str, ...]]
+
+
 def explain(case: Case) -> Verdict:
-    """The verdict STS would give for this case, with every check traced."""
+    """The verdict STS would give for this case, with every check traced, and for a trust-policy denial the
+    edited policy that lets the request in (checked by explaining the request again against it)."""
+    finding, hints, trace = _decide(case)
+    remedy = _remedy(case, finding) if finding.code in TRUST_FIXES else None
+    return make_verdict(finding, hints, trace, remedy)
+
+
+def _decide(case: Case) -> Decision:
     steps: list[Step] = [_check_request(case), _check_token(case.claims)]
+    if case.session_policy is not None or case.policy_arns:
+        steps.insert(1, _session_policy_step(case.session_policy, case.policy_arns))
+    if case.claims.source_identity is not None:
+        steps.append(_source_identity_step(case.claims.source_identity))
     match, provider_step = _resolve_provider(case)
     steps.append(provider_step)
     if match.prefix is not None:
@@ -551,6 +847,202 @@ def explain(case: Case) -> Verdict:
     steps += trust.steps
     steps += [_check_duration(case), _check_tags(case.claims)]
     failure = next((step.finding for step in steps if step.finding is not None), None)
-    finding = failure or _allowed(case.role_arn)
+    # Only the trust policy's steps can be undecided (caller-side keys are condition keys).
+    unknown = () if failure is not None or not trust.undecided else tuple(u for s in trust.steps for u in s.unknown)
+    finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
     hints = trust.hints if finding.code in ("none", "trust_condition_mismatch") else ()
-    return make_verdict(finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps]))
+    return finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps])
+
+
+def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:
+    """The finding of a request whose answer depends on keys the engine was not given values for."""
+    needs = "; ".join(f"{u.key} must {u.needs}" for u in unknown)
+    facts = sorted({f"caller.{fact}" for u in unknown if (fact := caller_fact_of(u.key)) is not None})
+    evidence = {
+        "needs": needs,
+        "keys": ", ".join(dict.fromkeys(u.key for u in unknown)),
+        "facts": ", ".join(facts) or "the facts these keys come from",
+    }
+    return Finding("context_key_unknown", evidence, unknown_keys=tuple(dict.fromkeys(u.key for u in unknown)))
+
+
+# Root causes fixed by editing the trust policy, and how many edits a remedy may take before giving up.
+TRUST_FIXES = frozenset(
+    {
+        "trust_principal_mismatch",
+        "trust_action_mismatch",
+        "trust_condition_mismatch",
+        "trust_explicit_deny",
+        "trust_cognito_basic_cross_account",
+    }
+)
+MAX_EDITS = 12
+# Edits that repair a policy meant to let this workload in (a wrong principal, a missing action or condition);
+# the others widen a condition or drop a Deny, which may be refusing the workload on purpose.
+_REPAIRS = frozenset(
+    {"set_principal", "add_action", "remove_not_action", "add_statement", "add_condition", "rename_key"}
+)
+# Operators for which adding the request's value to the policy's values makes the condition hold.
+_MATCH_SELF = frozenset(
+    {
+        "StringEquals",
+        "StringEqualsIgnoreCase",
+        "StringLike",
+        "NumericEquals",
+        "DateEquals",
+        "Bool",
+        "BinaryEquals",
+        "IpAddress",
+        "ArnEquals",
+        "ArnLike",
+    }
+)
+
+
+def _remedy(case: Case, finding: Finding) -> Remedy | None:
+    """Edit the trust policy until STS would let this request past it; None when no edit of it can.
+
+    Every edit only widens who the policy trusts, towards this request, so the role stays assumable; the
+    result is re-explained after each edit, and the edits stop at the first answer the trust policy does not
+    decide (allow, or a later check such as the session duration).
+    """
+    doc = plain_copy(case.policy.document)
+    edits: list[str] = []
+    deliberate = False
+    tried: set[tuple[str, int, str, str]] = set()
+    current = finding
+    for _ in range(MAX_EDITS):
+        edit = _edit_for(current, case, doc, tried)
+        if edit is None:
+            return None
+        edits.append(describe(doc, edit))
+        deliberate = deliberate or edit.kind not in _REPAIRS
+        apply(doc, edit)
+        try:
+            case = replace(case, policy=parse_trust_policy(doc))
+        except InputError:
+            return None
+        current = _decide(case)[0]
+        if current.code not in TRUST_FIXES:
+            return Remedy(MappingProxyType({"trust_policy": frozen(doc)}), tuple(edits), deliberate)
+    return None
+
+
+def _edit_for(finding: Finding, case: Case, doc: JsonObject, tried: set[tuple[str, int, str, str]]) -> Edit | None:
+    evidence = finding.evidence
+    if finding.code == "trust_explicit_deny":
+        return Edit("remove_statement", statement=_int(evidence.get("statement_index")))
+    if finding.code == "trust_condition_mismatch":
+        return _condition_edit(finding, case, tried)
+    if finding.code == "trust_action_mismatch":
+        return _action_edit(case, str(evidence.get("principal")), str(evidence.get("action")))
+    if finding.code == "trust_principal_mismatch":
+        return _principal_edit(case, doc, evidence)
+    if finding.code == "trust_cognito_basic_cross_account":
+        index, pins = _int(evidence.get("statement_index")), evidence.get("pins")
+        missing = str(evidence.get("missing"))
+        for operator, key, value in pins if isinstance(pins, tuple) else ():
+            if key in missing:
+                return Edit("add_condition", index, operator, key, (value,))
+    return None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else -1
+
+
+def _condition_edit(finding: Finding, case: Case, tried: set[tuple[str, int, str, str]]) -> Edit | None:
+    evidence = finding.evidence
+    index, key, operator_name = _int(evidence.get("statement_index")), finding.condition_key, finding.operator
+    if key is None or operator_name is None or index < 0:
+        return None
+    statement = case.policy.statements[index]
+    remove = Edit("remove_condition", index, operator_name, key)
+    attempt = ("condition", index, operator_name, key)
+    if attempt in tried:
+        return remove  # the edit chosen last time did not make the condition hold
+    tried.add(attempt)
+    operator = parse_operator(operator_name)
+    claim = key.rsplit(":", 1)[-1]
+    same_block = {c.key.lower() for c in statement.conditions if c.operator == operator_name}
+    if _wildcard_key(key) or evidence.get("key_other_provider"):
+        prefix = key.rsplit(":", 1)[0] if _wildcard_key(key) else str(evidence.get("provider_prefix"))
+        new_key = f"{prefix}:{claim}".replace("*", "").replace("?", "")
+        if new_key.lower() in same_block or new_key.endswith(":"):
+            return remove
+        return Edit("rename_key", index, operator_name, key, new=new_key)
+    actual = finding.actual
+    if not actual or operator.base == "Null":
+        return remove
+    if operator.negated:
+        matched = tuple(v for v in finding.expected if any(operator.matcher(v, a) for a in actual))
+        if len(matched) == len(finding.expected):
+            return remove
+        return Edit("remove_values", index, operator_name, key, matched)
+    if operator.base in ("StringEquals", "StringEqualsIgnoreCase") and any(
+        ("*" in v or "?" in v) and glob_match(v, a) for v in finding.expected for a in actual
+    ):
+        like = operator_name.replace(operator.base, "StringLike")
+        if key.lower() not in {c.key.lower() for c in statement.conditions if c.operator == like}:
+            return Edit("change_operator", index, operator_name, key, new=like)
+    if operator.base in _MATCH_SELF:
+        unmatched = [a for a in actual if not any(operator.matcher(v, a) for v in finding.expected)]
+        wanted = unmatched if operator.set_operator == "ForAllValues" else unmatched[:1]
+        if wanted:
+            return Edit("add_values", index, operator_name, key, tuple(wanted))
+    return remove
+
+
+def _action_edit(case: Case, principal: str, action: str) -> Edit | None:
+    candidates = [s for s in case.policy.statements if s.effect == "Allow" and _principal_matches(s, principal)]
+    candidates.sort(key=lambda s: not _action_matches(s, ACTION))
+    for statement in candidates:
+        if statement.actions is not None:
+            return Edit("add_action", statement.index, new=action)
+        lowered = action.lower()
+        blocking = tuple(p for p in statement.not_actions or () if glob_match(p.lower(), lowered))
+        if blocking:
+            return Edit("remove_not_action", statement.index, values=blocking, new=action)
+    return None
+
+
+_OIDC_PROVIDER_ARN = re.compile(r"arn:[^:]+:iam::[^:]*:oidc-provider/(.+)")
+
+
+def _same_provider(principal: str, prefix: str) -> bool:
+    """Whether a Federated principal names the token's provider but for its account, path or trailing slash."""
+    found = _OIDC_PROVIDER_ARN.fullmatch(principal)
+    other = found[1] if found else principal
+    return other.split("/", 1)[0].lower() == prefix.split("/", 1)[0].lower()
+
+
+def _principal_edit(case: Case, doc: JsonObject, evidence: Mapping[str, object]) -> Edit | None:
+    principal, prefix = str(evidence.get("principal")), str(evidence.get("provider_prefix"))
+    # The statement meant for this token names one other principal of the same provider (another account,
+    # cluster, or trailing slash); one that already allows the action first (a missing action is added by the
+    # next edit). A statement for another provider is left alone: a new statement is added instead.
+    candidates = [
+        statement
+        for statement in case.policy.statements
+        if statement.effect == "Allow"
+        and len(statement.federated_principals()) == 1
+        and _same_provider(statement.federated_principals()[0], prefix)
+        and isinstance(statements_of(doc)[statement.index].get("Principal"), dict)
+    ]
+    candidates.sort(key=lambda statement: not _action_matches(statement, ACTION))
+    if candidates:
+        statement = candidates[0]
+        return Edit("set_principal", statement.index, key=statement.federated_principals()[0], new=principal)
+    claims = case.claims
+    pins: dict[str, str] = {}
+    family = str(evidence.get("family"))
+    aud_key = "app_id" if family in ("facebook", "amazon") else "aud"
+    aud = claims.azp if claims.azp and family not in ("cognito", "facebook", "amazon") else next(iter(claims.aud), None)
+    if aud is not None:
+        pins[f"{prefix}:{aud_key}"] = aud
+    if claims.sub is not None and family not in ("facebook", "amazon"):
+        pins[f"{prefix}:sub"] = claims.sub
+    added: dict[str, object] = {"Effect": "Allow", "Principal": {"Federated": principal}, "Action": ACTION}
+    if pins:
+        added["Condition"] = {"StringEquals": pins}
+    return Edit("add_statement", added=added, new=f"{ACTION} for {principal}")

@@ -182,9 +182,32 @@ def _allows_web_identity(statement: Statement) -> bool:
     return not any(glob_match(a.lower(), ACTION) for a in statement.not_actions or ())
 
 
+# What IAM refuses to save, in AWS's words where AWS documents them.
+NOT_PRINCIPAL_WORDING = (
+    "You cannot use the NotPrincipal element in an IAM identity-based policy or in an IAM role trust policy."
+)
+NOT_PRINCIPAL_SOURCE = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html"
+PORT_WORDING = "The URL should not contain a port number."
+PORT_SOURCE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html"
+
+
+def _save_time_errors(policy: TrustPolicy, provider_url: str | None) -> Iterator[LintFinding]:
+    """Configurations IAM refuses to save: NotPrincipal in a trust policy, a provider URL with a port."""
+    for statement in policy.statements:
+        if statement.not_principal is not None:
+            evidence = {"statement": statement.label, "aws_says": NOT_PRINCIPAL_WORDING, "source": NOT_PRINCIPAL_SOURCE}
+            yield LintFinding("not_principal_in_trust_policy", Severity.CRITICAL, evidence)
+    if provider_url is not None:
+        host = provider_url.removeprefix("https://").split("/", 1)[0]
+        if ":" in host.rsplit("]", 1)[-1]:
+            evidence = {"provider_url": provider_url, "aws_says": PORT_WORDING, "source": PORT_SOURCE}
+            yield LintFinding("provider_url_has_port", Severity.CRITICAL, evidence)
+
+
 def lint(policy: TrustPolicy, *, provider_url: str | None = None) -> tuple[LintFinding, ...]:
-    """Risky shapes in a trust policy, for every federated principal (or only `provider_url`'s)."""
-    findings: list[LintFinding] = []
+    """Risky shapes in a trust policy, for every federated principal (or only `provider_url`'s), and what IAM
+    would refuse to save at all."""
+    findings: list[LintFinding] = list(_save_time_errors(policy, provider_url))
     for duplicate in policy.duplicates:
         findings.append(
             LintFinding(

@@ -77,3 +77,30 @@ class IdpFacts:
     jwks_kids: tuple[str, ...] | None = None
     # Set only where the token's signature was really verified against the live JWKS.
     signature_valid: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CognitoFlow:
+    """How a Cognito identity pool token reaches STS: `basic` (classic: the app calls STS) or `enhanced`
+    (Cognito calls STS), and the account that owns the identity pool. None means: not known."""
+
+    flow: str | None = None
+    identity_pool_account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallerFacts:
+    """What is known about the caller of STS (network, client, region). None means: not given, so unknown.
+
+    `source_ip` is one address: a condition is evaluated for that address. `called_via` lists the services in
+    the order they called, as aws:CalledVia holds them.
+    """
+
+    source_ip: str | None = None
+    source_vpc: str | None = None
+    source_vpce: str | None = None
+    vpc_source_ip: str | None = None
+    user_agent: str | None = None
+    secure_transport: bool | None = None
+    requested_region: str | None = None
+    called_via: tuple[str, ...] | None = None

@@ -144,6 +144,8 @@ class TrustPolicy:
     version: str | None
     statements: tuple[Statement, ...]
     duplicates: tuple[DuplicateKey, ...] = ()
+    # The document as parsed (JSON-like, never changed): remedies are written as edits of it.
+    document: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def federated_principals(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
@@ -259,4 +261,5 @@ def _parse_document(doc: str | Mapping[str, object]) -> TrustPolicy:
         version=version if isinstance(version, str) else None,
         statements=tuple(_statement(i, raw) for i, raw in enumerate(raw_list)),
         duplicates=tuple(_duplicates(parsed)) if _has_duplicates(parsed) else (),
+        document=parsed,
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Final
 
 from webid_canary.core.catalogue import Kind, entry
+from webid_canary.core.conditions import parse_operator
 from webid_canary.core.lint import LintFinding
 from webid_canary.core.report import ProviderResult, TargetResult
 from webid_canary.core.state import Event, StateRecord, Status
@@ -31,18 +32,30 @@ def _values(values: Iterable[str]) -> str:
     return ", ".join(shown) if shown else "(absent)"
 
 
+def _negated(operator: str) -> bool:
+    try:
+        return parse_operator(operator).negated
+    except ValueError:
+        return False
+
+
 def verdict_lines(verdict: Verdict, *, trace: bool = False) -> list[str]:
     """A short account of one verdict: outcome, cause, failing key with values, why, fix, hints."""
     if verdict.allowed:
         lines = [f"ALLOW  {verdict.explanation}"]
+    elif verdict.indeterminate:
+        lines = [f"UNKNOWN  cannot tell without the caller's facts: {', '.join(verdict.unknown_keys)}"]
+        lines.append(f"why    {verdict.explanation}")
     else:
         title = entry(Kind.ROOT_CAUSE, verdict.root_cause).title
         lines = [f"DENY   {verdict.error_code}: {verdict.message}", f"cause  {verdict.root_cause}: {title}"]
         if verdict.condition_key is not None:
+            negated = verdict.condition_operator is not None and _negated(verdict.condition_operator)
             lines += [
-                f"key    {verdict.condition_key}",
-                f"  expected {_values(verdict.expected)}",
-                f"  actual   {_values(verdict.actual)}",
+                f"key    {verdict.condition_key} ({verdict.condition_operator})",
+                f"  {'must not match' if negated else 'expected'} {_values(verdict.expected)}",
+                f"  actual   {_values(verdict.actual)}"
+                + (f" (the token's {verdict.actual_from})" if verdict.actual_from else ""),
             ]
         lines.append(f"why    {verdict.explanation}")
     lines.append(f"fix    {verdict.remedy}")
@@ -105,13 +118,19 @@ def target_text(event: Event, result: TargetResult, record: StateRecord) -> str:
     lines.append(f"Since {iso(record.since)}; issuer {result.issuer}.")
     if result.error:
         lines.append(f"Could not check: {result.error}")
-    if verdict is not None and not verdict.allowed:
+    if verdict is not None and verdict.indeterminate:
+        lines.append(f"Cannot tell without the caller's facts: {', '.join(verdict.unknown_keys)}")
+        lines.append(f"Why: {verdict.explanation}")
+    elif verdict is not None and not verdict.allowed:
         lines.append(f"STS answers: {verdict.error_code}: {verdict.message}")
         lines.append(f"Why: {verdict.explanation}")
         if verdict.condition_key:
-            lines.append(f"Failing key: {verdict.condition_key}")
-            lines.append(f"  expected: {_listed(verdict.expected)}")
-            lines.append(f"  actual:   {_listed(verdict.actual)}")
+            negated = verdict.condition_operator is not None and _negated(verdict.condition_operator)
+            operator = f" ({verdict.condition_operator})" if verdict.condition_operator else ""
+            lines.append(f"Failing key: {verdict.condition_key}{operator}")
+            lines.append(f"  {'must not match' if negated else 'expected'}: {_listed(verdict.expected)}")
+            source = f" (the token's {verdict.actual_from})" if verdict.actual_from else ""
+            lines.append(f"  actual:   {_listed(verdict.actual)}{source}")
         if verdict.hints:
             lines.append(f"Hints: {', '.join(verdict.hints)}")
         lines.append(f"Fix: {verdict.remedy}")

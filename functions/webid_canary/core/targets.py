@@ -14,9 +14,10 @@ from decimal import Decimal
 from typing import ClassVar, Final, cast
 from urllib.parse import urlsplit
 
+from webid_canary.core.case import parse_caller
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.hosts import host_refusal
-from webid_canary.core.model import InputError, json_kind
+from webid_canary.core.model import CallerFacts, InputError, json_kind
 from webid_canary.core.sts import DURATION_MAX, DURATION_MIN, SESSION_NAME_MAX, SESSION_NAME_MIN, session_name_ok
 
 DEFAULT_SESSION_NAME: Final = "webid-canary"
@@ -182,6 +183,8 @@ class Target:
     topic_arn: str | None = None
     claims_are_representative: bool = False
     notes: str | None = None
+    # The workload's caller facts (its source IP, VPC endpoint…), for trust policies that test them.
+    caller: CallerFacts | None = None
 
     @property
     def role_name(self) -> str:
@@ -219,6 +222,7 @@ FIELDS: Final = (
     "topic_arn",
     "claims_are_representative",
     "notes",
+    "caller",
 )
 REQUIRED_FIELDS: Final = ("target_id", "role_arn", "issuer")
 
@@ -261,7 +265,26 @@ def target_to_item(target: Target) -> dict[str, object]:
         item["claims_are_representative"] = True
     if target.notes is not None:
         item["notes"] = target.notes
+    if target.caller is not None:
+        item["caller"] = caller_to_item(target.caller)
     return item
+
+
+def caller_to_item(caller: CallerFacts) -> dict[str, object]:
+    """The caller facts as plain data, unset ones left out."""
+    item: dict[str, object] = {}
+    for name in CallerFacts.__dataclass_fields__:
+        value = getattr(caller, name)
+        if value is not None:
+            item[name] = list(value) if isinstance(value, tuple) else value
+    return item
+
+
+def _caller(value: object, name: str) -> CallerFacts | None:
+    try:
+        return None if value is None else parse_caller(value, name)
+    except InputError as exc:
+        raise TargetError(exc.field, exc.reason) from exc
 
 
 def token_source_to_item(source: TokenSource) -> dict[str, object]:
@@ -321,6 +344,7 @@ def _parse(item: object) -> tuple[Target | None, list[TargetError]]:
     topic_arn = get("topic_arn", _topic_arn, None)
     representative = get("claims_are_representative", _boolean, False)
     notes = get("notes", _optional_text(MAX_NOTES_CHARS), None)
+    caller = get("caller", _caller, None)
 
     token_source_ok = not any(e.field.startswith("token_source") for e in errors)
     predicted = token_source is None and token_source_ok
@@ -354,6 +378,7 @@ def _parse(item: object) -> tuple[Target | None, list[TargetError]]:
         topic_arn=topic_arn,
         claims_are_representative=representative,
         notes=notes,
+        caller=caller,
     )
     size = item_bytes(target_to_item(target))
     if size > MAX_ITEM_BYTES:

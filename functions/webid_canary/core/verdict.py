@@ -12,6 +12,10 @@ from .catalogue.explain import STS_ANSWERS
 
 ALLOW = "allow"
 DENY = "deny"
+INDETERMINATE = "indeterminate"
+SCHEMA = "webid-canary/explain/v2"
+# Root causes that the answer's caller cannot fix and no check decides: the answer depends on unknown keys.
+UNDECIDED = "context_key_unknown"
 
 _EMPTY: Mapping[str, object] = MappingProxyType({})
 
@@ -25,6 +29,29 @@ class Finding:
     condition_key: str | None = None
     expected: tuple[str, ...] = ()
     actual: tuple[str, ...] = ()
+    operator: str | None = None
+    actual_from: str | None = None
+    unknown_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    """A trust-policy fix: the whole edited document (`patch`) and each edit in words, made from the same edits."""
+
+    patch: Mapping[str, object]
+    edits: tuple[str, ...]
+    # Whether an edit loosens a condition or removes a Deny: the policy may refuse this workload on purpose.
+    deliberate: bool = False
+
+
+def remedy_text(role_arn: object, remedy: Remedy) -> str:
+    """The prose of a trust-policy remedy, generated from its edits."""
+    edits = "; ".join(remedy.edits)
+    text = f"In the trust policy of {role_arn}: {edits}."
+    if remedy.deliberate:
+        lead = "If this workload should be trusted: "
+        return f"{lead}{text[0].lower()}{text[1:]} Otherwise the denial is the policy doing its job."
+    return text
 
 
 class _Evidence(dict[str, object]):
@@ -48,7 +75,11 @@ def _fill(template: str, evidence: _Evidence) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The prediction for one AssumeRoleWithWebIdentity request (the explain contract's JSON, as a type)."""
+    """The prediction for one AssumeRoleWithWebIdentity request (the explain contract's JSON, as a type).
+
+    `outcome` is ALLOW, DENY or INDETERMINATE; an indeterminate verdict names in `unknown_keys` the keys (as
+    written in the policy) whose values the engine was not given, and has no error code.
+    """
 
     outcome: str
     error_code: str | None
@@ -61,25 +92,47 @@ class Verdict:
     explanation: str = ""
     remedy: str = ""
     trace: tuple[str, ...] = ()
+    condition_operator: str | None = None
+    actual_from: str | None = None
+    unknown_keys: tuple[str, ...] = ()
+    remedy_patch: Mapping[str, object] | None = None
 
     @property
     def allowed(self) -> bool:
         return self.outcome == ALLOW
 
+    @property
+    def indeterminate(self) -> bool:
+        return self.outcome == INDETERMINATE
+
     def to_json(self) -> dict[str, object]:
         return {
+            "schema": SCHEMA,
             "outcome": self.outcome,
             "error_code": self.error_code,
             "message": self.message,
             "root_cause": self.root_cause,
             "condition_key": self.condition_key,
+            "condition_operator": self.condition_operator,
             "expected": list(self.expected),
             "actual": list(self.actual),
+            "actual_from": self.actual_from,
+            "unknown_keys": list(self.unknown_keys),
             "hints": list(self.hints),
             "explanation": self.explanation,
             "remedy": self.remedy,
+            "remedy_patch": None if self.remedy_patch is None else _plain(self.remedy_patch),
             "trace": list(self.trace),
         }
+
+
+def _plain(value: object) -> object:
+    """A frozen JSON-like value (mappings and tuples) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
 
 
 @cache
@@ -93,15 +146,26 @@ def _hint_remedy(code: str) -> str:
     return entry(Kind.HINT, code).remedy
 
 
-def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...]) -> Verdict:
-    """Turn a finding into a verdict using the catalogue's texts and STS's error code and message."""
+# A hint whose remedy gives way to a more specific hint's when both are raised: requiring a ForAllValues key
+# with Null would lock the role when STS never supplies the key.
+_SUPERSEDED_BY = {"vacuous_for_all_values": "for_all_values_key_never_supplied"}
+
+
+def make_verdict(
+    finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...], remedy: Remedy | None = None
+) -> Verdict:
+    """Turn a finding into a verdict using the catalogue's texts and STS's error code and message; a
+    trust-policy remedy, when there is one, gives both the patch and the remedy's prose."""
     cause, error_code, message = _cause(finding.code)
     evidence = _Evidence(finding.evidence)
-    remedies = [_fill(_hint_remedy(hint), evidence) for hint in hints]
-    if finding.code != "none" or not hints:
+    remedies = [_fill(_hint_remedy(hint), evidence) for hint in hints if _SUPERSEDED_BY.get(hint, "") not in hints]
+    if remedy is not None:
+        remedies.insert(0, remedy_text(evidence["role_arn"], remedy))
+    elif finding.code != "none" or not hints:
         remedies.insert(0, _fill(cause.remedy, evidence))
+    outcome = ALLOW if finding.code == "none" else INDETERMINATE if finding.code == UNDECIDED else DENY
     return Verdict(
-        outcome=ALLOW if finding.code == "none" else DENY,
+        outcome=outcome,
         error_code=error_code,
         message=_fill(message, evidence),
         root_cause=finding.code,
@@ -112,4 +176,8 @@ def make_verdict(finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...
         explanation=_fill(cause.explanation, evidence),
         remedy=" ".join(remedies),
         trace=trace,
+        condition_operator=finding.operator,
+        actual_from=finding.actual_from,
+        unknown_keys=finding.unknown_keys,
+        remedy_patch=remedy.patch if remedy is not None else None,
     )

@@ -44,6 +44,23 @@ ENTRIES: tuple[Entry, ...] = (
         "STS cannot read the token: {problem}.",
     ),
     Entry(
+        "token_too_long",
+        R,
+        "The token is longer than STS accepts",
+        Severity.HIGH,
+        "Send a WebIdentityToken of at most 20000 characters: ask the identity provider for fewer or shorter "
+        "claims (groups, custom claims, session tags).",
+        "The token is {length} characters long; STS takes 4 to 20000.",
+    ),
+    Entry(
+        "token_algorithm_unsupported",
+        R,
+        "The token is signed with an algorithm STS does not verify",
+        Severity.CRITICAL,
+        "Make the identity provider sign ID tokens with one of {supported} (its JWKS must publish that key).",
+        "The token's header says alg {alg}; STS verifies only {supported}.",
+    ),
+    Entry(
         "provider_not_found",
         R,
         "No IAM OIDC provider for the token's issuer",
@@ -97,8 +114,9 @@ ENTRIES: tuple[Entry, ...] = (
         "The token's audience is not a client ID of the provider",
         Severity.CRITICAL,
         "Add {audience} to the client IDs (audiences) of the IAM OIDC provider {provider_url}, or request "
-        "the token with an audience already registered ({client_ids}).",
-        "The token's aud is {audience}, and the IAM OIDC provider {provider_url} registers only {client_ids}.",
+        "the token with an {claim} value already registered ({client_ids}).",
+        "STS compares the token's {claim} with the client IDs: the token's {claim} is {audience}, and the IAM OIDC "
+        "provider {provider_url} registers only {client_ids}.",
     ),
     Entry(
         "role_not_found",
@@ -133,9 +151,30 @@ ENTRIES: tuple[Entry, ...] = (
         "A trust policy condition is false",
         Severity.HIGH,
         "If this workload should be trusted, change the {operator} condition on {condition_key} in the trust "
-        "policy of {role_arn} (it wants {expected_text}; the request has {actual_text}); otherwise the denial is "
-        "the policy doing its job.",
-        "The condition {operator} on {condition_key} wants {expected_text}, and the request carries {actual_text}.",
+        "policy of {role_arn} (the value must {wants_text}; the request has {actual_text}); otherwise the denial "
+        "is the policy doing its job.",
+        "The condition {operator} on {condition_key} needs the value to {wants_text}, and the request carries "
+        "{actual_text}.",
+    ),
+    Entry(
+        "trust_cognito_basic_cross_account",
+        R,
+        "A cross-account basic-flow role does not test the identity pool's aud and amr",
+        Severity.CRITICAL,
+        "In the trust policy of {role_arn}, make {statement} test {missing} (the identity pool ID and "
+        "authenticated or unauthenticated), or use the enhanced flow with a role in the pool's account.",
+        "In the basic (classic) flow from an identity pool in account {pool_account}, STS requires the role's "
+        "trust policy to test cognito-identity.amazonaws.com:aud and :amr; {statement} does not test {missing}.",
+    ),
+    Entry(
+        "rcp_deny",
+        R,
+        "A resource control policy denies the request",
+        Severity.HIGH,
+        "Change the Deny {statement} of the resource control policy {policy} (AWS Organizations) so that it "
+        "does not match this request to {role_arn}, or exempt the role; the trust policy cannot override it.",
+        "The resource control policy {policy} has a Deny ({statement}) that matches this request to {role_arn}, "
+        "and an explicit Deny in an RCP beats every Allow.",
     ),
     Entry(
         "trust_explicit_deny",
@@ -156,6 +195,41 @@ ENTRIES: tuple[Entry, ...] = (
         "The request asks for {duration} seconds{limit_text}.",
     ),
     Entry(
+        "request_duration_below_min",
+        R,
+        "The requested session duration is below STS's minimum",
+        Severity.MEDIUM,
+        "Ask for at least {min_duration} seconds (DurationSeconds), or leave it out for the default of 3600.",
+        "The request asks for {duration} seconds, less than the {min_duration} seconds STS accepts.",
+    ),
+    Entry(
+        "request_source_identity_invalid",
+        R,
+        "The token's source identity is not one STS accepts",
+        Severity.HIGH,
+        "Make the identity provider send a source identity (claim https://aws.amazon.com/source_identity) of 2 to "
+        "64 characters from letters, digits and + = , . @ _ - that does not begin with aws:.",
+        "The token's source identity {source_identity!r} {problem}.",
+    ),
+    Entry(
+        "session_policy_invalid",
+        R,
+        "The request's session policies break STS's limits",
+        Severity.MEDIUM,
+        "Send at most 10 PolicyArns (each 20 to 2048 characters) and an inline Policy of at most 2048 characters "
+        "(tab, line feed, carriage return and U+0020 to U+00FF only).",
+        "STS refuses the request's session policies: {problem}.",
+    ),
+    Entry(
+        "session_policy_malformed",
+        R,
+        "The inline session policy is not a policy document",
+        Severity.MEDIUM,
+        "Send a Policy that is a JSON policy document: Version 2012-10-17, a Statement with Effect and Action or "
+        "NotAction, and no Principal.",
+        "The request's inline session policy is malformed: {problem}.",
+    ),
+    Entry(
         "request_tags_too_large",
         R,
         "The token's session tags exceed STS's limits",
@@ -163,6 +237,16 @@ ENTRIES: tuple[Entry, ...] = (
         "Send at most 50 session tags, keys up to 128 and values up to 256 characters, in the token's "
         "https://aws.amazon.com/tags claim.",
         "The token's session tags break STS's limits: {problem}.",
+    ),
+    Entry(
+        "context_key_unknown",
+        R,
+        "The answer depends on facts about the caller that were not given",
+        Severity.MEDIUM,
+        "Give the caller's facts ({facts}; on the command line --source-ip, --source-vpc, --source-vpce, "
+        "--vpc-source-ip, --user-agent, --secure-transport, --requested-region) to decide.",
+        "STS's answer depends on {keys}, whose value the request gets from the caller, not the token; for allow, "
+        "{needs}.",
     ),
     Entry(
         "wildcard_in_string_equals",
@@ -206,9 +290,9 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "google_aud_is_azp",
         H,
-        "For Google tokens with azp, accounts.google.com:aud is compared with azp",
+        "With azp in the token, the provider's aud key is compared with azp, not with the token's aud",
         Severity.MEDIUM,
-        "Put the azp value under accounts.google.com:aud and the token's aud under accounts.google.com:oaud.",
+        "Put the azp value under {provider_prefix}:aud and the token's aud under {provider_prefix}:oaud.",
     ),
     Entry(
         "vacuous_for_all_values",
@@ -217,6 +301,21 @@ ENTRIES: tuple[Entry, ...] = (
         Severity.HIGH,
         'Add a Null condition requiring the key ({{"Null": {{"KEY": "false"}}}}) or use ForAnyValue / a '
         "single-valued operator.",
+    ),
+    Entry(
+        "for_all_values_key_never_supplied",
+        H,
+        "A ForAllValues condition tests a key STS never supplies for this provider, so it always passes",
+        Severity.HIGH,
+        "Remove the condition, or rewrite it on a key STS supplies for this provider (for OIDC: aud, sub, azp, "
+        "amr); requiring this key with Null would make the role impossible to assume.",
+    ),
+    Entry(
+        "wildcard_in_condition_key",
+        H,
+        "The condition key's name holds * or ?, which IAM does not expand in key names",
+        Severity.MEDIUM,
+        "Write the key name in full (e.g. {provider_prefix}:sub) and put wildcards in the values, under StringLike.",
     ),
 )
 
@@ -254,7 +353,26 @@ STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "trust_action_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_condition_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "rcp_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "trust_cognito_basic_cross_account": (
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+        ),
         "request_duration_exceeds_max": ("ValidationError", "{sts_message}"),
+        "context_key_unknown": (None, ""),
+        "token_too_long": ("ValidationError", "{sts_message}"),
+        "token_algorithm_unsupported": (
+            "InvalidIdentityToken",
+            "The web identity token that was passed could not be validated by AWS. Get a new identity token "
+            "from the identity provider and then retry the request.",
+        ),
+        "session_policy_invalid": ("ValidationError", "{sts_message}"),
+        "session_policy_malformed": (
+            "MalformedPolicyDocument",
+            "The request was rejected because the policy document was malformed. {problem}",
+        ),
+        "request_duration_below_min": ("ValidationError", "{sts_message}"),
+        "request_source_identity_invalid": ("ValidationError", "{sts_message}"),
         "request_tags_too_large": (
             "PackedPolicyTooLarge",
             "The request was rejected because the total packed size of the session policies and session tags "

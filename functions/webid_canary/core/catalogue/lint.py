@@ -8,6 +8,25 @@ L = Kind.LINT
 
 ENTRIES: tuple[Entry, ...] = (
     Entry(
+        "not_principal_in_trust_policy",
+        L,
+        "IAM refuses to save a trust policy with NotPrincipal",
+        Severity.CRITICAL,
+        "Replace NotPrincipal with Principal and express the exception as a condition (for example on "
+        "aws:FederatedProvider or the provider's sub); IAM says: \"You cannot use the NotPrincipal element in an "
+        'IAM identity-based policy or in an IAM role trust policy."',
+        "An error at save time: CreateRole or UpdateAssumeRolePolicy fails with MalformedPolicyDocument.",
+    ),
+    Entry(
+        "provider_url_has_port",
+        L,
+        "IAM refuses to save an OIDC provider URL with a port",
+        Severity.CRITICAL,
+        "Serve the issuer on the default HTTPS port and register https://HOST/PATH without a port, with tokens "
+        'whose iss matches; IAM says: "The URL should not contain a port number."',
+        "An error at save time: CreateOpenIDConnectProvider refuses the URL.",
+    ),
+    Entry(
         "sub_not_pinned",
         L,
         "No sub condition for an issuer shared by many tenants",
