@@ -109,3 +109,13 @@ def test_glob_wildcards() -> None:
     assert glob_match("repo:acme/*:ref:refs/heads/ma?n", "repo:acme/x:ref:refs/heads/main")
     assert not glob_match("repo:acme/*", "REPO:acme/x")
     assert glob_match("a.b", "a.b") and not glob_match("a.b", "axb")
+
+
+def test_a_trust_policy_nested_absurdly_deep_is_one_clear_error_not_a_crash() -> None:
+    from webid_canary.core.policy import load_json, parse_trust_policy
+
+    deep = '{"Statement": ' + "[" * 5000 + "]" * 5000 + "}"
+    with pytest.raises(ValueError, match="nested deeper than 64 levels"):
+        load_json(deep)
+    with pytest.raises(ValueError):
+        parse_trust_policy(deep)

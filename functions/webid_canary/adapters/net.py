@@ -13,7 +13,6 @@ import http.client
 import io
 import ipaddress
 import json
-import re
 import socket
 import ssl
 import threading
@@ -25,6 +24,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from webid_canary.core.hosts import host_refusal
+from webid_canary.core.limits import MAX_JSON_DEPTH, JsonDepthError, check_json_depth
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -62,9 +62,6 @@ METADATA_ADDRESSES: Final = frozenset(
 # NAT64: the well-known prefix (RFC 6052) and the local-use range (RFC 8215), IPv4 in the last 32 bits.
 _NAT64: Final = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 # Discovery documents and key sets are a few levels deep; anything deeper is not one.
-MAX_JSON_DEPTH: Final = 64
-# A whole string (skipped), a bracket (counted), or a quote that opens no whole string (the end of the scan).
-_JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*+"|[\[\]{}]|"', re.DOTALL)
 _CHUNK: Final = 65536
 
 
@@ -108,10 +105,6 @@ class UrlError(ValueError):
         super().__init__(f"{printable(url)}: {reason}")
         self.url = url
         self.reason = reason
-
-
-class JsonDepthError(ValueError):
-    """JSON nested deeper than the limit: refused before parsing, so the parser never recurses that far."""
 
 
 def printable(text: str) -> str:
@@ -442,15 +435,5 @@ def load_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> object:
     """Parse JSON, refusing (JsonDepthError) documents nested deeper than `max_depth` before the parser sees
     them; ValueError (or UnicodeDecodeError) when it is not JSON at all."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    depth = 0
-    for token in _JSON_TOKEN.finditer(text):
-        found = token.group()
-        if found in ("[", "{"):
-            depth += 1
-            if depth > max_depth:
-                raise JsonDepthError(f"JSON nested deeper than {max_depth} levels")
-        elif found in ("]", "}"):
-            depth -= 1
-        elif found == '"':
-            break  # an unterminated string: not JSON, which the parser says
+    check_json_depth(text, max_depth)
     return json.loads(text)

@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
 from __future__ import annotations
 
 import json
+import re
 from typing import Final
 
 DYNAMODB_ITEM_BYTES: Final = 400 * 1024
@@ -53,3 +54,29 @@ def fit(value: dict[str, object], budget: int) -> dict[str, object]:
         if json_size(shrunk) <= budget:
             return shrunk
     return {TRIMMED: True}
+
+
+# JSON nesting the product reads at most: real discovery documents, key sets and policies nest a few levels;
+# Python's parser recurses per level, so a hostile document is refused before it is parsed.
+MAX_JSON_DEPTH: Final = 64
+# A whole string (skipped), a bracket (counted), or a quote that opens no whole string (the end of the scan).
+_JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*+"|[\[\]{}]|"', re.DOTALL)
+
+
+class JsonDepthError(ValueError):
+    """JSON nested deeper than the limit: refused before parsing, so the parser never recurses that far."""
+
+
+def check_json_depth(text: str, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise JsonDepthError when `text` nests deeper than `max_depth` (one pass, no recursion)."""
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        found = token.group()
+        if found in ("[", "{"):
+            depth += 1
+            if depth > max_depth:
+                raise JsonDepthError(f"JSON nested deeper than {max_depth} levels")
+        elif found in ("]", "}"):
+            depth -= 1
+        elif found == '"':
+            return  # an unterminated string: not JSON, which the parser says

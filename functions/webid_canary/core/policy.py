@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import unquote
 
+from webid_canary.core.limits import check_json_depth
+
 from .conditions import parse_operator
 from .model import InputError, json_kind
 
@@ -43,7 +45,8 @@ def duplicate_aware(pairs: list[tuple[str, object]]) -> DuplicateAwareDict:
 
 
 def load_json(text: str | bytes) -> object:
-    """Parse JSON keeping track of duplicate keys; raises ValueError when it is not JSON."""
+    """Parse JSON keeping track of duplicate keys; raises ValueError when it is not JSON (or nests absurdly)."""
+    check_json_depth(text.decode("utf-8") if isinstance(text, bytes) else text)
     return json.loads(text, object_pairs_hook=duplicate_aware)
 
 
