@@ -227,3 +227,59 @@ def test_a_huge_result_is_stored_trimmed_within_dynamodbs_item_limit() -> None:
     assert StateRecord.from_item(item).last_result["root_cause"] == "trust_condition_mismatch"
     (message,) = inbox.messages
     assert len(message.default.encode()) + len(message.email.encode()) < 256 * 1024
+
+
+# AWS Chatbot's custom notification event schema, as documented:
+# https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html
+CHATBOT_SCHEMA = {
+    "type": "object",
+    "required": ["version", "source", "content"],
+    "properties": {
+        "version": {"const": "1.0"},
+        "source": {"const": "custom"},
+        "id": {"type": "string"},
+        "content": {
+            "type": "object",
+            "required": ["description"],
+            "properties": {
+                "textType": {"const": "client-markdown"},
+                "title": {"type": "string"},
+                "description": {"type": "string"},
+                "nextSteps": {"type": "array", "items": {"type": "string"}},
+                "keywords": {"type": "array", "items": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
+        "metadata": {
+            "type": "object",
+            "properties": {
+                "threadId": {"type": "string"},
+                "summary": {"type": "string"},
+                "eventType": {"type": "string"},
+                "relatedResources": {"type": "array", "items": {"type": "string"}},
+                "additionalContext": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+def test_chat_subscribers_get_chatbots_custom_notification_with_the_failing_key_and_the_fix() -> None:
+    import jsonschema
+
+    state, inbox = MemoryState(), Inbox()
+    reporter(state, inbox).report(cycle(DENY_SUB, drift=True), now=T0)
+    for message in inbox.messages:
+        chat = json.loads(message.chat)
+        jsonschema.validate(chat, CHATBOT_SCHEMA)
+        assert chat["id"] == message.attributes["transition_id"]
+    target = next(json.loads(m.chat) for m in inbox.messages if m.attributes["target_id"] == "invoice-worker")
+    assert target["content"]["title"].startswith("FAILING: invoice-worker")
+    assert "`oidc.example.com:sub`" in target["content"]["description"]
+    assert "system:serviceaccount:billing:other" in target["content"]["description"]
+    assert target["content"]["nextSteps"][0] == "Set oidc.example.com:sub to the service account."
+    assert target["metadata"]["threadId"] == "webid-canary-target-invoice-worker"
+    provider = next(json.loads(m.chat) for m in inbox.messages if m.attributes["target_id"] == "oidc.example.com")
+    assert "*thumbprint_mismatch* (critical)" in provider["content"]["description"]

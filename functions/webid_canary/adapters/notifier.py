@@ -31,8 +31,15 @@ class SnsNotifier:
         self._sleep = sleep
 
     def publish(self, topic_arn: str, message: Message) -> str:
-        """Publish with a JSON body for machines and a short text for e-mail; returns the message id."""
-        body = json.dumps({"default": message.default, "email": message.email})
+        """Publish one message per protocol: the JSON body by default, the short text to e-mail, and AWS Chatbot's
+        custom notification to https subscribers (Chatbot subscribes over https); returns the message id.
+        With MessageStructure json, "You can define other top-level keys that define the message you want to send to
+        a specific transport protocol": https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+        """
+        structure = {"default": message.default, "email": message.email}
+        if message.chat:
+            structure["https"] = message.chat
+        body = json.dumps(structure)
         attributes = {k: {"DataType": "String", "StringValue": v} for k, v in message.attributes.items() if v}
         last: ClientError | BotoCoreError | None = None
         for attempt in range(1, self._attempts + 1):

@@ -65,6 +65,8 @@ class Message:
     default: str
     email: str
     attributes: Mapping[str, str]
+    # AWS Chatbot's custom notification (JSON), for chat subscribers (SNS's https protocol); empty for none.
+    chat: str = ""
 
 
 # ----- errors (one hierarchy for every AWS-backed port)

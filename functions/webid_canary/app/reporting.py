@@ -183,7 +183,9 @@ class Reporter:
         """Publish the outbox in order; how many SNS accepted (it stops at the first refusal)."""
         assert self.notifier is not None
         for count, entry in enumerate(outbox):
-            message = Message(entry["subject"], entry["default"], entry["email"], entry["attributes"])
+            message = Message(
+                entry["subject"], entry["default"], entry["email"], entry["attributes"], entry.get("chat", "")
+            )
             event = Event(entry["attributes"].get("event", Event.CHANGED.value))
             root_cause = entry["attributes"].get("root_cause", "none")
             tid = entry["transition_id"]

@@ -51,6 +51,55 @@ class Notification:
             "default": json.dumps(body, sort_keys=True, default=str),
             "email": text,
             "attributes": dict(self.attributes),
+            "chat": json.dumps(self.chat(), sort_keys=True),
+        }
+
+    def chat(self) -> dict[str, Any]:
+        """AWS Chatbot's custom notification: title, the failing key and values, the fix and what to run next.
+        https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html ("version" must be 1.0 and
+        "source" custom; textType client-markdown is the only one supported)."""
+        body = self.body
+        verdict = body.get("verdict") or {}
+        lines: list[str] = []
+        if verdict.get("condition_key"):
+            lines.append(f"*Failing key* `{verdict['condition_key']}`")
+            lines.append(f"*Expected* `{', '.join(map(str, verdict.get('expected') or [])) or '(absent)'}`")
+            lines.append(f"*Actual* `{', '.join(map(str, verdict.get('actual') or [])) or '(absent)'}`")
+        for finding in body.get("findings") or []:
+            if finding.get("severity") != "info":
+                lines.append(f"*{finding.get('code')}* ({finding.get('severity')})")
+        if body.get("error"):
+            lines.append(f"*Could not check* {body['error']}")
+        steps = [str(verdict["remedy"])] if verdict.get("remedy") else []
+        subject_id = str(body.get("target_id") or body.get("provider_url") or "")
+        if body.get("target_id"):
+            steps.append(f"`webid-canary probe {subject_id}` shows the full verdict")
+        else:
+            steps.append(f"`webid-canary drift --issuer https://{subject_id}` shows every finding")
+        resources = [str(r) for r in (body.get("role_arn"), body.get("provider_arn"), body.get("issuer")) if r]
+        return {
+            "version": "1.0",
+            "source": "custom",
+            "id": str(body.get("transition_id") or ""),
+            "content": {
+                "textType": "client-markdown",
+                "title": self.subject.removeprefix("[webid-canary] "),
+                "description": "\n".join(lines) or self.text.splitlines()[0],
+                "nextSteps": steps,
+                "keywords": [str(body.get("event")), str(body.get("severity")), str(body.get("root_cause"))],
+            },
+            "metadata": {
+                "threadId": f"webid-canary-{body.get('subject')}-{subject_id}"[:128],
+                "summary": self.subject,
+                "eventType": str(body.get("event")),
+                "relatedResources": resources,
+                "additionalContext": {
+                    "target_id": subject_id,
+                    "root_cause": str(body.get("root_cause")),
+                    "severity": str(body.get("severity")),
+                    "transition_id": str(body.get("transition_id") or ""),
+                },
+            },
         }
 
 
