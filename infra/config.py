@@ -12,10 +12,12 @@ from webid_canary.core.pricing import rate_seconds
 
 DEFAULT_SCHEDULE = "rate(5 minutes)"
 DEFAULT_REMINDER_HOURS = 24
+DEFAULT_EVENT_BUS = "default"
 MAX_PERIOD_SECONDS = 12 * 3600
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$")
+_EVENT_BUS = re.compile(r"[A-Za-z0-9._/-]{1,256}")
 _TOPIC_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?")
 
 
@@ -47,6 +49,7 @@ class CanaryConfig:
     alarmed_targets: tuple[str, ...]
     # Topics that targets name in `topic_arn`: the function may publish only to these and its own.
     notification_topics: tuple[str, ...] = ()
+    event_bus: str = DEFAULT_EVENT_BUS
 
 
 def parse_schedule(expression: str) -> Schedule:
@@ -126,6 +129,14 @@ def _topics(key: str, value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _event_bus(key: str, value: Any) -> str:
+    """An EventBridge bus name: 1 to 256 of [A-Za-z0-9._-/] (PutEvents' EventBusName takes a name or an ARN;
+    the stack takes the name): https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_CreateEventBus.html"""
+    if not isinstance(value, str) or not _EVENT_BUS.fullmatch(value):
+        raise ConfigError(key, f"{value!r} is not an event bus name (letters, digits and ._-/, up to 256)")
+    return value
+
+
 def from_context(get: Callable[[str], Any] | Mapping[str, Any]) -> CanaryConfig:
     """Build the config from CDK context (a node's try_get_context, or a plain mapping in tests)."""
     lookup: Callable[[str], Any] = get.get if isinstance(get, Mapping) else get
@@ -141,4 +152,5 @@ def from_context(get: Callable[[str], Any] | Mapping[str, Any]) -> CanaryConfig:
         enable_cognito_probes=_bool("enable_cognito_probes", value("enable_cognito_probes", False)),
         alarmed_targets=_targets("alarmed_targets", value("alarmed_targets", [])),
         notification_topics=_topics("notification_topics", value("notification_topics", [])),
+        event_bus=_event_bus("event_bus", value("event_bus", DEFAULT_EVENT_BUS)),
     )

@@ -43,6 +43,7 @@ class FunctionProps:
     topic: sns.ITopic
     reminder_hours: int
     period_seconds: int
+    event_bus: str = "default"
 
 
 class CanaryFunction(Construct):
@@ -86,6 +87,7 @@ class CanaryFunction(Construct):
                 names.ENV_STATE_TABLE: props.state.table_name,
                 names.ENV_TOPIC_ARN: props.topic.topic_arn,
                 names.ENV_REMINDER_HOURS: str(props.reminder_hours),
+                names.ENV_EVENT_BUS: props.event_bus,
                 names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
                 names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
                 # Responses can carry tokens: keep them out of X-Ray.

@@ -16,6 +16,7 @@ from webid_canary import names
 IAM_READ_ACTIONS = ("iam:GetRole", "iam:GetOpenIDConnectProvider")
 IAM_LIST_ACTIONS = ("iam:ListRoles", "iam:ListOpenIDConnectProviders")
 PUBLISH_ACTIONS = ("sns:Publish",)
+EVENT_ACTIONS = ("events:PutEvents",)
 # What SNS calls on the publisher's behalf to encrypt a message with the topic's key.
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
@@ -38,6 +39,7 @@ class PermissionsProps:
     topic_key: kms.IKey
     enable_cognito_probes: bool
     notification_topics: tuple[str, ...] = ()
+    event_bus: str = "default"
 
 
 class Permissions(Construct):
@@ -60,6 +62,12 @@ class Permissions(Construct):
             resource_arns=[props.topic.topic_arn, *props.notification_topics],
         )
         props.topic_key.grant(role, *TOPIC_KEY_ACTIONS)
+        # Every notice also goes on the event bus: PutEvents on that one bus only.
+        iam.Grant.add_to_principal(
+            grantee=role,
+            actions=list(EVENT_ACTIONS),
+            resource_arns=[stack.format_arn(service="events", resource="event-bus", resource_name=props.event_bus)],
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadRolesAndOidcProviders",

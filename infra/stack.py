@@ -38,6 +38,7 @@ class CanaryStack(Stack):
                 topic=topic.topic,
                 reminder_hours=config.reminder_hours,
                 period_seconds=period,
+                event_bus=config.event_bus,
             ),
         )
         Permissions(
@@ -51,6 +52,7 @@ class CanaryStack(Stack):
                 topic_key=topic.key,
                 enable_cognito_probes=config.enable_cognito_probes,
                 notification_topics=config.notification_topics,
+                event_bus=config.event_bus,
             ),
         )
         CycleSchedule(self, "Schedule", function=function.function, expression=config.schedule.expression)

@@ -24,6 +24,8 @@ class Settings:
     ca_file: str | None = None
     cert_expiry_days: int = 30
     flap_minutes: float = 30.0
+    # The EventBridge bus every notice also goes to; None: none.
+    event_bus: str | None = None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -39,6 +41,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ca_file=source.get(names.ENV_CA_FILE) or None,
         cert_expiry_days=int(_number(source, names.ENV_CERT_EXPIRY_DAYS, 30, minimum=1, maximum=365)),
         flap_minutes=_number(source, names.ENV_FLAP_MINUTES, 30.0, minimum=0, maximum=24 * 60),
+        event_bus=source.get(names.ENV_EVENT_BUS, "").strip() or None,
     )
 
 

@@ -115,6 +115,7 @@ def build_iam(session: Any = None) -> Any:
 def build_monitor(settings: Settings, session: Any = None, *, metrics: MetricsPort | None = None) -> Monitor:
     """The cycle, the State table and SNS, wired for the Lambda (and the local environment)."""
 
+    from webid_canary.adapters.events import EventBridgePublisher
     from webid_canary.adapters.notifier import SnsNotifier
     from webid_canary.adapters.state_table import StateTable
 
@@ -126,6 +127,7 @@ def build_monitor(settings: Settings, session: Any = None, *, metrics: MetricsPo
         default_topic=settings.topic_arn,
         reminder_after=timedelta(hours=settings.reminder_hours),
         flap_window=timedelta(minutes=settings.flap_minutes),
+        events=EventBridgePublisher(session.client("events"), settings.event_bus) if settings.event_bus else None,
         concurrency=settings.concurrency,
     )
     return Monitor(build_cycle(settings, session), reporter, state, metrics=metrics)

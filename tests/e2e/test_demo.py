@@ -165,3 +165,16 @@ def test_the_live_probe_went_through_the_strict_sts(story: dict[str, Any]) -> No
 
 def test_the_story_ran_against_the_stack_cdk_deployed(story: dict[str, Any]) -> None:
     assert story["stack"] == "cdk deploy (rehearsal)"
+
+
+def test_every_notice_of_the_story_also_reached_an_eventbridge_rule(story: dict[str, Any]) -> None:
+    seen_any = False
+    for cycle in story["cycles"]:
+        notices = {(n["transition_id"], n["event"], n["root_cause"]) for n in cycle["notifications"]}
+        events = {(e["transition_id"], e["event"], e["root_cause"]) for e in cycle["events"]}
+        assert events == notices, f"cycle {cycle['cycle']} ({cycle['title']})"
+        for event in cycle["events"]:
+            subject = "Provider" if event["detail_type"].startswith("Provider") else "Target"
+            assert event["detail_type"] == f"{subject} {event['event'].title()}"
+            seen_any = True
+    assert seen_any

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from webid_canary.app.ports import Message, PublishError, StateStoreError
+from webid_canary.app.ports import BusEvent, Message, PublishError, StateStoreError
 from webid_canary.app.reporting import Reporter
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.drift import DriftFinding
@@ -283,3 +283,73 @@ def test_chat_subscribers_get_chatbots_custom_notification_with_the_failing_key_
     assert target["metadata"]["threadId"] == "webid-canary-target-invoice-worker"
     provider = next(json.loads(m.chat) for m in inbox.messages if m.attributes["target_id"] == "oidc.example.com")
     assert "*thumbprint_mismatch* (critical)" in provider["content"]["description"]
+
+
+class Bus:
+    def __init__(self) -> None:
+        self.events: list[BusEvent] = []
+        self.down = False
+
+    def put(self, events: list[BusEvent]) -> None:
+        if self.down:
+            raise PublishError("PutEvents to default", "InternalFailure", "bus unavailable")
+        self.events.extend(events)
+
+
+def test_every_notice_also_goes_on_the_event_bus_with_its_detail_type_and_the_same_json() -> None:
+    state, inbox, bus = MemoryState(), Inbox(), Bus()
+    story = [(ALLOW, False), (DENY_SUB, True), (ALLOW, False)]
+    for minutes, (verdict, drift) in enumerate(story):
+        with_bus = Reporter(state, inbox, default_topic=TOPIC, reminder_after=timedelta(hours=6), events=bus)
+        with_bus.report(cycle(verdict, drift=drift), now=T0 + timedelta(minutes=5 * minutes))
+    assert sorted(e.detail_type for e in bus.events) == [
+        "Provider Drift",
+        "Provider Recovered",
+        "Target Failing",
+        "Target Recovered",
+    ]
+    details = [json.loads(e.detail) for e in bus.events]
+    assert {d["schema"] for d in details} == {"webid-canary/notification/v1"}
+    by_transition = {m.attributes["transition_id"]: json.loads(m.default) for m in inbox.messages}
+    assert all(by_transition[d["transition_id"]] == d for d in details)
+    failing = next(e for e in bus.events if e.detail_type == "Target Failing")
+    assert failing.resources == ("arn:aws:iam::123456789012:role/invoice-worker",)
+
+
+def test_a_bus_outage_keeps_only_the_event_in_the_outbox_and_sns_is_not_sent_twice() -> None:
+    state, inbox, bus = MemoryState(), Inbox(), Bus()
+
+    def report(verdict: dict[str, object], minutes: int) -> None:
+        with_bus = Reporter(state, inbox, default_topic=TOPIC, reminder_after=timedelta(hours=6), events=bus)
+        with_bus.report(cycle(verdict), now=T0 + timedelta(minutes=minutes))
+
+    report(ALLOW, 0)
+    bus.down = True
+    report(DENY_SUB, 5)
+    assert [o["channels"] for o in state.items["target#invoice-worker"].outbox] == [["events"]]
+    bus.down = False
+    report(DENY_SUB, 10)
+    assert inbox.events() == [("failing", "trust_condition_mismatch")]
+    assert [e.detail_type for e in bus.events] == ["Target Failing"]
+    assert not state.items["target#invoice-worker"].outbox
+
+
+def test_a_bus_that_stays_down_never_holds_back_the_sns_notices() -> None:
+    state, inbox, bus = MemoryState(), Inbox(), Bus()
+    bus.down = True
+    for minutes, verdict in enumerate([ALLOW, DENY_SUB, ALLOW, DENY_AUD]):
+        with_bus = Reporter(state, inbox, default_topic=TOPIC, reminder_after=timedelta(hours=6), events=bus)
+        with_bus.report(cycle(verdict), now=T0 + timedelta(minutes=5 * minutes))
+    assert [e for e, _ in inbox.events()] == ["failing", "recovered", "failing"]
+    outbox = state.items["target#invoice-worker"].outbox
+    assert [(o["attributes"]["event"], o["channels"]) for o in outbox] == [
+        ("failing", ["events"]),
+        ("recovered", ["events"]),
+        ("failing", ["events"]),
+    ]
+    bus.down = False
+    Reporter(state, inbox, default_topic=TOPIC, reminder_after=timedelta(hours=6), events=bus).report(
+        cycle(DENY_AUD), now=T0 + timedelta(minutes=20)
+    )
+    assert [e.detail_type for e in bus.events] == ["Target Failing", "Target Recovered", "Target Failing"]
+    assert not state.items["target#invoice-worker"].outbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -108,6 +109,7 @@ def test_function_environment_names_the_tables_topic_and_powertools_service(defa
         names.ENV_STATE_TABLE: {"Ref": table_id(default_synth, names.STATE_PK)},
         names.ENV_TOPIC_ARN: {"Ref": topic_id},
         names.ENV_REMINDER_HOURS: "24",
+        names.ENV_EVENT_BUS: "default",
         names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
         names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
@@ -194,6 +196,7 @@ EXPECTED_ACTIONS = {
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "sns:Publish",
+    "events:PutEvents",
     "kms:GenerateDataKey",
     "kms:Decrypt",
     "iam:GetRole",
@@ -206,6 +209,14 @@ EXPECTED_ACTIONS = {
 
 def test_role_has_exactly_the_actions_a_cycle_needs(default_synth: Synthesis) -> None:
     assert actions_of(policy_statements(default_synth)) == EXPECTED_ACTIONS
+
+
+def test_events_go_to_the_default_bus_only(default_synth: Synthesis) -> None:
+    statements = [s for s in policy_statements(default_synth) if "events:PutEvents" in str(s["Action"])]
+    assert len(statements) == 1
+    assert "event-bus/default" in json.dumps(statements[0]["Resource"])
+    functions = [r for r in default_synth.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert [f["Properties"]["Environment"]["Variables"].get(names.ENV_EVENT_BUS) for f in functions] == ["default"]
 
 
 def test_cognito_tokens_only_when_context_enables_them(full_synth: Synthesis) -> None:

@@ -24,6 +24,8 @@ __all__ = [
     "AwsMissingError",
     "AwsThrottledError",
     "AwsUnavailableError",
+    "BusEvent",
+    "EventsPort",
     "IamPort",
     "InspectorPort",
     "IssuerInspection",
@@ -67,6 +69,15 @@ class Message:
     attributes: Mapping[str, str]
     # AWS Chatbot's custom notification (JSON), for chat subscribers (SNS's https protocol); empty for none.
     chat: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BusEvent:
+    """One event for EventBridge: its detail type, the notice's JSON as detail, the AWS resources it is about."""
+
+    detail_type: str
+    detail: str
+    resources: tuple[str, ...] = ()
 
 
 # ----- errors (one hierarchy for every AWS-backed port)
@@ -145,6 +156,12 @@ class StatePort(Protocol):
 
 class NotifierPort(Protocol):
     def publish(self, topic_arn: str, message: Message) -> str: ...
+
+
+class EventsPort(Protocol):
+    """Puts events on the bus; raises PublishError when EventBridge did not take them all."""
+
+    def put(self, events: list[BusEvent]) -> None: ...
 
 
 class MetricsPort(Protocol):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from webid_canary.app.ports import AwsError, Message, NotifierPort, PublishError, StatePort
+from webid_canary.app.ports import AwsError, BusEvent, EventsPort, Message, NotifierPort, PublishError, StatePort
 from webid_canary.core import notification
 from webid_canary.core.report import CycleReport, ProviderResult, TargetResult
 from webid_canary.core.state import (
@@ -33,6 +33,10 @@ from webid_canary.core.state import (
 )
 
 log = logging.getLogger("webid-canary.reporting")
+
+# Where a notice goes: SNS (e-mail, chat, queues) and EventBridge (rules route it anywhere).
+SNS = "sns"
+EVENTS = "events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +57,22 @@ class Outcome:
     conflicts: list[str] = field(default_factory=list)
     # Subjects whose state could not be written this cycle (their notices stay in the outbox or are re-decided).
     state_errors: list[str] = field(default_factory=list)
+    # Notices EventBridge took this cycle.
+    events_put: int = 0
 
     @property
     def failed(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.error]
+
+
+def _delivery(entry: Mapping[str, Any], observation: Observation) -> Delivery:
+    attributes = entry["attributes"]
+    event = Event(attributes.get("event", Event.CHANGED.value))
+    root_cause = attributes.get("root_cause", "none")
+    topic = entry.get("topic") or ""
+    return Delivery(
+        event, observation.subject, observation.subject_id, topic, root_cause, None, None, entry["transition_id"]
+    )
 
 
 def transition_id(key: str, before: StateRecord | None, event: Event, problem: str | None) -> str:
@@ -73,11 +89,13 @@ class Reporter:
         default_topic: str | None,
         reminder_after: timedelta,
         flap_window: timedelta = timedelta(0),
+        events: EventsPort | None = None,
         on_delivery: Callable[[Delivery], None] | None = None,
         concurrency: int = 16,
     ) -> None:
         self.state = state
         self.flap_window = flap_window
+        self.events = events
         self.notifier = notifier
         self.default_topic = default_topic
         self.reminder_after = reminder_after
@@ -146,11 +164,10 @@ class Reporter:
             return
         if not outbox:
             return
-        sent = self._deliver(observation, outbox, outcome)
-        if sent:
+        left = self._deliver(observation, outbox, outcome)
+        if left != [dict(entry) for entry in outbox]:
             self.state.put(
-                replace(record, outbox=tuple(outbox[sent:]), version=record.version + 1),
-                expected_version=record.version,
+                replace(record, outbox=tuple(left), version=record.version + 1), expected_version=record.version
             )
 
     def _notices(
@@ -171,34 +188,50 @@ class Reporter:
         else:
             note = notification.for_provider(step.event, result, step.record, now=now, resolved=resolved)
             topic = self.default_topic
-        if topic is None or self.notifier is None:
+        channels = [SNS] if topic is not None and self.notifier is not None else []
+        channels += [EVENTS] if self.events is not None else []
+        if not channels:
             # Nowhere to send it: the state change alone is the record.
             cause = note.attributes["root_cause"]
             self._record(outcome, Delivery(step.event, observation.subject, observation.subject_id, "", cause))
             return []
         tid = transition_id(step.record.key, before, step.event, step.record.fingerprint)
-        return [{"transition_id": tid, "topic": topic, **note.with_id(tid).to_outbox()}]
+        return [{"transition_id": tid, "topic": topic or "", "channels": channels, **note.with_id(tid).to_outbox()}]
 
-    def _deliver(self, observation: Observation, outbox: list[Mapping[str, Any]], outcome: Outcome) -> int:
-        """Publish the outbox in order; how many SNS accepted (it stops at the first refusal)."""
-        assert self.notifier is not None
-        for count, entry in enumerate(outbox):
+    def _deliver(
+        self, observation: Observation, outbox: list[Mapping[str, Any]], outcome: Outcome
+    ) -> list[Mapping[str, Any]]:
+        """Send the outbox in order on each channel (SNS, EventBridge) by itself: a channel stops at its first
+        refusal, and the others go on. What is left: each notice with the channels that did not take it yet."""
+        left = [{**entry, "channels": list(entry.get("channels", [SNS]))} for entry in outbox]
+        for channel in (SNS, EVENTS):
+            for entry in left:
+                if channel not in entry["channels"]:
+                    continue
+                try:
+                    self._send(channel, entry, observation, outcome)
+                except PublishError as exc:
+                    log.error(
+                        "notification not accepted; it stays in the outbox",
+                        extra={"transition_id": entry["transition_id"], "channel": channel, "error": str(exc)},
+                    )
+                    if channel == SNS:
+                        self._record(outcome, replace(_delivery(entry, observation), error=str(exc)))
+                    break
+                entry["channels"].remove(channel)
+        return [entry for entry in left if entry["channels"]]
+
+    def _send(self, channel: str, entry: Mapping[str, Any], observation: Observation, outcome: Outcome) -> None:
+        if channel == SNS and self.notifier is not None:
             message = Message(
                 entry["subject"], entry["default"], entry["email"], entry["attributes"], entry.get("chat", "")
             )
-            event = Event(entry["attributes"].get("event", Event.CHANGED.value))
-            root_cause = entry["attributes"].get("root_cause", "none")
-            tid = entry["transition_id"]
-            try:
-                message_id = self.notifier.publish(entry["topic"], message)
-            except PublishError as exc:
-                log.error("notification not accepted; it stays in the outbox", extra={"transition_id": tid})
-                failed = Delivery(event, observation.subject, observation.subject_id, entry["topic"], root_cause)
-                self._record(outcome, replace(failed, message_id=None, error=str(exc), transition_id=tid))
-                return count
-            sent = Delivery(event, observation.subject, observation.subject_id, entry["topic"], root_cause)
-            self._record(outcome, replace(sent, message_id=message_id, transition_id=tid))
-        return len(outbox)
+            message_id = self.notifier.publish(entry["topic"], message)
+            self._record(outcome, replace(_delivery(entry, observation), message_id=message_id))
+        elif channel == EVENTS and self.events is not None:
+            detail_type = entry.get("detail_type") or "Notice"
+            self.events.put([BusEvent(detail_type, entry["default"], tuple(entry.get("resources", ())))])
+            outcome.events_put += 1
 
     def _record(self, outcome: Outcome, delivery: Delivery) -> None:
         outcome.deliveries.append(delivery)

@@ -52,7 +52,18 @@ class Notification:
             "email": text,
             "attributes": dict(self.attributes),
             "chat": json.dumps(self.chat(), sort_keys=True),
+            "detail_type": self.detail_type(),
+            "resources": self.resources(),
         }
+
+    def detail_type(self) -> str:
+        """EventBridge's detail-type: the subject and the event, e.g. `Target Failing`, `Provider Drift`."""
+        return f"{str(self.body.get('subject', 'target')).title()} {str(self.body.get('event', '')).title()}"
+
+    def resources(self) -> list[str]:
+        """The AWS resources (ARNs) the notice is about, for EventBridge's `resources`."""
+        arns = (self.body.get("role_arn"), self.body.get("provider_arn"))
+        return [str(arn) for arn in arns if isinstance(arn, str) and arn.startswith("arn:")]
 
     def chat(self) -> dict[str, Any]:
         """AWS Chatbot's custom notification: title, the failing key and values, the fix and what to run next.

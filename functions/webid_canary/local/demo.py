@@ -59,6 +59,8 @@ class World:
     deployed: str
     providers: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
+    # An SQS queue behind an EventBridge rule on `source: webid-canary`: what a rule of the user's would see.
+    events: Topic | None = None
 
     def iam(self) -> Any:
         return self.server.client("iam")
@@ -292,6 +294,17 @@ def subscribe_queue(server: LocalMotoServer, topic_arn: str) -> Topic:
     return Topic(topic_arn=topic_arn, queue_url=queue_url, queue_arn=queue_arn)
 
 
+def route_events(server: LocalMotoServer) -> Topic:
+    """An EventBridge rule on the default bus for `source: webid-canary`, to an SQS queue the demo reads."""
+    sqs = server.client("sqs")
+    queue_url = str(sqs.create_queue(QueueName="webid-canary-demo-events")["QueueUrl"])
+    queue_arn = str(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+    events = server.client("events")
+    events.put_rule(Name="webid-canary-demo", EventPattern=json.dumps({"source": ["webid-canary"]}))
+    events.put_targets(Rule="webid-canary-demo", Targets=[{"Id": "inbox", "Arn": queue_arn}])
+    return Topic(topic_arn="", queue_url=queue_url, queue_arn=queue_arn)
+
+
 def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool, rehearsal: bool = True) -> World:
     moto_extras.install()
     pki = Pki(workdir / "pki")
@@ -316,6 +329,7 @@ def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool, rehe
         deployed.function_environment,
         deployed.how,
     )
+    world.events = route_events(server)
     world.providers["eks"] = seed.provider(eks, client_ids=[AUDIENCE])
     world.providers["github"] = seed.provider(github, client_ids=[AUDIENCE])
     world.roles["invoice-worker"] = seed.role("invoice-worker", eks_trust(world, "invoice-worker"))
@@ -377,6 +391,7 @@ def function_environment(world: World) -> dict[str, str]:
     return {
         **world.function_environment,
         **world.server.environment(),
+        names.ENV_EVENT_BUS: world.function_environment.get(names.ENV_EVENT_BUS, "default"),
         names.ENV_ALLOW_PRIVATE_ISSUERS: "true",
         names.ENV_CA_FILE: world.ca_file,
         names.ENV_CONCURRENCY: "8",
@@ -454,7 +469,8 @@ def run_demo(
                 put_metrics(world, points)
                 alarm_changes = board.evaluate(points)
                 delivered = world.seed.messages(world.topic, max_messages=50)
-                cycle = describe_cycle(number, chapter, world, summary, alarm_changes, board, delivered)
+                routed = world.seed.messages(world.events, max_messages=50) if world.events else []
+                cycle = describe_cycle(number, chapter, world, summary, alarm_changes, board, delivered, routed)
                 cycles.append(cycle)
                 emit(cycle)
         return {"cycles": cycles, "live_probe": with_npm, "stack": world.deployed}
@@ -468,6 +484,7 @@ def describe_cycle(
     alarm_changes: list[tuple[str, str, str]],
     board: AlarmBoard,
     delivered: list[dict[str, Any]],
+    routed: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     state = world.server.client("dynamodb")
     items = state.scan(TableName=world.state_table)["Items"]
@@ -502,8 +519,18 @@ def describe_cycle(
                 "severity": body.get("severity"),
                 "email_subject": envelope.get("Subject"),
                 "text": body.get("text"),
+                "transition_id": body.get("transition_id"),
             }
         )
+    events = [
+        {
+            "detail_type": event.get("detail-type"),
+            "event": event.get("detail", {}).get("event"),
+            "root_cause": event.get("detail", {}).get("root_cause"),
+            "transition_id": event.get("detail", {}).get("transition_id"),
+        }
+        for event in routed or []
+    ]
     return {
         "cycle": number,
         "title": chapter.title,
@@ -513,4 +540,5 @@ def describe_cycle(
         "alarms": dict(sorted(board.states.items())),
         "alarm_changes": [{"alarm": a, "from": old, "to": new} for a, old, new in alarm_changes],
         "notifications": notifications,
+        "events": events,
     }
