@@ -50,6 +50,7 @@ class CanaryConfig:
     # Topics that targets name in `topic_arn`: the function may publish only to these and its own.
     notification_topics: tuple[str, ...] = ()
     event_bus: str = DEFAULT_EVENT_BUS
+    security_hub: bool = False
 
 
 def parse_schedule(expression: str) -> Schedule:
@@ -153,4 +154,5 @@ def from_context(get: Callable[[str], Any] | Mapping[str, Any]) -> CanaryConfig:
         alarmed_targets=_targets("alarmed_targets", value("alarmed_targets", [])),
         notification_topics=_topics("notification_topics", value("notification_topics", [])),
         event_bus=_event_bus("event_bus", value("event_bus", DEFAULT_EVENT_BUS)),
+        security_hub=_bool("security_hub", value("security_hub", False)),
     )

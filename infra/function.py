@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -44,6 +44,13 @@ class FunctionProps:
     reminder_hours: int
     period_seconds: int
     event_bus: str = "default"
+    security_hub: bool = False
+
+
+def security_hub_product(scope: Construct) -> str:
+    """The ARN under which the stack's account imports its own Security Hub findings."""
+    stack = Stack.of(scope)
+    return f"arn:{stack.partition}:securityhub:{stack.region}:{stack.account}:product/{stack.account}/default"
 
 
 class CanaryFunction(Construct):
@@ -88,6 +95,7 @@ class CanaryFunction(Construct):
                 names.ENV_TOPIC_ARN: props.topic.topic_arn,
                 names.ENV_REMINDER_HOURS: str(props.reminder_hours),
                 names.ENV_EVENT_BUS: props.event_bus,
+                **({names.ENV_SECURITY_HUB_PRODUCT_ARN: security_hub_product(scope)} if props.security_hub else {}),
                 names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
                 names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
                 # Responses can carry tokens: keep them out of X-Ray.

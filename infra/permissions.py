@@ -11,12 +11,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.function import security_hub_product
 from webid_canary import names
 
 IAM_READ_ACTIONS = ("iam:GetRole", "iam:GetOpenIDConnectProvider")
 IAM_LIST_ACTIONS = ("iam:ListRoles", "iam:ListOpenIDConnectProviders")
 PUBLISH_ACTIONS = ("sns:Publish",)
 EVENT_ACTIONS = ("events:PutEvents",)
+FINDING_ACTIONS = ("securityhub:BatchImportFindings",)
 # What SNS calls on the publisher's behalf to encrypt a message with the topic's key.
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
@@ -40,6 +42,7 @@ class PermissionsProps:
     enable_cognito_probes: bool
     notification_topics: tuple[str, ...] = ()
     event_bus: str = "default"
+    security_hub: bool = False
 
 
 class Permissions(Construct):
@@ -68,6 +71,13 @@ class Permissions(Construct):
             actions=list(EVENT_ACTIONS),
             resource_arns=[stack.format_arn(service="events", resource="event-bus", resource_name=props.event_bus)],
         )
+        if props.security_hub:
+            # Findings are imported under the account's own "default" product only.
+            iam.Grant.add_to_principal(
+                grantee=role,
+                actions=list(FINDING_ACTIONS),
+                resource_arns=[security_hub_product(self)],
+            )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadRolesAndOidcProviders",

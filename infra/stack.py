@@ -39,6 +39,7 @@ class CanaryStack(Stack):
                 reminder_hours=config.reminder_hours,
                 period_seconds=period,
                 event_bus=config.event_bus,
+                security_hub=config.security_hub,
             ),
         )
         Permissions(
@@ -53,6 +54,7 @@ class CanaryStack(Stack):
                 enable_cognito_probes=config.enable_cognito_probes,
                 notification_topics=config.notification_topics,
                 event_bus=config.event_bus,
+                security_hub=config.security_hub,
             ),
         )
         CycleSchedule(self, "Schedule", function=function.function, expression=config.schedule.expression)

@@ -117,6 +117,7 @@ def build_monitor(settings: Settings, session: Any = None, *, metrics: MetricsPo
 
     from webid_canary.adapters.events import EventBridgePublisher
     from webid_canary.adapters.notifier import SnsNotifier
+    from webid_canary.adapters.security_hub import SecurityHubImporter
     from webid_canary.adapters.state_table import StateTable
 
     session = budgeted(session)
@@ -128,6 +129,9 @@ def build_monitor(settings: Settings, session: Any = None, *, metrics: MetricsPo
         reminder_after=timedelta(hours=settings.reminder_hours),
         flap_window=timedelta(minutes=settings.flap_minutes),
         events=EventBridgePublisher(session.client("events"), settings.event_bus) if settings.event_bus else None,
+        findings=SecurityHubImporter(session.client("securityhub"), settings.security_hub_product_arn)
+        if settings.security_hub_product_arn
+        else None,
         concurrency=settings.concurrency,
     )
     return Monitor(build_cycle(settings, session), reporter, state, metrics=metrics)

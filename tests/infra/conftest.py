@@ -22,6 +22,7 @@ FULL_CONTEXT: dict[str, Any] = {
     "enable_cognito_probes": "true",
     "alarmed_targets": ["payments-api-prod", "deploy-from-github"],
     "notification_topics": ["arn:aws:sns:eu-west-1:123456789012:team-payments"],
+    "security_hub": "true",
 }
 
 

@@ -219,9 +219,14 @@ def test_events_go_to_the_default_bus_only(default_synth: Synthesis) -> None:
     assert [f["Properties"]["Environment"]["Variables"].get(names.ENV_EVENT_BUS) for f in functions] == ["default"]
 
 
-def test_cognito_tokens_only_when_context_enables_them(full_synth: Synthesis) -> None:
+def test_cognito_tokens_and_security_hub_only_when_context_enables_them(full_synth: Synthesis) -> None:
     extra = actions_of(policy_statements(full_synth)) - EXPECTED_ACTIONS
-    assert extra == {"cognito-identity:GetOpenIdTokenForDeveloperIdentity"}
+    assert extra == {"cognito-identity:GetOpenIdTokenForDeveloperIdentity", "securityhub:BatchImportFindings"}
+    (findings,) = [s for s in policy_statements(full_synth) if s["Action"] == "securityhub:BatchImportFindings"]
+    assert ":product/" in json.dumps(findings["Resource"]) and findings["Resource"] != "*"
+    functions = [r for r in full_synth.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    (variables,) = [f["Properties"]["Environment"]["Variables"] for f in functions]
+    assert names.ENV_SECURITY_HUB_PRODUCT_ARN in variables
 
 
 def test_no_wildcard_action_and_no_sts_permission(full_synth: Synthesis) -> None:

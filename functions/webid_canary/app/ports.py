@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from webid_canary.core.inspection import IssuerInspection
 from webid_canary.core.model import ProviderRecord, RoleRecord, Token
@@ -26,6 +26,7 @@ __all__ = [
     "AwsUnavailableError",
     "BusEvent",
     "EventsPort",
+    "FindingsPort",
     "IamPort",
     "InspectorPort",
     "IssuerInspection",
@@ -162,6 +163,15 @@ class EventsPort(Protocol):
     """Puts events on the bus; raises PublishError when EventBridge did not take them all."""
 
     def put(self, events: list[BusEvent]) -> None: ...
+
+
+class FindingsPort(Protocol):
+    """Imports ASFF findings into Security Hub (for `product_arn`); raises PublishError when any was refused."""
+
+    @property
+    def product_arn(self) -> str: ...
+
+    def import_findings(self, findings: list[dict[str, Any]]) -> None: ...
 
 
 class MetricsPort(Protocol):

@@ -17,8 +17,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from webid_canary.app.ports import AwsError, BusEvent, EventsPort, Message, NotifierPort, PublishError, StatePort
+from webid_canary.app.ports import (
+    AwsError,
+    BusEvent,
+    EventsPort,
+    FindingsPort,
+    Message,
+    NotifierPort,
+    PublishError,
+    StatePort,
+)
 from webid_canary.core import notification
+from webid_canary.core.asff import findings_for
 from webid_canary.core.report import CycleReport, ProviderResult, TargetResult
 from webid_canary.core.state import (
     MAX_OUTBOX,
@@ -37,6 +47,7 @@ log = logging.getLogger("webid-canary.reporting")
 # Where a notice goes: SNS (e-mail, chat, queues) and EventBridge (rules route it anywhere).
 SNS = "sns"
 EVENTS = "events"
+SECURITY_HUB = "securityhub"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +68,9 @@ class Outcome:
     conflicts: list[str] = field(default_factory=list)
     # Subjects whose state could not be written this cycle (their notices stay in the outbox or are re-decided).
     state_errors: list[str] = field(default_factory=list)
-    # Notices EventBridge took this cycle.
+    # Notices EventBridge took, and findings Security Hub took, this cycle.
     events_put: int = 0
+    findings_imported: int = 0
 
     @property
     def failed(self) -> list[Delivery]:
@@ -90,12 +102,14 @@ class Reporter:
         reminder_after: timedelta,
         flap_window: timedelta = timedelta(0),
         events: EventsPort | None = None,
+        findings: FindingsPort | None = None,
         on_delivery: Callable[[Delivery], None] | None = None,
         concurrency: int = 16,
     ) -> None:
         self.state = state
         self.flap_window = flap_window
         self.events = events
+        self.findings = findings
         self.notifier = notifier
         self.default_topic = default_topic
         self.reminder_after = reminder_after
@@ -190,13 +204,21 @@ class Reporter:
             topic = self.default_topic
         channels = [SNS] if topic is not None and self.notifier is not None else []
         channels += [EVENTS] if self.events is not None else []
+        channels += [SECURITY_HUB] if self.findings is not None else []
         if not channels:
             # Nowhere to send it: the state change alone is the record.
             cause = note.attributes["root_cause"]
             self._record(outcome, Delivery(step.event, observation.subject, observation.subject_id, "", cause))
             return []
         tid = transition_id(step.record.key, before, step.event, step.record.fingerprint)
-        return [{"transition_id": tid, "topic": topic or "", "channels": channels, **note.with_id(tid).to_outbox()}]
+        marked = note.with_id(tid)
+        entry: dict[str, Any] = {"transition_id": tid, "topic": topic or "", "channels": channels, **marked.to_outbox()}
+        if self.findings is not None:
+            since = str(marked.body.get("since"))
+            entry["findings"] = findings_for(
+                marked.body, product_arn=self.findings.product_arn, since=since, resolved=resolved
+            )
+        return [entry]
 
     def _deliver(
         self, observation: Observation, outbox: list[Mapping[str, Any]], outcome: Outcome
@@ -204,7 +226,7 @@ class Reporter:
         """Send the outbox in order on each channel (SNS, EventBridge) by itself: a channel stops at its first
         refusal, and the others go on. What is left: each notice with the channels that did not take it yet."""
         left = [{**entry, "channels": list(entry.get("channels", [SNS]))} for entry in outbox]
-        for channel in (SNS, EVENTS):
+        for channel in (SNS, EVENTS, SECURITY_HUB):
             for entry in left:
                 if channel not in entry["channels"]:
                     continue
@@ -232,6 +254,9 @@ class Reporter:
             detail_type = entry.get("detail_type") or "Notice"
             self.events.put([BusEvent(detail_type, entry["default"], tuple(entry.get("resources", ())))])
             outcome.events_put += 1
+        elif channel == SECURITY_HUB and self.findings is not None:
+            self.findings.import_findings([dict(f) for f in entry.get("findings", [])])
+            outcome.findings_imported += len(entry.get("findings", []))
 
     def _record(self, outcome: Outcome, delivery: Delivery) -> None:
         outcome.deliveries.append(delivery)
