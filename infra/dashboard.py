@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.alarms import fleet_metric
@@ -22,6 +23,7 @@ class Dashboard(Construct):
         construct_id: str,
         *,
         function: lambda_.IFunction,
+        log_group: logs.ILogGroup,
         alarm_names: Sequence[str],
         period_seconds: int,
     ) -> None:
@@ -77,3 +79,71 @@ class Dashboard(Construct):
                 width=12,
             ),
         )
+        self.dashboard.add_widgets(
+            cloudwatch.LogQueryWidget(
+                title="Targets failing, open or not checked (latest line of each)",
+                log_group_names=[log_group.log_group_name],
+                query_lines=list(TARGETS_QUERY),
+                width=16,
+                height=8,
+            ),
+            cloudwatch.TextWidget(markdown=RUNBOOK, width=8, height=8),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.LogQueryWidget(
+                title="Providers: status, root cause and days of certificate left",
+                log_group_names=[log_group.log_group_name],
+                query_lines=list(PROVIDERS_QUERY),
+                width=12,
+                height=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Per-target and per-provider series (targets with alarm: true)",
+                left=[_search(names.METRIC_TARGET_FAILING, names.DIMENSION_TARGET, period_seconds)],
+                right=[_search(names.METRIC_PROVIDER_DRIFTING, names.DIMENSION_PROVIDER, period_seconds)],
+                width=12,
+                height=6,
+            ),
+        )
+
+
+# The monitor logs one "target checked" line per target (problems at WARNING) and one "provider checked" line per
+# provider: Logs Insights turns the latest of each into a table.
+TARGETS_QUERY = (
+    "fields @timestamp, target_id, status, root_cause, condition_key, role_arn",
+    'filter message = "target checked" and status != "ok"',
+    "sort @timestamp desc",
+    "dedup target_id",
+    "limit 100",
+)
+PROVIDERS_QUERY = (
+    "fields @timestamp, provider, status, root_cause, cert_days_left",
+    'filter message = "provider checked"',
+    "sort @timestamp desc",
+    "dedup provider",
+    "sort cert_days_left asc",
+    "limit 100",
+)
+RUNBOOK = """### Runbook
+* **A target fails**: `webid-canary probe TARGET_ID` shows the failing key, expected and actual, and the fix;
+  `webid-canary explain --role-arn ARN --token-file FILE` replays one workload's token.
+* **A provider drifts**: `webid-canary drift --issuer https://ISSUER` prints every finding and the ready
+  `aws iam update-open-id-connect-provider-thumbprint` command; `--accept` takes an intended change as the baseline.
+* **Open to the wrong workload**: pin the `sub` condition; the notice names the workload accepted.
+* **Cannot be checked**: the error names the read that failed (IAM, the issuer, the token source) or the deadline.
+* AWS: [OIDC identity providers](https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_providers_create_oidc.html),
+  [AssumeRoleWithWebIdentity](https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html)
+"""
+
+
+def _search(metric_name: str, dimension: str, period_seconds: int) -> cloudwatch.MathExpression:
+    """Every series of a per-subject metric, found by name (new targets appear without a redeploy)."""
+    return cloudwatch.MathExpression(
+        expression=(
+            f"SEARCH('{{{names.METRIC_NAMESPACE},{dimension},{names.DIMENSION_SERVICE}}} "
+            f"MetricName=\"{metric_name}\"', 'Maximum', {period_seconds})"
+        ),
+        label=metric_name,
+        using_metrics={},
+        period=Duration.seconds(period_seconds),
+    )

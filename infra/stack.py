@@ -70,7 +70,12 @@ class CanaryStack(Stack):
             ),
         )
         dashboard = Dashboard(
-            self, "Dashboard", function=function.function, alarm_names=alarms.names, period_seconds=period
+            self,
+            "Dashboard",
+            function=function.function,
+            log_group=function.log_group,
+            alarm_names=alarms.names,
+            period_seconds=period,
         )
         dashboard.node.add_dependency(alarms)
 

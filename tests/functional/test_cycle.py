@@ -491,3 +491,18 @@ def test_a_trust_policy_on_the_callers_ip_needs_the_workloads_caller_facts(
         assert says in (result.error or "") and "caller" in (result.error or "")
     if status is Status.FAILING:
         assert result.verdict is not None and result.verdict.condition_key == "aws:SourceIp"
+
+
+def test_each_provider_gets_one_log_line_with_its_certificate_days_left(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="webid-canary.cycle")
+    iam = FakeIam(
+        ROLES,
+        [
+            ProviderRecord(p.url, p.client_ids, p.thumbprints, f"arn:aws:iam::{ACCOUNT}:oidc-provider/{p.url}")
+            for p in PROVIDERS
+        ],
+    )
+    cycle([eks_target("worker", "invoice-worker")], iam, drift=DriftRules()).run(NOW)
+    lines = {r.__dict__["provider"]: r.__dict__ for r in caplog.records if r.getMessage() == "provider checked"}
+    assert set(lines) == {EKS, GITHUB}
+    assert lines[EKS]["cert_days_left"] == 400

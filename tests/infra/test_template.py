@@ -374,3 +374,12 @@ def test_dashboard_shows_every_fleet_metric_and_the_alarm_states(default_synth: 
     assert '"type":"alarm"' in text
     for name in alarms_by_name(default_synth):
         assert f":alarm:{name}" in text, name
+
+
+def test_dashboard_tables_the_failing_targets_and_the_providers_from_the_logs(default_synth: Synthesis) -> None:
+    text = _dashboard_text(default_synth)
+    assert '"type":"log"' in text
+    assert 'filter message = \\"target checked\\" and status != \\"ok\\"' in text
+    assert "dedup target_id" in text and "dedup provider" in text and "cert_days_left" in text
+    assert "SEARCH(" in text and names.METRIC_TARGET_FAILING in text and names.METRIC_PROVIDER_DRIFTING in text
+    assert '"type":"text"' in text and "webid-canary probe TARGET_ID" in text

@@ -22,7 +22,7 @@ from webid_canary.core.inspection import IssuerInspection
 from webid_canary.core.lint import LintFinding, lint
 from webid_canary.core.model import IdpFacts, ProviderRecord
 from webid_canary.core.policy import parse_trust_policy
-from webid_canary.core.report import CycleReport, TargetResult
+from webid_canary.core.report import CycleReport, ProviderResult, TargetResult
 from webid_canary.core.state import Status
 from webid_canary.core.targets import Target, TargetError
 
@@ -290,6 +290,8 @@ class Cycle:
         )
         results += self._judge_all(targets, reads, deadline, progress)
         providers = assess(reads, baselines or {}, now, self.drift) if self.drift is not None else ()
+        for provider in providers:
+            _log_provider(provider, now)
         return CycleReport(
             started=started,
             finished=self.clock(),
@@ -349,6 +351,18 @@ class Cycle:
         )
         live = LiveAnswer(token, answer.allowed, answer.error_code, answer.message, answer.caller_arn)
         return judge(target, facts, reads.now, live)
+
+
+def _log_provider(provider: ProviderResult, now: datetime) -> None:
+    """One line per provider (the dashboard's provider table reads it): status, cause, days of certificate left."""
+    expiries = [h.not_after for h in provider.hosts if h.not_after is not None]
+    fields = {
+        "provider": provider.url,
+        "status": provider.status.value,
+        "root_cause": provider.root_cause,
+        "cert_days_left": min((e - now).days for e in expiries) if expiries else None,
+    }
+    log.log(logging.INFO if provider.status is Status.OK else logging.WARNING, "provider checked", extra=fields)
 
 
 def _log_result(result: TargetResult, target: Target) -> None:
