@@ -178,3 +178,19 @@ def test_every_notice_of_the_story_also_reached_an_eventbridge_rule(story: dict[
             assert event["detail_type"] == f"{subject} {event['event'].title()}"
             seen_any = True
     assert seen_any
+
+
+def test_security_hub_holds_each_problem_as_a_finding_resolved_when_it_clears(story: dict[str, Any]) -> None:
+    by_title = {c["title"]: c for c in story["cycles"]}
+    assert by_title["All healthy"]["findings"] == {}
+    broken = by_title["A trust policy is edited to the wrong service account"]["findings"]
+    (finding_id,) = [i for i in broken if i.startswith("webid-canary/target/invoice-worker/")]
+    assert finding_id.endswith("/trust_condition_mismatch")
+    assert broken[finding_id]["workflow"] == "NEW" and broken[finding_id]["record_state"] == "ACTIVE"
+    assert broken[finding_id]["severity"] == "CRITICAL"
+    mended = by_title["The trust policy is put back"]["findings"][finding_id]
+    assert (mended["workflow"], mended["record_state"]) == ("RESOLVED", "ARCHIVED")
+    drifted = by_title["The EKS-style issuer's intermediate certificate is rotated (private CA)"]["findings"]
+    assert any(i.startswith("webid-canary/provider/") and i.endswith("/thumbprint_mismatch") for i in drifted)
+    last = story["cycles"][-1]["findings"]
+    assert {f["record_state"] for f in last.values()} == {"ARCHIVED"}

@@ -330,6 +330,7 @@ def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool, rehe
         deployed.how,
     )
     world.events = route_events(server)
+    server.client("securityhub").enable_security_hub()
     world.providers["eks"] = seed.provider(eks, client_ids=[AUDIENCE])
     world.providers["github"] = seed.provider(github, client_ids=[AUDIENCE])
     world.roles["invoice-worker"] = seed.role("invoice-worker", eks_trust(world, "invoice-worker"))
@@ -392,6 +393,8 @@ def function_environment(world: World) -> dict[str, str]:
         **world.function_environment,
         **world.server.environment(),
         names.ENV_EVENT_BUS: world.function_environment.get(names.ENV_EVENT_BUS, "default"),
+        # As `-c security_hub=true` would set it: findings go to the local Security Hub too.
+        names.ENV_SECURITY_HUB_PRODUCT_ARN: f"arn:aws:securityhub:us-east-1:{ACCOUNT}:product/{ACCOUNT}/default",
         names.ENV_ALLOW_PRIVATE_ISSUERS: "true",
         names.ENV_CA_FILE: world.ca_file,
         names.ENV_CONCURRENCY: "8",
@@ -522,6 +525,16 @@ def describe_cycle(
                 "transition_id": body.get("transition_id"),
             }
         )
+    hub = world.server.client("securityhub").get_findings(MaxResults=100)["Findings"]
+    findings = {
+        f["Id"]: {
+            "workflow": f.get("Workflow", {}).get("Status"),
+            "record_state": f.get("RecordState"),
+            "severity": f.get("Severity", {}).get("Label"),
+            "updated_at": f.get("UpdatedAt"),
+        }
+        for f in hub
+    }
     events = [
         {
             "detail_type": event.get("detail-type"),
@@ -541,4 +554,5 @@ def describe_cycle(
         "alarm_changes": [{"alarm": a, "from": old, "to": new} for a, old, new in alarm_changes],
         "notifications": notifications,
         "events": events,
+        "findings": dict(sorted(findings.items())),
     }
