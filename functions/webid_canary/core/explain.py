@@ -14,7 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
-from .case import Case, arn_parts
+from .case import NO_EXTRAS, Case, arn_parts
 from .claims import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, SUPPORTED_ALGORITHMS, Claims
 from .conditions import Operator, evaluate, glob_match, parse_operator, requirement
 from .context import (
@@ -571,7 +571,7 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
         else:
             if vacuous:
                 hints += [hint for condition in vacuous for hint in _vacuous_hints(condition, context)]
-            if case.cognito.flow == "basic" and (missing := _cognito_basic_missing(case, context, statement)):
+            if case.extras is not NO_EXTRAS and (missing := _cognito_basic_missing(case, context, statement)):
                 return _cognito_basic_step(case, statement, missing), hints
             return _allows_step(statement.label, action), hints
     if undecided:
@@ -743,7 +743,7 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
     actions = _required_actions(case.claims)
-    if case.resource_control_policies:
+    if case.extras is not NO_EXTRAS and case.resource_control_policies:
         steps.append(_check_rcps(case, context, actions))
     for action in actions:
         step, action_hints = _evaluate_action(case, context, action)
@@ -840,7 +840,7 @@ def explain(case: Case) -> Verdict:
 
 def _decide(case: Case) -> Decision:
     steps: list[Step] = [_check_request(case), _check_token(case.claims)]
-    if case.session_policy is not None or case.policy_arns:
+    if case.extras is not NO_EXTRAS and (case.session_policy is not None or case.policy_arns):
         steps.insert(1, _session_policy_step(case.session_policy, case.policy_arns))
     if case.claims.source_identity is not None:
         steps.append(_source_identity_step(case.claims.source_identity))
