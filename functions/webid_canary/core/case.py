@@ -25,6 +25,22 @@ _CALLER_ADDRESSES = ("source_ip", "vpc_source_ip")
 
 
 @dataclass(frozen=True, slots=True)
+class RequestExtras:
+    """What only some requests carry: caller facts, session policies, the Cognito flow, RCPs. One field of Case,
+    shared by every request that has none of them, so that a monitor builds no more than it uses."""
+
+    caller: CallerFacts = NO_CALLER_FACTS
+    # Session policies in the request: the inline Policy as sent (JSON text), and the PolicyArns.
+    session_policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    cognito: CognitoFlow = NO_COGNITO_FLOW
+    resource_control_policies: tuple[ResourceControlPolicy, ...] = ()
+
+
+NO_EXTRAS = RequestExtras()
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     """Everything STS looks at for one request, already parsed."""
 
@@ -38,12 +54,27 @@ class Case:
     role_max_session_duration: int = DEFAULT_MAX_SESSION_DURATION
     idp: IdpFacts = NO_IDP_FACTS
     role_exists: bool = True
-    caller: CallerFacts = NO_CALLER_FACTS
-    # Session policies in the request: the inline Policy as sent (JSON text), and the PolicyArns.
-    session_policy: str | None = None
-    policy_arns: tuple[str, ...] = ()
-    cognito: CognitoFlow = NO_COGNITO_FLOW
-    resource_control_policies: tuple[ResourceControlPolicy, ...] = ()
+    extras: RequestExtras = NO_EXTRAS
+
+    @property
+    def caller(self) -> CallerFacts:
+        return self.extras.caller
+
+    @property
+    def session_policy(self) -> str | None:
+        return self.extras.session_policy
+
+    @property
+    def policy_arns(self) -> tuple[str, ...]:
+        return self.extras.policy_arns
+
+    @property
+    def cognito(self) -> CognitoFlow:
+        return self.extras.cognito
+
+    @property
+    def resource_control_policies(self) -> tuple[ResourceControlPolicy, ...]:
+        return self.extras.resource_control_policies
 
     @property
     def role_account(self) -> str | None:
@@ -287,11 +318,15 @@ def build_case(
         role_max_session_duration=role_max_session_duration,
         idp=idp,
         role_exists=role_exists,
-        caller=caller,
-        session_policy=session_policy,
-        policy_arns=policy_arns,
-        cognito=cognito,
-        resource_control_policies=resource_control_policies,
+        extras=(
+            NO_EXTRAS
+            if caller is NO_CALLER_FACTS
+            and session_policy is None
+            and not policy_arns
+            and cognito is NO_COGNITO_FLOW
+            and not resource_control_policies
+            else RequestExtras(caller, session_policy, policy_arns, cognito, resource_control_policies)
+        ),
     )
 
 

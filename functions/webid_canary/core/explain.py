@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
-from .case import Case, arn_parts
+from .case import NO_EXTRAS, Case, arn_parts
 from .claims import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, SUPPORTED_ALGORITHMS, Claims
 from .conditions import Operator, evaluate, glob_match, parse_operator, requirement
 from .context import (
@@ -438,23 +438,23 @@ def _principal_matches(statement: Statement, principal: str) -> bool:
 # A statement's conditions: those that do not hold (in written order), the ForAllValues ones that hold only
 # because their key is absent, and those whose key depends on caller facts the engine was not given. A plain
 # tuple: one is built for every statement of every request.
-Evaluated = tuple[list[ConditionResult], list[Condition], list[tuple[Condition, Operator]]]
+Evaluated = tuple[list[ConditionResult], Sequence[Condition], Sequence[tuple[Condition, Operator]]]
 
 
 def _conditions(statement: Statement, context: RequestContext) -> Evaluated:
     failing: list[ConditionResult] = []
-    vacuous: list[Condition] = []
-    unknown: list[tuple[Condition, Operator]] = []
+    vacuous: list[Condition] | None = None  # the two rare lists are made only when needed
+    unknown: list[tuple[Condition, Operator]] | None = None
     for condition in statement.conditions:
         actual = context.get(condition.key)
         operator = parse_operator(condition.operator)
         if actual is UNKNOWN:
-            unknown.append((condition, operator))
+            unknown = [*(unknown or ()), (condition, operator)]
         elif not evaluate(operator, condition.values, actual):
             failing.append(ConditionResult(condition, operator, actual))
         elif actual is None and operator.set_operator == "ForAllValues":
-            vacuous.append(condition)
-    return failing, vacuous, unknown
+            vacuous = [*(vacuous or ()), condition]
+    return failing, vacuous or (), unknown or ()
 
 
 def _wildcard_key(key: str) -> bool:
@@ -561,7 +561,7 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
         )
     hints: list[str] = []
     evaluated = []
-    undecided: list[tuple[Statement, list[tuple[Condition, Operator]]]] = []
+    undecided: list[tuple[Statement, Sequence[tuple[Condition, Operator]]]] = []
     for statement in for_action:
         failing, vacuous, unknown_conditions = _conditions(statement, context)
         if failing:
@@ -571,7 +571,7 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
         else:
             if vacuous:
                 hints += [hint for condition in vacuous for hint in _vacuous_hints(condition, context)]
-            if case.cognito.flow == "basic" and (missing := _cognito_basic_missing(case, context, statement)):
+            if case.extras is not NO_EXTRAS and (missing := _cognito_basic_missing(case, context, statement)):
                 return _cognito_basic_step(case, statement, missing), hints
             return _allows_step(statement.label, action), hints
     if undecided:
@@ -668,17 +668,21 @@ def _vacuous_hints(condition: Condition, context: RequestContext) -> tuple[str, 
     return ("vacuous_for_all_values", "for_all_values_key_never_supplied")
 
 
+_DOES_NOT_APPLY: tuple[bool, Sequence[Unknowable]] = (False, ())
+
+
 def _deny_applies(
     statement: Statement, context: RequestContext, actions: tuple[str, ...], where: str
-) -> tuple[bool, list[Unknowable]]:
-    """Whether a Deny statement applies to this request, and if that depends on unknown keys, what each needs."""
-    if statement.effect != "Deny" or not _principal_matches(statement, context.federated_provider):
-        return False, []
+) -> tuple[bool, Sequence[Unknowable]]:
+    """Whether a Deny statement applies to this request, and if that depends on unknown keys, what each needs.
+    The caller has checked that the statement is a Deny."""
+    if not _principal_matches(statement, context.federated_provider):
+        return _DOES_NOT_APPLY
     if not any(_action_matches(statement, action) for action in actions):
-        return False, []
+        return _DOES_NOT_APPLY
     failing, _, unknown_conditions = _conditions(statement, context)
     if failing:
-        return False, []
+        return _DOES_NOT_APPLY
     needs = [
         Unknowable(c.key, f"keep {where} from applying (it applies when the value would {requirement(op, c.values)})")
         for c, op in unknown_conditions
@@ -689,6 +693,8 @@ def _deny_applies(
 def _check_deny(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
     undecided: list[Unknowable] = []
     for statement in case.policy.statements:
+        if statement.effect != "Deny":
+            continue
         applies, needs = _deny_applies(statement, context, actions, f"Deny {statement.label}")
         undecided += needs
         if not applies:
@@ -737,7 +743,7 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
     actions = _required_actions(case.claims)
-    if case.resource_control_policies:
+    if case.extras is not NO_EXTRAS and case.resource_control_policies:
         steps.append(_check_rcps(case, context, actions))
     for action in actions:
         step, action_hints = _evaluate_action(case, context, action)
@@ -758,6 +764,8 @@ def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -
     for policy in case.resource_control_policies:
         for item in policy.statements:
             statement = item.statement
+            if statement.effect != "Deny":
+                continue
             named = any(glob_match(pattern, case.role_arn) for pattern in item.resources)
             if named == item.not_resources:
                 continue
@@ -832,7 +840,7 @@ def explain(case: Case) -> Verdict:
 
 def _decide(case: Case) -> Decision:
     steps: list[Step] = [_check_request(case), _check_token(case.claims)]
-    if case.session_policy is not None or case.policy_arns:
+    if case.extras is not NO_EXTRAS and (case.session_policy is not None or case.policy_arns):
         steps.insert(1, _session_policy_step(case.session_policy, case.policy_arns))
     if case.claims.source_identity is not None:
         steps.append(_source_identity_step(case.claims.source_identity))
