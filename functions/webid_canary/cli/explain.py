@@ -6,12 +6,11 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from webid_canary.cli.errors import OneLineCommand, OneLineError
+from webid_canary.cli.errors import OneLineCommand, OneLineError, fail, read_input
 from webid_canary.core.case import (
     Case,
     build_case,
@@ -42,23 +41,12 @@ CALLER_OPTIONS = (
 )
 
 
-def _fail(field: str, reason: str) -> NoReturn:
-    raise OneLineError(f"{field}: {reason}")
-
-
-def _read(path: str, field: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(field, f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
-
-
 def _json_file(path: str, field: str) -> object:
-    text = _read(path, field)
+    text = read_input(path, field)
     try:
         return load_json(text)
     except (ValueError, RecursionError) as exc:
-        _fail(field, f"not JSON ({exc})")
+        fail(field, f"not JSON ({exc})")
 
 
 def _now(value: str | None) -> datetime:
@@ -82,7 +70,7 @@ def _checked_arn(role_arn: str) -> None:
     try:
         check_role_arn(role_arn)
     except InputError as exc:
-        _fail(exc.field, exc.reason)
+        fail(exc.field, exc.reason)
 
 
 def _caller_flags(options: Mapping[str, Any]) -> dict[str, object]:
@@ -104,7 +92,7 @@ def _from_aws(
     from webid_canary.app.ports import AwsError
 
     _checked_arn(role_arn)
-    token = Token(_read(token_file, "token_file").strip())
+    token = Token(read_input(token_file, "token_file").strip())
     claims = decode_token(token)
     try:
         reader = IamReader(boto3.client("iam"))
@@ -112,9 +100,9 @@ def _from_aws(
         account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else None
         provider = reader.find_provider(claims.iss, account) if claims.iss else None
     except AwsError as exc:
-        _fail("aws", str(exc))
+        fail("aws", str(exc))
     except Exception as exc:  # boto3 set-up (region, profile) fails with many types
-        _fail("aws", f"{type(exc).__name__}: {exc}")
+        fail("aws", f"{type(exc).__name__}: {exc}")
     return build_case(
         role_arn=role_arn,
         trust_policy=role.trust_policy_document if role else EMPTY_TRUST_POLICY,
@@ -135,33 +123,33 @@ def _load_case(options: Mapping[str, Any]) -> Case:
     if options["case_file"]:
         doc = _json_file(options["case_file"], "case")
         if not isinstance(doc, Mapping):
-            _fail("case", "expected a JSON object")
+            fail("case", "expected a JSON object")
         if caller:
             given = doc.get("caller")
             doc = {**doc, "caller": {**given, **caller} if isinstance(given, Mapping) else caller}
         return parse_case(doc, default_now=now)
     if options["token_file"] or (options["role_arn"] and not options["trust_policy"]):
         if not (options["role_arn"] and options["token_file"]):
-            _fail("role_arn", "--role-arn and --token-file go together")
+            fail("role_arn", "--role-arn and --token-file go together")
         return _from_aws(
             options["role_arn"], options["token_file"], now, options["session_name"], options["duration"], caller
         )
     if not options["trust_policy"]:
-        _fail("trust_policy", "missing: give --case FILE, --trust-policy FILE or --role-arn ARN --token-file FILE")
+        fail("trust_policy", "missing: give --case FILE, --trust-policy FILE or --role-arn ARN --token-file FILE")
     policy_doc = _json_file(options["trust_policy"], "trust_policy")
     if not isinstance(policy_doc, Mapping):
-        _fail("trust_policy", "expected a JSON object with a Statement")
+        fail("trust_policy", "expected a JSON object with a Statement")
     claims: Mapping[str, object] | None = None
     token = None
     if options["claims"]:
         loaded = _json_file(options["claims"], "token_claims")
         if not isinstance(loaded, Mapping):
-            _fail("token_claims", "expected a JSON object")
+            fail("token_claims", "expected a JSON object")
         claims = loaded
     elif options["token"]:
-        token = Token(_read(options["token"], "token").strip())
+        token = Token(read_input(options["token"], "token").strip())
     else:
-        _fail("token_claims", "missing: give --claims FILE or --token FILE")
+        fail("token_claims", "missing: give --claims FILE or --token FILE")
     provider = parse_provider(_json_file(options["provider"], "oidc_provider")) if options["provider"] else None
     role_arn = options["role_arn"] or f"arn:aws:iam::{_account_from(policy_doc)}:role/unnamed"
     return build_case(
