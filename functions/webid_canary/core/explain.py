@@ -29,26 +29,32 @@ from .context import (
 from .model import InputError
 from .policy import Condition, Statement, parse_trust_policy
 from .remedy import Edit, JsonObject, apply, describe, frozen, plain_copy, statements_of
-from .sts import ACTION, DURATION_MAX, DURATION_MIN, SESSION_NAME_CHARACTERS
+from .sts import (
+    ACTION,
+    DURATION_MAX,
+    DURATION_MIN,
+    MAX_POLICY_ARN,
+    MAX_POLICY_ARNS,
+    MAX_SESSION_POLICY,
+    MAX_SOURCE_IDENTITY,
+    MAX_TAG_KEY,
+    MAX_TAG_VALUE,
+    MAX_TAGS,
+    MIN_POLICY_ARN,
+    MIN_SOURCE_IDENTITY,
+    POLICY_VERSIONS,
+    RESERVED_SOURCE_IDENTITY_PREFIX,
+    SESSION_NAME_CHARACTERS,
+    SESSION_POLICY_CHARACTERS,
+)
 from .verdict import Finding, Remedy, Verdict, make_verdict
 
 TAG_SESSION = "sts:TagSession"
 SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
 # Request constraints of https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
 SESSION_NAME = SESSION_NAME_CHARACTERS
+SOURCE_IDENTITY = SESSION_NAME_CHARACTERS
 MIN_DURATION, MAX_DURATION = DURATION_MIN, DURATION_MAX
-# Source identity: 2 to 64 characters of [\w+=,.@-], not starting with the reserved `aws:`
-# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html and
-# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html, parameter SourceIdentity).
-SOURCE_IDENTITY = SESSION_NAME
-MIN_SOURCE_IDENTITY, MAX_SOURCE_IDENTITY = 2, 64
-RESERVED_SOURCE_IDENTITY_PREFIX = "aws:"
-# Session policies (same API reference): at most 10 PolicyArns of 20 to 2048 characters; an inline Policy of 1 to
-# 2048 characters from tab, line feed, carriage return and U+0020 to U+00FF.
-MAX_POLICY_ARNS, MIN_POLICY_ARN, MAX_POLICY_ARN, MAX_SESSION_POLICY = 10, 20, 2048, 2048
-SESSION_POLICY_CHARACTERS = re.compile(r"[\u0009\u000A\u000D\u0020-\u00FF]+")
-POLICY_VERSIONS = ("2012-10-17", "2008-10-17")
-MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
 _ASSUME_ONLY = (ACTION,)
 _LOWERED_ACTIONS = {action: action.lower() for action in (ACTION, TAG_SESSION, SET_SOURCE_IDENTITY)}
 STRING_EQUALS_FAMILY = frozenset(
