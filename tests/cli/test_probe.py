@@ -103,7 +103,9 @@ def test_without_a_table_the_setting_is_named(local_issuer: LocalIssuer) -> None
         [str(CLI), "probe"], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
     )
     assert result.returncode == 2
-    assert result.stderr == "error: Missing option '--targets-table'. (see 'webid-canary probe --help')\n"
+    assert result.stderr == (
+        "error: --targets-table: not set (give --targets-table NAME or set WEBID_CANARY_TARGETS_TABLE)\n"
+    )
 
 
 def test_an_unreachable_table_is_one_line_not_a_traceback(local_issuer: LocalIssuer) -> None:

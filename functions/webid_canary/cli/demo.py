@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
@@ -11,6 +10,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
+
+from webid_canary.cli.output import print_json
 
 STYLE = {"ok": "green", "failing": "bold red", "open": "bold magenta", "error": "yellow", "drift": "bold yellow"}
 
@@ -52,7 +53,7 @@ def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     if as_json:
-        click.echo(json.dumps(story, indent=2, default=str))
+        print_json("demo", story)
         return
     console.print(
         f"\n[bold]{len(story['cycles'])} cycles in {time.monotonic() - started:.0f} s.[/] "

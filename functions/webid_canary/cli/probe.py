@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 
@@ -12,8 +11,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from webid_canary import names
 from webid_canary.app.cycle import Cycle
+from webid_canary.cli.errors import OneLineCommand, OneLineError, aws_errors
+from webid_canary.cli.options import (
+    allow_private_option,
+    ca_file_option,
+    checked_ca_file,
+    table_name,
+    targets_table_option,
+)
+from webid_canary.cli.output import print_json
 from webid_canary.core.render import target_detail
 from webid_canary.core.report import CycleReport
 from webid_canary.core.state import Status
@@ -22,54 +29,50 @@ from webid_canary.settings import Settings
 STYLE = {"ok": "green", "failing": "red", "open": "magenta", "error": "yellow", "drift": "yellow"}
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.argument("target_ids", nargs=-1)
 @click.option("--all", "all_targets", is_flag=True, help="Every enabled target (the default when no ID is given).")
 @click.option("--json", "as_json", is_flag=True, help="Print the cycle report as JSON.")
-@click.option("--targets-table", envvar=names.ENV_TARGETS_TABLE, required=True, help="The Targets table name.")
-@click.option("--allow-private", is_flag=True, help="Allow issuers on private or loopback addresses.")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="Extra CA bundle for private issuers.")
+@targets_table_option
+@allow_private_option
+@ca_file_option
 @click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True)
 def probe(
     target_ids: tuple[str, ...],
     all_targets: bool,
     as_json: bool,
-    targets_table: str,
+    targets_table: str | None,
     allow_private: bool,
     ca_file: str | None,
     concurrency: int,
 ) -> None:
     """Check targets now, the way the scheduled monitor does, without touching its state or notifying."""
     from webid_canary.adapters.targets_table import TargetsTable
-    from webid_canary.app.ports import AwsError
     from webid_canary.wiring import build_cycle
 
     if all_targets and target_ids:
-        raise click.UsageError("give target IDs or --all, not both")
+        raise OneLineError("usage: give target IDs or --all, not both")
+    table_in_use = table_name(targets_table)
     settings = Settings(
-        targets_table=targets_table,
+        targets_table=table_in_use,
         state_table="-",
         topic_arn=None,
         concurrency=concurrency,
         allow_private_issuers=allow_private,
-        ca_file=ca_file,
+        ca_file=checked_ca_file(ca_file),
     )
     cycle = build_cycle(settings)
     err = Console(stderr=True)
     # Exit 1 means the probe found a problem; anything that keeps it from telling is 2.
-    try:
+    with aws_errors():
         table = cycle.targets
         registered = table.existing(target_ids) if target_ids and isinstance(table, TargetsTable) else set(target_ids)
         unknown = sorted(set(target_ids) - registered)
         if unknown:
-            click.echo(f"error: not registered in {targets_table}: {', '.join(unknown)}", err=True)
-            sys.exit(2)
+            raise OneLineError(f"target_id: not registered in {table_in_use}: {', '.join(unknown)}")
         report = run(cycle, err, target_ids, show_progress=err.is_terminal and not as_json)
-    except AwsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, default=str))
+        print_json("probe", report.to_json())
     else:
         render(report, Console())
     bad = report.count(Status.FAILING) + report.count(Status.OPEN) + report.count(Status.ERROR)
