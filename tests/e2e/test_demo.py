@@ -165,3 +165,11 @@ def test_the_live_probe_went_through_the_strict_sts(story: dict[str, Any]) -> No
 
 def test_the_story_ran_against_the_stack_cdk_deployed(story: dict[str, Any]) -> None:
     assert story["stack"] == "cdk deploy (rehearsal)"
+
+
+def test_the_story_json_names_its_schema_and_has_its_documented_shape(story: dict[str, Any]) -> None:
+    from tests.json_docs import documented, shape_differences
+
+    example = documented()["demo"]
+    assert story["schema"] == example["schema"] == "webid-canary/demo/v1"
+    assert shape_differences(example, story) == []
