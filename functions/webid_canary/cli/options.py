@@ -9,7 +9,10 @@ import click
 
 from webid_canary import names
 from webid_canary.cli.errors import OneLineError
+from webid_canary.core.state import Status
 
+# The statuses a terminal lists by default: everything but ok.
+PROBLEMS: Final = frozenset({Status.FAILING, Status.OPEN, Status.ERROR, Status.DRIFT})
 TABLE_HELP: Final = "The Targets table (the stack's TargetsTableName output)."
 
 
@@ -66,3 +69,15 @@ def checked_ca_file(path: str | None) -> str | None:
     except CaFileError as exc:
         raise OneLineError(f"--ca-file: {exc}") from exc
     return path
+
+
+def parse_statuses(value: str | None) -> frozenset[Status] | None:
+    """--status failing,error as statuses; one line naming the option and the allowed values when one is unknown."""
+    if value is None:
+        return None
+    wanted = [v.strip() for v in value.split(",") if v.strip()]
+    allowed = [s.value for s in Status]
+    unknown = [v for v in wanted if v not in allowed]
+    if unknown or not wanted:
+        raise OneLineError(f"--status: {', '.join(unknown) or value!r} is not one of {', '.join(allowed)}")
+    return frozenset(Status(v) for v in wanted)

@@ -26,10 +26,20 @@ def print_json(command: str, document: Mapping[str, Any], version: int = 1) -> N
     click.echo(json.dumps({"schema": schema(command, version), **document}, indent=2, default=str))
 
 
-def console(*, stderr: bool = False) -> Console:
+def fitted_console(*, stderr: bool = False) -> Console:
     """A console as wide as the terminal; when piped, as wide as COLUMNS says, or wide enough never to wrap."""
     width = columns()
     probe = Console(stderr=stderr)
     if probe.is_terminal or width is not None:
         return Console(stderr=stderr, width=width, highlight=False)
     return Console(stderr=stderr, width=PIPED_WIDTH, no_color=True, highlight=False)
+
+
+def print_block(out: Console, renderable: Any) -> None:
+    """Print a table; piped, without the padding that would follow each row's last cell."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    with out.capture() as captured:
+        out.print(renderable)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()), file=out.file)

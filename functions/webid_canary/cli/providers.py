@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,8 +24,8 @@ from webid_canary.adapters.issuer import (
 )
 from webid_canary.app.drift import DriftRules, assess
 from webid_canary.cli.errors import OneLineCommand, OneLineError, aws_failure
-from webid_canary.cli.options import allow_private_option, ca_file_option, checked_ca_file
-from webid_canary.cli.output import print_json
+from webid_canary.cli.options import PROBLEMS, allow_private_option, ca_file_option, checked_ca_file, parse_statuses
+from webid_canary.cli.output import fitted_console, print_json
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.drift import (
     DEFAULT_SLOW_SECONDS,
@@ -129,7 +130,7 @@ def _errors_in(value: Any) -> bool:
 
 
 def _print_thumbprints(seen: IssuerInspection, now: datetime) -> None:
-    console = Console(highlight=False, soft_wrap=True)
+    console = fitted_console()
     console.print(f"[bold]{escape(seen.url)}[/]")
     for host in seen.hosts:
         console.print()
@@ -225,6 +226,8 @@ def _progress() -> Iterator[Callable[[str], None]]:
     help="Discovery + JWKS time above which jwks_slow is reported.",
 )
 @click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--show-all", is_flag=True, help="Every provider (on a terminal only problems are listed by default).")
+@click.option("--status", metavar="STATUS,...", help="Only providers in these statuses, e.g. drift,error.")
 def drift(
     issuer: str | None,
     all_providers: bool,
@@ -237,6 +240,8 @@ def drift(
     timeout: float,
     slow_seconds: float,
     concurrency: int,
+    show_all: bool,
+    status: str | None,
 ) -> None:
     """Compare IAM OIDC providers with their live issuers and the last baseline.
 
@@ -247,6 +252,9 @@ def drift(
     """
     if issuer is not None and all_providers:
         _fail("usage: give --issuer URL or --all, not both")
+    if show_all and status is not None:
+        _fail("usage: give --show-all or --status, not both")
+    chosen = parse_statuses(status)
     issuer = _issuer_url(issuer, "--issuer") if issuer is not None else None
     ca_file = checked_ca_file(ca_file)
     now = datetime.now(UTC)
@@ -286,17 +294,32 @@ def drift(
     if as_json:
         print_json("drift", {"providers": reports})
     else:
-        _print_drift(reports, [f for r in results for f in r.findings])
+        out = fitted_console()
+        if chosen is None and not show_all and out.is_terminal:
+            chosen = PROBLEMS
+        _print_drift(out, reports, [f for r in results for f in r.findings], chosen)
     sys.exit(1 if any(r.status is not Status.OK for r in results) else 0)
 
 
-def _print_drift(reports: Sequence[Mapping[str, Any]], findings: Sequence[DriftFinding]) -> None:
+def _print_drift(
+    console: Console,
+    reports: Sequence[Mapping[str, Any]],
+    findings: Sequence[DriftFinding],
+    statuses: frozenset[Status] | None,
+) -> None:
     from webid_canary.core.catalogue import Kind, entry
 
-    console = Console(highlight=False, soft_wrap=True)
     if not reports:
         console.print("no IAM OIDC providers found")
         return
+    by_status = Counter(str(r["status"]) for r in reports)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items(), key=lambda s: s[0] == "ok"))
+    console.print(f"[bold]webid-canary drift[/]: {len(reports)} providers ({counts})")
+    for code, n in Counter(f.code for f in findings if f.serious).most_common():
+        console.print(f"  {n:>5}  [bold]{code}[/]: {escape(entry(Kind.DRIFT, code).title)}")
+    shown = [r for r in reports if statuses is None or Status(r["status"]) in statuses]
+    hidden = len(reports) - len(shown)
+    reports = shown
     for report in reports:
         console.print()
         console.print(f"[bold]{escape(report['url'])}[/]  {escape(report['arn'] or '(no IAM provider)')}")
@@ -321,6 +344,8 @@ def _print_drift(reports: Sequence[Mapping[str, Any]], findings: Sequence[DriftF
                 )
                 if command is not None:
                     console.print(f"           run: {escape(command)}", soft_wrap=True)
+    if hidden:
+        console.print(f"\n[dim]{hidden} provider(s) not shown: --show-all shows every one, --status picks statuses[/]")
     serious = sorted({f.severity for f in findings if f.serious}, key=SEVERITY_ORDER.__getitem__, reverse=True)
     console.print()
     console.print(f"{len(findings)} finding(s)" + (f", worst {serious[0].value}" if serious else ", none above info"))

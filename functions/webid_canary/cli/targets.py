@@ -27,7 +27,7 @@ from webid_canary.cli.errors import (
     botocore_failure,
 )
 from webid_canary.cli.options import table_name, targets_table_option
-from webid_canary.cli.output import console, print_json
+from webid_canary.cli.output import fitted_console, print_block, print_json
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.targets import (
     DEFAULT_SEVERITY,
@@ -71,7 +71,7 @@ def _open_table(name: str | None) -> TargetsTable:
 
 
 def _console() -> Console:
-    return console()
+    return fitted_console()
 
 
 # --- reading items -------------------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ def list_targets(as_json: bool, targets_table: str | None) -> None:
             _mode(entry),
             escape(entry.owner or ""),
         )
-    console.print(view)
+    print_block(console, view)
     invalid = sum(1 for _, entry in rows if isinstance(entry, TargetError))
     if invalid:
         click.echo(f"{invalid} item(s) do not validate: the monitor reports them as configuration errors", err=True)
@@ -451,7 +451,7 @@ def _print_discovery(found: Discovery, status: Mapping[str, str], registered: bo
             escape(str(target.claims.get("aud", ""))),
             status[target.target_id],
         )
-    console.print(view)
+    print_block(console, view)
     if any(p.representative for p in found.proposals):
         console.print("~ claims partly representative (from StringLike patterns or defaults); check before relying")
     for skipped in found.skipped:
