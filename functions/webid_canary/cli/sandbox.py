@@ -37,7 +37,12 @@ def sandbox(print_env: bool, command: tuple[str, ...]) -> None:
     or print the environment for a second shell and keep running until Ctrl-C (--print-env, the default).
     Nothing leaves 127.0.0.1.
     """
-    from webid_canary.local.sandbox import start_sandbox
+    try:
+        from webid_canary.local.sandbox import start_sandbox
+    except ModuleNotFoundError as exc:
+        raise OneLineError(
+            f"sandbox: needs {exc.name} from the local extra: pip install 'webid-canary[cli,local]'"
+        ) from exc
 
     if print_env and command:
         raise OneLineError("usage: give --print-env or a command after --, not both")
