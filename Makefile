@@ -22,7 +22,8 @@ help:
 $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "error: Python 3.13 not found (set PYTHON=/path/to/python3.13)"; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@echo "installing the pinned dependencies into $(VENV) (pip shows each package as it goes)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
@@ -51,6 +52,10 @@ browser:
 
 demo: setup
 	$(BIN)/webid-canary demo
+	@echo
+	@echo "The CLI is $(BIN)/webid-canary. Put it on your PATH with 'source $(BIN)/activate',"
+	@echo "or install it for good with 'pipx install \".[cli,local]\"' (or 'uv tool install \".[cli,local]\"')."
+	@echo "Then try every command without an AWS account: webid-canary sandbox -- webid-canary probe --all"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

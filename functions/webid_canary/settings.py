@@ -75,3 +75,29 @@ def _flag(env: Mapping[str, str], key: str) -> bool:
     if raw in ("1", "true", "yes"):
         return True
     raise SettingsError(f"{key}: {raw!r} is not true or false")
+
+
+def use_aws(*, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None) -> None:
+    """Make the CLI's --region, --profile and --endpoint-url what boto3 reads, for every client of this process.
+
+    boto3 reads the region from AWS_DEFAULT_REGION only; the AWS CLI and the other SDKs also read AWS_REGION, so
+    the CLI honours it too."""
+    region = region or os.environ.get("AWS_REGION", "").strip() or None
+    for key, value in (("AWS_REGION", region), ("AWS_PROFILE", profile), ("AWS_ENDPOINT_URL", endpoint_url)):
+        if value:
+            os.environ[key] = value
+    if region:
+        os.environ["AWS_DEFAULT_REGION"] = region
+
+
+def sandbox_environment(values: Mapping[str, str], left_out: tuple[str, ...]) -> dict[str, str]:
+    """This process's environment with `values` set and `left_out` removed, for a command run in the sandbox."""
+    environment = {k: v for k, v in os.environ.items() if k not in left_out}
+    environment.update(values)
+    return environment
+
+
+def columns() -> int | None:
+    """The width a person asked for with COLUMNS, if any (it overrides the terminal's and the piped default)."""
+    raw = os.environ.get("COLUMNS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None

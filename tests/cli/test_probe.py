@@ -103,7 +103,9 @@ def test_without_a_table_the_setting_is_named(local_issuer: LocalIssuer) -> None
         [str(CLI), "probe"], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
     )
     assert result.returncode == 2
-    assert result.stderr == "error: Missing option '--targets-table'. (see 'webid-canary probe --help')\n"
+    assert result.stderr == (
+        "error: --targets-table: not set (give --targets-table NAME or set WEBID_CANARY_TARGETS_TABLE)\n"
+    )
 
 
 def test_an_unreachable_table_is_one_line_not_a_traceback(local_issuer: LocalIssuer) -> None:
@@ -121,3 +123,33 @@ def test_an_unreachable_table_is_one_line_not_a_traceback(local_issuer: LocalIss
     assert result.returncode == 2
     assert result.stderr.startswith("error: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_probe_summarises_by_cause_and_filters_rows_by_status(
+    registered: dict[str, str], local_issuer: LocalIssuer
+) -> None:
+    result = probe(registered, "--all", "--status", "failing", ca_file=local_issuer.ca_file)
+    summary, _, rows = result.stdout.partition("\n\n")
+    assert "3 targets (1 failing, 1 open, 1 ok)" in summary
+    assert "trust_condition_mismatch" in summary
+    assert "trust_open" in summary
+    assert "wrong-sa" in rows
+    assert "too-wide" not in rows
+    assert "healthy" not in rows
+    assert "2 target(s) not shown" in rows
+
+
+def test_piped_rows_are_never_wrapped_or_padded(registered: dict[str, str], local_issuer: LocalIssuer) -> None:
+    result = probe(registered, "--all", ca_file=local_issuer.ca_file)
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith("wrong-sa")]
+    assert row.endswith("'system:serviceaccount:billing:other'.")
+    narrow = probe({**registered, "COLUMNS": "60"}, "--all", ca_file=local_issuer.ca_file)
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 60
+
+
+def test_a_refused_issuer_is_named_in_the_summary_and_each_row(registered: dict[str, str]) -> None:
+    result = subprocess.run([str(CLI), "probe", "--all"], capture_output=True, text=True, timeout=120, env=registered)
+    assert result.returncode == 1
+    reason = "the issuer could not be fetched: refused: 127.0.0.1 is a loopback address (127.0.0.1); allow with --allow-private"
+    assert f"3 x {reason}" in result.stdout
+    assert sum(reason in line for line in result.stdout.splitlines()) == 4

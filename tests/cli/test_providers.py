@@ -288,6 +288,26 @@ def test_drift_text_names_the_finding_and_the_fix(account: object, local_issuer:
     assert local_issuer.thumbprint in result.output
 
 
+def test_drift_prints_the_command_that_adds_the_presented_thumbprint(
+    account: object, local_issuer: LocalIssuer
+) -> None:
+    arn = register(account, local_issuer, "0" * 40)
+    result = run("drift", "--allow-private", "--ca-file", local_issuer.ca_file)
+    assert (
+        "run: aws iam update-open-id-connect-provider-thumbprint "
+        f"--open-id-connect-provider-arn {arn} --thumbprint-list {'0' * 40} {local_issuer.thumbprint}"
+    ) in result.output
+
+
+def test_drift_on_a_terminal_lists_problems_only_unless_asked(account: object, local_issuer: LocalIssuer) -> None:
+    register(account, local_issuer)
+    healthy = run("drift", "--allow-private", "--ca-file", local_issuer.ca_file, "--status", "drift")
+    every = run("drift", "--allow-private", "--ca-file", local_issuer.ca_file, "--show-all")
+    assert "1 provider(s) not shown" in healthy.output
+    assert local_issuer.thumbprint not in healthy.output
+    assert local_issuer.thumbprint in every.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

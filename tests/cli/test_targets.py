@@ -342,7 +342,7 @@ def test_missing_table_setting_is_named(dynamodb: Any, tmp_path: Path, monkeypat
 
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"error: targets-table: not set (give --targets-table or set {names.ENV_TARGETS_TABLE})"
+        f"error: --targets-table: not set (give --targets-table NAME or set {names.ENV_TARGETS_TABLE})"
     )
 
 
@@ -366,9 +366,9 @@ def table_command(name: str, tmp_path: Path) -> list[str]:
 def test_a_table_that_does_not_exist_is_named_with_what_to_do(dynamodb: Any, tmp_path: Path, command: str) -> None:
     result = run(*table_command(command, tmp_path), "--targets-table", "no-such-table")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
-        "error: table 'no-such-table' not found in eu-west-1 (set --targets-table or "
+        "error: aws: table 'no-such-table' not found in eu-west-1 (set --targets-table or "
         f"{names.ENV_TARGETS_TABLE} to the stack's TargetsTableName output)\n"
     )
 
@@ -400,9 +400,10 @@ def test_no_credentials_is_one_line_saying_so(tmp_path: Path, command: str, monk
 
     result = run(*args)
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
-        "error: no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)\n"
+        "error: aws: no AWS credentials found "
+        "(set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile)\n"
     )
 
 

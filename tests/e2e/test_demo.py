@@ -194,3 +194,11 @@ def test_security_hub_holds_each_problem_as_a_finding_resolved_when_it_clears(st
     assert any(i.startswith("webid-canary/provider/") and i.endswith("/thumbprint_mismatch") for i in drifted)
     last = story["cycles"][-1]["findings"]
     assert {f["record_state"] for f in last.values()} == {"ARCHIVED"}
+
+
+def test_the_story_json_names_its_schema_and_has_its_documented_shape(story: dict[str, Any]) -> None:
+    from tests.json_docs import documented, shape_differences
+
+    example = documented()["demo"]
+    assert story["schema"] == example["schema"] == "webid-canary/demo/v1"
+    assert shape_differences(example, story) == []

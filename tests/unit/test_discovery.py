@@ -138,3 +138,35 @@ def test_a_long_role_name_keeps_the_provider_suffix_within_64_characters() -> No
         "deploy-role-for-the-payments-service-in-production-eks-abcdef01",
     ]
     assert all(len(i) <= 64 for i in ids)
+
+
+def github_role(name: str, operator: str, sub: str) -> Role:
+    provider = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {operator: {"token.actions.githubusercontent.com:sub": sub}},
+            }
+        ],
+    }
+    return Role(f"arn:aws:iam::{ACCOUNT}:role/{name}", name, json.dumps(policy))
+
+
+def test_a_pattern_github_could_not_send_as_a_subject_asks_for_a_concrete_value() -> None:
+    found = discover_targets([github_role("org-wide", "StringLike", "repo:acme/*")])
+
+    assert found.proposals == ()
+    (skipped,) = found.skipped
+    assert "'repo:acme/*'" in skipped.reason
+    assert "register --claim sub=VALUE" in skipped.reason
+
+
+def test_a_pattern_with_the_repository_still_proposes_a_subject_github_sends() -> None:
+    found = discover_targets([github_role("one-repo", "StringLike", "repo:acme/app:*")])
+
+    (proposal,) = found.proposals
+    assert proposal.target.claims.to_json()["sub"] == "repo:acme/app:ref:refs/heads/main"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from webid_canary.app.drift import DriftRules, assess
-from webid_canary.app.ports import IamPort, InspectorPort, ProberPort, RoleRecord, TargetsPort, TokenPort
+from webid_canary.app.ports import AwsError, IamPort, InspectorPort, ProberPort, RoleRecord, TargetsPort, TokenPort
 from webid_canary.core.check import LiveAnswer, Reads, failed, judge
 from webid_canary.core.drift import ProviderBaseline, federated_principals, provider_url_of
 from webid_canary.core.inspection import IssuerInspection
@@ -55,6 +55,8 @@ class AccountReads:
     failures: dict[str, str] = field(default_factory=dict)
     # Providers listed but not read (by URL): the drift pass reports them as not checked, never as deleted.
     provider_failures: dict[str, str] = field(default_factory=dict)
+    # The AWS errors behind account-level failures ("roles", "providers"), for a shell that must name the cause.
+    errors: dict[str, AwsError] = field(default_factory=dict)
 
     def trusts(self) -> dict[str, tuple[str, ...]] | None:
         """Role ARN -> the OIDC provider ARNs its trust policy names; None when the roles were not listed."""
@@ -164,6 +166,12 @@ class Reader:
             reads.provider_arns = tuple(provider_arns)
         except LateError:
             reads.failures["providers"] = f"reading OIDC providers: {NOT_IN_TIME}"
+            provider_arns = []
+        except AwsError as exc:
+            # An outage or a refusal, reported with the cycle: no traceback needed.
+            log.warning("listing OIDC providers failed", extra={"error": _reason(exc)})
+            reads.failures["providers"] = f"reading OIDC providers: {_reason(exc)}"
+            reads.errors["providers"] = exc
             provider_arns = []
         except Exception as exc:
             log.exception("listing OIDC providers failed")

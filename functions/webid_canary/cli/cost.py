@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from webid_canary.cli.output import print_json
 from webid_canary.core.model import InputError
 from webid_canary.core.pricing import CostEstimate, CostInputs, estimate, load_prices, rate_seconds
 
@@ -95,6 +95,6 @@ def cost(targets: int, providers: int, alarmed: int, schedule: str, as_json: boo
         raise CostInputError(str(exc)) from exc
     result = estimate(inputs, load_prices())
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        print_json("cost", result.as_dict())
         return
     Console(width=140).print(render_table(result))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
@@ -11,6 +10,9 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
+from rich.status import Status
+
+from webid_canary.cli.output import print_json
 
 STYLE = {"ok": "green", "failing": "bold red", "open": "bold magenta", "error": "yellow", "drift": "bold yellow"}
 
@@ -32,7 +34,21 @@ def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool) -> None:
     started = time.monotonic()
     shown = {"email": False}
 
+    # A spinner while a set-up step runs (the stack deployment takes a while), so no step is silent.
+    spinner: list[Status] = []
+
+    def stop_spinner() -> None:
+        while spinner:
+            spinner.pop().stop()
+
+    def step(text: str) -> None:
+        stop_spinner()
+        console.print(f"[dim]{escape(text)}[/]")
+        spinner.append(console.status(escape(text)))
+        spinner[0].start()
+
     def show(cycle: dict[str, Any]) -> None:
+        stop_spinner()
         if not as_json:
             render_cycle(console, cycle, shown)
 
@@ -46,13 +62,15 @@ def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool) -> None:
             emit=show,
             with_npm=with_npm,
             rehearsal=not no_rehearsal,
-            progress=lambda text: console.print(f"[dim]{escape(text)}[/]"),
+            progress=step,
         )
     except DemoError as exc:
+        stop_spinner()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    stop_spinner()
     if as_json:
-        click.echo(json.dumps(story, indent=2, default=str))
+        print_json("demo", story)
         return
     console.print(
         f"\n[bold]{len(story['cycles'])} cycles in {time.monotonic() - started:.0f} s.[/] "

@@ -8,9 +8,12 @@ import logging
 import sys
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from webid_canary import __version__, names, redaction
+from webid_canary.app.ports import AwsError
+from webid_canary.cli.errors import EXIT_INPUT, AwsFailureError, aws_words, botocore_failure, exit_status_text
+from webid_canary.settings import use_aws
 
 # command name -> (module under webid_canary.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -41,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("report", "report", "Write the fleet as one HTML page, from the State table or a probe file."),
     "cost": ("cost", "cost", "Estimate the monthly cost of the stack."),
     "demo": ("demo", "demo", "Run the whole story on the embedded local AWS."),
+    "sandbox": ("sandbox", "sandbox", "Start a local AWS with sample targets to try every command in."),
 }
 
 
@@ -73,12 +77,26 @@ class LazyGroup(click.Group):
         return importlib.util.find_spec(f"webid_canary.cli.{COMMANDS[name][0]}") is not None
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EPILOG = (
+    "\b\nExit status, the same in every command:\n"
+    + exit_status_text()
+    + (
+        "\n\nGlobal options (--debug, --json, --region, --profile, --endpoint-url) may come before or after the "
+        "command name."
+    )
+)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="webid-canary")
 @click.option("--debug", is_flag=True, help="Show the product's log lines and full tracebacks on stderr.")
-def cli(debug: bool) -> None:
+@click.option("--region", metavar="REGION", help="The AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's).")
+@click.option("--profile", metavar="NAME", help="The AWS profile (else AWS_PROFILE, or the default chain).")
+@click.option("--endpoint-url", metavar="URL", help="Send AWS calls to this endpoint (else AWS_ENDPOINT_URL).")
+def cli(debug: bool, region: str | None, profile: str | None, endpoint_url: str | None) -> None:
     """webid-canary: keep AWS web identity federation working and safe."""
     configure_logging(debug)
+    use_aws(region=region, profile=profile, endpoint_url=endpoint_url)
 
 
 class OneLine(logging.Formatter):
@@ -110,26 +128,69 @@ def configure_logging(debug: bool) -> None:
     redaction.install(handler)
 
 
+# Options of the main command that a person may also write after the command name, and whether they take a value.
+GLOBAL_OPTIONS: dict[str, bool] = {"--debug": False, "--region": True, "--profile": True, "--endpoint-url": True}
+# Options of the commands that a person may also write before the command name.
+COMMAND_OPTIONS = frozenset({"--json"})
+
+
+def normalise(args: list[str]) -> list[str]:
+    """Put global options before the command name and command options after it, wherever they were written.
+
+    Nothing after `--` moves (what `sandbox --` runs is another command line)."""
+    end = args.index("--") if "--" in args else len(args)
+    head, tail = args[:end], args[end:]
+    global_args: list[str] = []
+    command_args: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(head):
+        arg = head[index]
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            global_args.append(arg)
+            if GLOBAL_OPTIONS[name] and "=" not in arg and index + 1 < len(head):
+                global_args.append(head[index + 1])
+                index += 1
+        elif arg in COMMAND_OPTIONS:
+            command_args.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    command_at = next((i for i, a in enumerate(rest) if a in COMMANDS), None)
+    if command_at is None:
+        return [*global_args, *rest, *command_args, *tail]
+    return [*global_args, *rest[: command_at + 1], *command_args, *rest[command_at + 1 :], *tail]
+
+
 def main() -> None:
     """Run the CLI; every error a person can meet ends in one line on stderr, never a traceback."""
-    debug = "--debug" in sys.argv[1:2]
+    args = normalise(sys.argv[1:])
+    debug = "--debug" in args
     try:
-        code = cli.main(prog_name="webid-canary", standalone_mode=False)
+        code = cli.main(args=args, prog_name="webid-canary", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         sys.exit(130)
+    except AwsFailureError as exc:
+        if debug and exc.__cause__ is not None:
+            raise
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         ctx = getattr(exc, "ctx", None)
         command = f"{ctx.info_name} " if ctx is not None and ctx.parent is not None else ""
         hint = f" (see 'webid-canary {command}--help')" if ctx is not None else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code)
-    except NoCredentialsError:
-        click.echo("error: no AWS credentials found (set AWS_PROFILE, or the AWS_ACCESS_KEY_ID pair)", err=True)
-        sys.exit(2)
+    except AwsError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {aws_words(exc)}", err=True)
+        sys.exit(EXIT_INPUT)
     except (BotoCoreError, ClientError) as exc:
         if debug:
             raise
-        click.echo(f"error: aws: {exc}", err=True)
-        sys.exit(2)
+        click.echo(f"error: {botocore_failure(exc).message}", err=True)
+        sys.exit(EXIT_INPUT)
     sys.exit(code if isinstance(code, int) else 0)

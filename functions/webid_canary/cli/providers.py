@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,12 +19,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from webid_canary.adapters.issuer import (
     CaFileError,
     IssuerUrlError,
-    check_ca_file,
     check_issuer_url,
     inspect_issuer,
 )
 from webid_canary.app.drift import DriftRules, assess
-from webid_canary.cli.errors import OneLineCommand, OneLineError
+from webid_canary.cli.errors import OneLineCommand, OneLineError, aws_failure
+from webid_canary.cli.options import PROBLEMS, allow_private_option, ca_file_option, checked_ca_file, parse_statuses
+from webid_canary.cli.output import fitted_console, print_json
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.drift import (
     DEFAULT_SLOW_SECONDS,
@@ -31,6 +33,7 @@ from webid_canary.core.drift import (
     ProviderBaseline,
     aws_uses_thumbprint,
     provider_report,
+    thumbprint_command,
 )
 from webid_canary.core.inspection import Failure, Fetch, HostFacts, IssuerInspection
 from webid_canary.core.state import Status
@@ -47,17 +50,6 @@ COLOURS: Mapping[Severity, str] = {
 
 def _fail(message: str) -> NoReturn:
     raise OneLineError(message)
-
-
-def _ca_file(path: str | None) -> str | None:
-    """The --ca-file path once it is known to hold PEM certificates; else one line naming the file and why."""
-    if path is None:
-        return None
-    try:
-        check_ca_file(path)
-    except CaFileError as exc:
-        _fail(f"--ca-file: {exc}")
-    return path
 
 
 def _issuer_url(url: str, argument: str) -> str:
@@ -93,8 +85,8 @@ def _fetch_line(name: str, fetch: Fetch | None) -> str:
 @click.command(cls=OneLineCommand)
 @click.argument("url")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--allow-private", is_flag=True, help="Allow loopback, private and link-local addresses.")
-@click.option("--ca-file", type=str, default=None, help="PEM roots for a private issuer (not public roots).")
+@allow_private_option
+@ca_file_option
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1, 60),
@@ -109,7 +101,7 @@ def thumbprint(url: str, as_json: bool, allow_private: bool, ca_file: str | None
     the output), 2 when the URL or an option is unusable.
     """
     url = _issuer_url(url, "URL")
-    ca_file = _ca_file(ca_file)
+    ca_file = checked_ca_file(ca_file)
     now = datetime.now(UTC)
     try:
         seen = inspect_issuer(url, allow_private=allow_private, ca_file=ca_file, timeout=timeout, now=now)
@@ -117,20 +109,34 @@ def thumbprint(url: str, as_json: bool, allow_private: bool, ca_file: str | None
         _fail(f"URL: {exc}")
     except CaFileError as exc:
         _fail(f"--ca-file: {exc}")
+    document = seen.to_json()
+    provider_url = seen.url.removeprefix("https://")
+    for host, facts in zip(document["hosts"], seen.hosts, strict=True):
+        host["aws_uses_thumbprint"] = aws_uses_thumbprint(provider_url, facts, now) if facts.chain else None
+        # A private chain that --ca-file verifies is what was asked for: outside the system store, not an error.
+        host["public_trust_error"] = host["error"] if facts.chain and facts.verified_by_ca_file else None
+        host["error"] = None if host["public_trust_error"] else host["error"]
     complete = seen.discovery.ok and seen.jwks_ok and all(h.thumbprint for h in seen.hosts)
+    # The exit status and the JSON agree: a document that carries an error exits 1.
+    complete = complete and not _errors_in(document)
     if as_json:
-        document = seen.to_json()
-        provider_url = seen.url.removeprefix("https://")
-        for host, facts in zip(document["hosts"], seen.hosts, strict=True):
-            host["aws_uses_thumbprint"] = aws_uses_thumbprint(provider_url, facts, now) if facts.chain else None
-        click.echo(json.dumps(document, indent=2))
+        print_json("thumbprint", document)
     else:
         _print_thumbprints(seen, now)
     sys.exit(0 if complete else 1)
 
 
+def _errors_in(value: Any) -> bool:
+    """Whether a JSON document carries an error anywhere (an `error` key with a value)."""
+    if isinstance(value, Mapping):
+        return bool(value.get("error")) or any(_errors_in(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_errors_in(v) for v in value)
+    return False
+
+
 def _print_thumbprints(seen: IssuerInspection, now: datetime) -> None:
-    console = Console(highlight=False, soft_wrap=True)
+    console = fitted_console()
     console.print(f"[bold]{escape(seen.url)}[/]")
     for host in seen.hosts:
         console.print()
@@ -208,8 +214,8 @@ def _progress() -> Iterator[Callable[[str], None]]:
 @click.option("--issuer", "issuer", default=None, help="Only the provider for this issuer URL.")
 @click.option("--all", "all_providers", is_flag=True, help="Every IAM OIDC provider of the account (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the drift contract's JSON.")
-@click.option("--allow-private", is_flag=True, help="Allow loopback, private and link-local addresses.")
-@click.option("--ca-file", type=str, default=None, help="PEM roots for private issuers (not public roots).")
+@allow_private_option
+@ca_file_option
 @click.option("--expiry-days", type=click.IntRange(1, 365), default=30, show_default=True)
 @click.option("--baseline", "baseline_path", default=None, help="JSON file of baselines, read and then updated.")
 @click.option(
@@ -226,6 +232,8 @@ def _progress() -> Iterator[Callable[[str], None]]:
     help="Discovery + JWKS time above which jwks_slow is reported.",
 )
 @click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--show-all", is_flag=True, help="Every provider (on a terminal only problems are listed by default).")
+@click.option("--status", metavar="STATUS,...", help="Only providers in these statuses, e.g. drift,error.")
 def drift(
     issuer: str | None,
     all_providers: bool,
@@ -238,6 +246,8 @@ def drift(
     timeout: float,
     slow_seconds: float,
     concurrency: int,
+    show_all: bool,
+    status: str | None,
 ) -> None:
     """Compare IAM OIDC providers with their live issuers and the last baseline.
 
@@ -248,8 +258,11 @@ def drift(
     """
     if issuer is not None and all_providers:
         _fail("usage: give --issuer URL or --all, not both")
+    if show_all and status is not None:
+        _fail("usage: give --show-all or --status, not both")
+    chosen = parse_statuses(status)
     issuer = _issuer_url(issuer, "--issuer") if issuer is not None else None
-    ca_file = _ca_file(ca_file)
+    ca_file = checked_ca_file(ca_file)
     now = datetime.now(UTC)
     wanted_url = issuer.removeprefix("https://") if issuer is not None else None
     baselines = _read_baselines(baseline_path)
@@ -257,8 +270,10 @@ def drift(
     reader = build_reader(allow_private=allow_private, ca_file=ca_file, timeout=timeout, concurrency=concurrency)
     with _progress() as advance:
         reads = reader.read(now=now, issuers=[issuer] if issuer else [], only_provider=wanted_url, progress=advance)
+    if "providers" in reads.errors:
+        raise aws_failure(reads.errors["providers"]) from reads.errors["providers"]
     if "providers" in reads.failures:
-        _fail(f"IAM: {reads.failures['providers']}")
+        _fail(f"aws: {reads.failures['providers']}")
     if issuer is not None:
         seen = reads.inspections.get(f"https://{wanted_url}")
         if seen is not None and seen.discovery.failure is Failure.REFUSED:
@@ -283,19 +298,34 @@ def drift(
         _write_baselines(baseline_path, updated)
     reports = [{**provider_report(r.url, r.arn, r.hosts, r.findings), "status": r.status.value} for r in results]
     if as_json:
-        click.echo(json.dumps({"providers": reports}, indent=2))
+        print_json("drift", {"providers": reports})
     else:
-        _print_drift(reports, [f for r in results for f in r.findings])
+        out = fitted_console()
+        if chosen is None and not show_all and out.is_terminal:
+            chosen = PROBLEMS
+        _print_drift(out, reports, [f for r in results for f in r.findings], chosen)
     sys.exit(1 if any(r.status is not Status.OK for r in results) else 0)
 
 
-def _print_drift(reports: Sequence[Mapping[str, Any]], findings: Sequence[DriftFinding]) -> None:
+def _print_drift(
+    console: Console,
+    reports: Sequence[Mapping[str, Any]],
+    findings: Sequence[DriftFinding],
+    statuses: frozenset[Status] | None,
+) -> None:
     from webid_canary.core.catalogue import Kind, entry
 
-    console = Console(highlight=False, soft_wrap=True)
     if not reports:
         console.print("no IAM OIDC providers found")
         return
+    by_status = Counter(str(r["status"]) for r in reports)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items(), key=lambda s: s[0] == "ok"))
+    console.print(f"[bold]webid-canary drift[/]: {len(reports)} providers ({counts})")
+    for code, n in Counter(f.code for f in findings if f.serious).most_common():
+        console.print(f"  {n:>5}  [bold]{code}[/]: {escape(entry(Kind.DRIFT, code).title)}")
+    shown = [r for r in reports if statuses is None or Status(r["status"]) in statuses]
+    hidden = len(reports) - len(shown)
+    reports = shown
     for report in reports:
         console.print()
         console.print(f"[bold]{escape(report['url'])}[/]  {escape(report['arn'] or '(no IAM provider)')}")
@@ -315,6 +345,13 @@ def _print_drift(reports: Sequence[Mapping[str, Any]], findings: Sequence[DriftF
                 console.print(f"           [dim]{escape(evidence)}[/]")
             if severity is not Severity.INFO:
                 console.print(f"           fix: {escape(catalogued.remedy)}")
+                command = thumbprint_command(
+                    report["arn"], DriftFinding(finding["code"], severity, finding["evidence"])
+                )
+                if command is not None:
+                    console.print(f"           run: {escape(command)}", soft_wrap=True)
+    if hidden:
+        console.print(f"\n[dim]{hidden} provider(s) not shown: --show-all shows every one, --status picks statuses[/]")
     serious = sorted({f.severity for f in findings if f.serious}, key=SEVERITY_ORDER.__getitem__, reverse=True)
     console.print()
     console.print(f"{len(findings)} finding(s)" + (f", worst {serious[0].value}" if serious else ", none above info"))

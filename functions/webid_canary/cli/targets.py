@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -19,8 +18,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from webid_canary import names
-from webid_canary.cli.errors import OneLineCommand, OneLineError
+from webid_canary.cli.errors import (
+    EXIT_INPUT,
+    EXIT_PROBLEM,
+    OneLineCommand,
+    OneLineError,
+    aws_errors,
+    botocore_failure,
+)
+from webid_canary.cli.options import table_name, targets_table_option
+from webid_canary.cli.output import fitted_console, print_block, print_json
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.targets import (
     DEFAULT_SEVERITY,
@@ -36,34 +43,14 @@ if TYPE_CHECKING:
     from webid_canary.adapters.targets_table import TargetsTable
     from webid_canary.core.discovery import Discovery
 
-EXIT_AWS = 1
-EXIT_INPUT = 2
-# The stack output that holds the Targets table's name (infra/stack.py).
-TARGETS_TABLE_OUTPUT = "TargetsTableName"
-# The code the adapters give a call that found no credentials in the standard chain.
-NO_CREDENTIALS = "NoCredentials"
-CREDENTIALS_HINT = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 SEVERITY_CHOICES = [str(s) for s in TARGET_SEVERITIES]
 
 
-class AwsFailureError(OneLineError):
-    """AWS could not be used (credentials, region, missing table, throttling): exit 1."""
-
-    exit_code = EXIT_AWS
-
-
-def _fail(message: str, exit_code: int = EXIT_INPUT) -> NoReturn:
-    raise (AwsFailureError if exit_code == EXIT_AWS else OneLineError)(message)
+def _fail(message: str) -> NoReturn:
+    raise OneLineError(message)
 
 
 # --- settings and AWS ----------------------------------------------------------------------------------------
-
-
-def table_name(value: str | None) -> str:
-    """The Targets table name from --targets-table or WEBID_CANARY_TARGETS_TABLE (click reads it per call)."""
-    if value is None or not value.strip():
-        _fail(f"targets-table: not set (give --targets-table or set {names.ENV_TARGETS_TABLE})")
-    return value.strip()
 
 
 def _client(service: str) -> Any:
@@ -74,7 +61,7 @@ def _client(service: str) -> Any:
     try:
         return boto3.client(service)  # type: ignore[call-overload]
     except BotoCoreError as exc:
-        _fail(f"aws: {exc} (set AWS_REGION or AWS_DEFAULT_REGION)", EXIT_AWS)
+        raise botocore_failure(exc) from exc
 
 
 def _open_table(name: str | None) -> TargetsTable:
@@ -83,40 +70,8 @@ def _open_table(name: str | None) -> TargetsTable:
     return TargetsTable(_client("dynamodb"), table_name(name))
 
 
-@contextmanager
-def _aws_errors() -> Iterator[None]:
-    """Turn the adapters' AWS errors into one line saying what to do, exit 1; registration conflicts stay with
-    their callers."""
-    from webid_canary.adapters.targets_table import TargetsTableMissingError
-    from webid_canary.app.ports import AwsError
-
-    try:
-        yield
-    except TargetsTableMissingError as exc:
-        where = f" in {exc.region}" if exc.region else ""
-        _fail(
-            f"table {exc.table_name!r} not found{where} (set --targets-table or {names.ENV_TARGETS_TABLE} "
-            f"to the stack's {TARGETS_TABLE_OUTPUT} output)",
-            EXIT_AWS,
-        )
-    except AwsError as exc:
-        if exc.code == NO_CREDENTIALS:
-            _fail(f"no AWS credentials found ({CREDENTIALS_HINT})", EXIT_AWS)
-        _fail(f"aws: {exc}", EXIT_AWS)
-
-
-def _table_option(command: Any) -> Any:
-    return click.option(
-        "--targets-table",
-        envvar=names.ENV_TARGETS_TABLE,
-        metavar="NAME",
-        help=f"The Targets table (default: ${names.ENV_TARGETS_TABLE}).",
-    )(command)
-
-
 def _console() -> Console:
-    console = Console()
-    return console if console.is_terminal else Console(width=200, no_color=True)
+    return fitted_console()
 
 
 # --- reading items -------------------------------------------------------------------------------------------
@@ -264,7 +219,7 @@ def _item_from_flags(options: Mapping[str, Any]) -> dict[str, object]:
 @click.option("--topic-arn", help="Notify this SNS topic instead of the stack's.")
 @click.option("--replace", is_flag=True, help="Update targets that are already registered.")
 @click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
-@_table_option
+@targets_table_option
 def register(path: str | None, replace: bool, dry_run: bool, targets_table: str | None, **flags: Any) -> None:
     """Register targets from a file or from flags; every item is validated before anything is written."""
     given = {k: v for k, v in flags.items() if v not in (None, ())}
@@ -292,7 +247,7 @@ def register(path: str | None, replace: bool, dry_run: bool, targets_table: str 
 
     table = _open_table(targets_table)
     written: list[Target] = []
-    with _aws_errors():
+    with aws_errors():
         before = table.existing(t.target_id for t in targets) if replace else set()
         try:
             table.put_all(targets, replace=replace, on_written=written.extend)
@@ -335,25 +290,23 @@ def _sub(target: Target) -> str:
 
 @click.command(cls=OneLineCommand)
 @click.option("--json", "as_json", is_flag=True, help="Print items as JSON.")
-@_table_option
+@targets_table_option
 def list_targets(as_json: bool, targets_table: str | None) -> None:
     """List every registered target; an item that does not validate is shown with its field and reason."""
     table = _open_table(targets_table)
-    with _aws_errors():
+    with aws_errors():
         rows = sorted(table.scan(), key=lambda row: row[0])
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "targets": [target_to_item(t) for _, t in rows if isinstance(t, Target)],
-                    "invalid": [
-                        {"target_id": i, "field": t.field, "reason": t.reason}
-                        for i, t in rows
-                        if isinstance(t, TargetError)
-                    ],
-                },
-                indent=2,
-            )
+        print_json(
+            "list",
+            {
+                "targets": [target_to_item(t) for _, t in rows if isinstance(t, Target)],
+                "invalid": [
+                    {"target_id": i, "field": t.field, "reason": t.reason}
+                    for i, t in rows
+                    if isinstance(t, TargetError)
+                ],
+            },
         )
         return
     console = _console()
@@ -377,7 +330,7 @@ def list_targets(as_json: bool, targets_table: str | None) -> None:
             _mode(entry),
             escape(entry.owner or ""),
         )
-    console.print(view)
+    print_block(console, view)
     invalid = sum(1 for _, entry in rows if isinstance(entry, TargetError))
     if invalid:
         click.echo(f"{invalid} item(s) do not validate: the monitor reports them as configuration errors", err=True)
@@ -386,18 +339,18 @@ def list_targets(as_json: bool, targets_table: str | None) -> None:
 @click.command(cls=OneLineCommand)
 @click.argument("target_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the item as JSON.")
-@_table_option
+@targets_table_option
 def show(target_id: str, as_json: bool, targets_table: str | None) -> None:
     """Show one target; an invalid stored item is printed as stored, with its problems (exit 1)."""
     table = _open_table(targets_table)
-    with _aws_errors():
+    with aws_errors():
         item = table.get_item(target_id)
     if item is None:
         _fail(f"{target_id}: target_id: not registered in {table.table_name}")
     errors = validate_target(item)
     document = target_to_item(parse_target(item)) if not errors else _plain(item)
     if as_json:
-        click.echo(json.dumps(document, indent=2))
+        print_json("show", document)
     else:
         console = _console()
         for key, value in document.items():
@@ -406,7 +359,7 @@ def show(target_id: str, as_json: bool, targets_table: str | None) -> None:
     for error in errors:
         click.echo(f"error: {target_id}: {error.field}: {error.reason}", err=True)
     if errors:
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEM)
 
 
 def _plain(value: Any) -> Any:
@@ -435,7 +388,7 @@ def _change(targets_table: str | None, target_id: str, action: str) -> None:
     from webid_canary.adapters.targets_table import TargetNotFoundError
 
     table = _open_table(targets_table)
-    with _aws_errors():
+    with aws_errors():
         try:
             if action == "removed":
                 table.delete(target_id)
@@ -448,7 +401,7 @@ def _change(targets_table: str | None, target_id: str, action: str) -> None:
 
 @click.command(cls=OneLineCommand)
 @click.argument("target_id")
-@_table_option
+@targets_table_option
 def remove(target_id: str, targets_table: str | None) -> None:
     """Remove a target from the table."""
     _change(targets_table, target_id, "removed")
@@ -456,7 +409,7 @@ def remove(target_id: str, targets_table: str | None) -> None:
 
 @click.command(cls=OneLineCommand)
 @click.argument("target_id")
-@_table_option
+@targets_table_option
 def enable(target_id: str, targets_table: str | None) -> None:
     """Check a target again from the next cycle on."""
     _change(targets_table, target_id, "enabled")
@@ -464,7 +417,7 @@ def enable(target_id: str, targets_table: str | None) -> None:
 
 @click.command(cls=OneLineCommand)
 @click.argument("target_id")
-@_table_option
+@targets_table_option
 def disable(target_id: str, targets_table: str | None) -> None:
     """Stop checking a target, keeping its registration."""
     _change(targets_table, target_id, "disabled")
@@ -478,7 +431,7 @@ def disable(target_id: str, targets_table: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print proposals as JSON.")
 @click.option("--severity", type=click.Choice(SEVERITY_CHOICES), default=str(DEFAULT_SEVERITY), show_default=True)
 @click.option("--owner", help="Owner recorded on every proposal.")
-@_table_option
+@targets_table_option
 def discover(do_register: bool, as_json: bool, severity: str, owner: str | None, targets_table: str | None) -> None:
     """Find every role that trusts a web identity provider and propose a target for each (role, provider)."""
     from webid_canary.adapters.iam import IamReader
@@ -488,7 +441,7 @@ def discover(do_register: bool, as_json: bool, severity: str, owner: str | None,
         _fail("owner: must not be empty")
     table = _open_table(targets_table) if do_register or targets_table else None
     registered: dict[str, Target | TargetError] = {}
-    with _aws_errors():
+    with aws_errors():
         if table is not None:
             registered = dict(table.scan())
         roles = list(IamReader(_client("iam")).list_roles())
@@ -506,7 +459,7 @@ def discover(do_register: bool, as_json: bool, severity: str, owner: str | None,
     if do_register and new and table is not None:
         from webid_canary.adapters.targets_table import TargetExistsError
 
-        with _aws_errors():
+        with aws_errors():
             try:
                 table.put_all(new)
             except TargetExistsError as exc:
@@ -518,7 +471,7 @@ def discover(do_register: bool, as_json: bool, severity: str, owner: str | None,
             **found.to_json(),
             "proposals": [{**p.to_json(), "status": status[p.target.target_id]} for p in found.proposals],
         }
-        click.echo(json.dumps(document, indent=2))
+        print_json("discover", document)
         return
     _print_discovery(found, status, do_register)
 
@@ -538,7 +491,7 @@ def _print_discovery(found: Discovery, status: Mapping[str, str], registered: bo
             escape(str(target.claims.get("aud", ""))),
             status[target.target_id],
         )
-    console.print(view)
+    print_block(console, view)
     if any(p.representative for p in found.proposals):
         console.print("~ claims partly representative (from StringLike patterns or defaults); check before relying")
     for skipped in found.skipped:

@@ -3,7 +3,8 @@
 Claims come from the conditions of the first Allow statement that names the provider and allows
 sts:AssumeRoleWithWebIdentity: exact values from the StringEquals family (first value), a representative instance
 of a StringLike pattern (`*` -> `main`, `?` -> `x`), and family defaults where the policy says nothing. A target
-with any such guess is marked `claims_are_representative`.
+with any such guess is marked `claims_are_representative`. A `sub` pattern that yields no subject the platform
+sends (GitHub's `repo:acme/*`) is not proposed: the role is reported with a request for a concrete value.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ DEFAULT_AUDIENCES: Final[Mapping[str, str]] = {
     "google": "example.apps.googleusercontent.com",
 }
 FALLBACK_SUBJECT: Final = "webid-canary-representative-subject"
+# The shape of the subjects each platform sends (documented formats). A value made from a StringLike pattern that
+# falls outside it is a subject the platform never sends: such a target is not proposed, a concrete value is asked.
+SUBJECT_FORMATS: Final[Mapping[str, re.Pattern[str]]] = {
+    "github": re.compile(r"repo:[^/:]+/[^/:]+:.+"),
+    "gitlab": re.compile(r"project_path:[^:]+:ref_type:(?:branch|tag):ref:.+"),
+    "eks": re.compile(r"system:serviceaccount:[^:]+:[^:]+"),
+}
 SHORT_NAMES: Final[Mapping[str, str]] = {
     "github": "github",
     "gitlab": "gitlab",
@@ -124,11 +132,23 @@ class _Provider:
         return SHORT_NAMES.get(self.family) or _slug(self.prefix.split("/", 1)[0].split(".", 1)[0]) or "oidc"
 
 
+class _NoConcreteValueError(Exception):
+    """A claim's pattern yields no value the platform sends: the proposal needs a person's concrete value."""
+
+    def __init__(self, claim: str, pattern: str, family: str) -> None:
+        super().__init__(
+            f"{claim}: the trust policy allows the pattern {pattern!r}, which no single {family} {claim} stands for; "
+            f"register a target with a {claim} a workload really sends (register --claim {claim}=VALUE)"
+        )
+
+
 @dataclass(slots=True)
 class _ClaimDraft:
     values: dict[str, ClaimValue] = field(default_factory=dict)
     exact: set[str] = field(default_factory=set)
     guessed: dict[str, str] = field(default_factory=dict)
+    # Claims whose only pattern yields no value the platform sends: claim -> the pattern.
+    unsendable: dict[str, str] = field(default_factory=dict)
 
     def offer(self, claim: str, value: ClaimValue, *, exact: bool, why: str = "") -> None:
         if claim in self.exact or (claim in self.values and not exact):
@@ -189,6 +209,9 @@ def _role_proposals(
         except TargetError as exc:
             skipped.append(Skipped(role.arn, provider.principal, f"proposal does not validate: {exc}"))
             continue
+        except _NoConcreteValueError as exc:
+            skipped.append(Skipped(role.arn, provider.principal, str(exc)))
+            continue
         used.add(target_id)
         proposals.append(proposal)
     return proposals, skipped
@@ -243,11 +266,18 @@ def _claims(provider: _Provider, conditions: Iterable[Condition]) -> _ClaimDraft
         first = condition.values[0]
         if operator.base == "StringLike" and ("*" in first or "?" in first):
             text = representative(first, family=provider.family, claim=claim)
+            shape = SUBJECT_FORMATS.get(provider.family) if claim == "sub" else None
+            if shape is not None and not shape.fullmatch(text):
+                draft.unsendable.setdefault(claim, first)
+                continue
             exact = False
         else:
             text, exact = first, True
         value: ClaimValue = (text,) if operator.set_operator or claim in LIST_CLAIMS else text
         draft.offer(claim, value, exact=exact, why=f"{condition.operator} {first!r}")
+    for claim, pattern in draft.unsendable.items():
+        if claim not in draft.exact:
+            raise _NoConcreteValueError(claim, pattern, provider.family)
     if "aud" not in draft.values:
         audience = DEFAULT_AUDIENCES.get(provider.family, DEFAULT_AUDIENCE)
         draft.offer("aud", audience, exact=False, why="no aud condition: default audience")

@@ -461,6 +461,24 @@ def worst(findings: Iterable[DriftFinding]) -> Severity:
     return max((f.severity for f in findings), key=SEVERITY_ORDER.__getitem__, default=Severity.INFO)
 
 
+def thumbprint_command(arn: str | None, finding: DriftFinding) -> str | None:
+    """The AWS CLI command that adds the presented thumbprint to the provider, keeping the ones it has.
+
+    None when the finding is not about a missing thumbprint, the provider has no ARN, or its list is full (then
+    a thumbprint must be chosen to go, which is a person's decision)."""
+    presented = finding.evidence.get("presented") or finding.evidence.get("thumbprint")
+    if arn is None or finding.code not in {"thumbprint_mismatch", "thumbprint_host_uncovered"} or not presented:
+        return None
+    configured = [str(t) for t in finding.evidence.get("configured") or ()]
+    wanted = [*configured, str(presented)] if presented not in configured else configured
+    if len(wanted) > MAX_THUMBPRINTS:
+        return None
+    return (
+        "aws iam update-open-id-connect-provider-thumbprint "
+        f"--open-id-connect-provider-arn {arn} --thumbprint-list {' '.join(wanted)}"
+    )
+
+
 def provider_report(
     url: str,
     arn: str | None,
@@ -489,6 +507,7 @@ __all__ = [
     "federated_principals",
     "missing_providers",
     "provider_report",
+    "thumbprint_command",
     "trusting_roles",
     "worst",
 ]

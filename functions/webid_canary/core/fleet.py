@@ -117,9 +117,28 @@ def _instant(value: object, where: str) -> datetime:
     return moment
 
 
-def _detail(result: Mapping[str, object], verdict: Mapping[str, object]) -> str:
+# Drift codes whose evidence says why the issuer could not be fetched (refused, timed out, TLS, HTTP status).
+UNREACHABLE_CODES = frozenset({"discovery_unreachable", "jwks_unreachable"})
+KEYS_UNREACHABLE = "provider_keys_unreachable"
+
+
+def issuer_reasons(providers: Iterable[Mapping[str, object]]) -> dict[str, str]:
+    """Provider URL (as IAM writes it) -> why its issuer could not be fetched, from its drift findings."""
+    reasons: dict[str, str] = {}
+    for provider in providers:
+        findings = provider.get("findings")
+        for finding in findings if isinstance(findings, list) else ():
+            evidence = finding.get("evidence") if isinstance(finding, Mapping) else None
+            if finding.get("code") in UNREACHABLE_CODES and isinstance(evidence, Mapping) and evidence.get("error"):
+                reasons.setdefault(str(provider.get("url")), str(evidence["error"]))
+    return reasons
+
+
+def _detail(result: Mapping[str, object], verdict: Mapping[str, object], issuer_reason: str | None = None) -> str:
     if result.get("error"):
         return str(result["error"])
+    if issuer_reason and (result.get("root_cause") or verdict.get("root_cause")) == KEYS_UNREACHABLE:
+        return f"the issuer could not be fetched: {issuer_reason}"
     open_to = result.get("open_to")
     if isinstance(open_to, list) and open_to:
         subs = [str(n.get("sub")) for n in open_to if isinstance(n, Mapping)]
@@ -127,8 +146,10 @@ def _detail(result: Mapping[str, object], verdict: Mapping[str, object]) -> str:
     return str(verdict.get("explanation") or "") if verdict.get("outcome") == "deny" else ""
 
 
-def target_row(result: Mapping[str, object], where: str, since: datetime | None = None) -> TargetRow:
-    """One target's result (TargetResult.to_json()) as a row."""
+def target_row(
+    result: Mapping[str, object], where: str, since: datetime | None = None, issuer_reason: str | None = None
+) -> TargetRow:
+    """One target's result (TargetResult.to_json()) as a row; `issuer_reason` says why its issuer was not fetched."""
     target_id = result.get("target_id")
     if not isinstance(target_id, str) or not target_id:
         raise InputError(FIELD, f"{where}.target_id: expected a string")
@@ -145,7 +166,7 @@ def target_row(result: Mapping[str, object], where: str, since: datetime | None 
         failing_key=_text(verdict.get("condition_key")),
         expected=_texts(verdict.get("expected")),
         actual=_texts(verdict.get("actual")),
-        detail=_detail(result, verdict),
+        detail=_detail(result, verdict, issuer_reason),
         since=since,
     )
 
@@ -241,8 +262,14 @@ def from_cycle(document: object, *, source: str) -> FleetView:
     skipped = cycle.get("skipped")
     if isinstance(skipped, list) and skipped:
         notes.append(f"deadline reached: {len(skipped)} targets not checked")
+    reasons = issuer_reasons(p for p in providers if isinstance(p, Mapping))
+
+    def row(result: Mapping[str, object], where: str) -> TargetRow:
+        issuer = str(result.get("issuer") or "").removeprefix("https://")
+        return target_row(result, where, issuer_reason=reasons.get(issuer))
+
     return fleet_view(
-        (target_row(_object(t, f"targets[{i}]"), f"targets[{i}]") for i, t in enumerate(targets)),
+        (row(_object(t, f"targets[{i}]"), f"targets[{i}]") for i, t in enumerate(targets)),
         (provider_row(_object(p, f"providers[{i}]"), f"providers[{i}]", as_of) for i, p in enumerate(providers)),
         as_of=as_of,
         source=source,

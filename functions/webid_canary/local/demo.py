@@ -305,15 +305,26 @@ def route_events(server: LocalMotoServer) -> Topic:
     return Topic(topic_arn="", queue_url=queue_url, queue_arn=queue_arn)
 
 
-def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool, rehearsal: bool = True) -> World:
+def start_local_aws(stack: contextlib.ExitStack, workdir: Path) -> tuple[Pki, LocalMotoServer, Seeder]:
+    """The private CA and the local AWS (moto over HTTP with the strict STS), stopped when `stack` closes."""
     moto_extras.install()
     pki = Pki(workdir / "pki")
     stack.callback(pki.close)
     server = stack.enter_context(LocalMotoServer(local_strict_sts(str(pki.ca_file))))
-    seed = Seeder(server.client)
-    deployed = deploy(server, seed, rehearsal)
+    return pki, server, Seeder(server.client)
+
+
+def start_issuers(stack: contextlib.ExitStack, pki: Pki) -> tuple[LocalIssuer, LocalIssuer]:
+    """The EKS-style and the GitHub-style issuers on loopback, over TLS from the private CA."""
     eks = stack.enter_context(LocalIssuer(pki, path=f"id/{EKS_CLUSTER}"))
     github = stack.enter_context(LocalIssuer(pki, path="github"))
+    return eks, github
+
+
+def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool, rehearsal: bool = True) -> World:
+    pki, server, seed = start_local_aws(stack, workdir)
+    deployed = deploy(server, seed, rehearsal)
+    eks, github = start_issuers(stack, pki)
     npm = stack.enter_context(NpmOpenIdProvider(pki)) if with_npm else None
     world = World(
         server,
