@@ -14,6 +14,7 @@ from webid_canary.core.conditions import parse_operator
 from webid_canary.core.lint import LintFinding
 from webid_canary.core.report import ProviderResult, TargetResult
 from webid_canary.core.state import Event, StateRecord, Status
+from webid_canary.core.trail import TrailFinding
 from webid_canary.core.verdict import Verdict
 
 HEADLINE: Final[Mapping[Event, str]] = {
@@ -24,6 +25,7 @@ HEADLINE: Final[Mapping[Event, str]] = {
     Event.CHANGED: "NEW REASON",
     Event.REMINDER: "STILL BROKEN",
     Event.RECOVERED: "RECOVERED",
+    Event.REFUSED: "REFUSED BY STS",
 }
 
 
@@ -170,3 +172,16 @@ def target_detail(target: TargetResult) -> str:
     if target.live is not None and not target.live.agrees:
         return f"live STS said {target.live.error_code or 'allow'}; the prediction differs"
     return verdict.explanation if verdict is not None and not verdict.allowed else ""
+
+
+def refusal_text(finding: TrailFinding) -> str:
+    """The e-mail text of a refusal a real workload met: who, how often, and the verdict."""
+    event = finding.event()
+    sources = ", ".join(str(ip) for ip in event["source_ips"]) or "?"  # type: ignore[attr-defined]
+    lines = [
+        f"{HEADLINE[Event.REFUSED]}: role {event['role_arn']}",
+        f"sub {event['sub']}, aud {event['aud']}, from {sources}: {event['error_code']} x{event['count']} "
+        f"between {event['first_time']} and {event['last_time']} (CloudTrail).",
+        *verdict_lines(finding.verdict),
+    ]
+    return "\n".join(lines)
