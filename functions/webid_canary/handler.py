@@ -39,15 +39,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 # The refused calls CloudTrail delivers through EventBridge, explained and announced (app/refusals.py).
-REFUSALS_METRIC = "RealRefusals"
-
-
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=False)
 def refusal_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = refusals().handle(event, now=datetime.now(UTC))
-    metrics.add_metric(name=REFUSALS_METRIC, unit=MetricUnit.Count, value=result.refusals)
+    metrics.add_metric(name=names.METRIC_REAL_REFUSALS, unit=MetricUnit.Count, value=result.refusals)
     summary = result.summary()
     logger.info("refusal explained", extra={"summary": summary})
     return summary

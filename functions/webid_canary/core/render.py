@@ -11,6 +11,7 @@ from typing import Final
 
 from webid_canary.core.catalogue import Kind, entry
 from webid_canary.core.conditions import parse_operator
+from webid_canary.core.context import caller_fact_of
 from webid_canary.core.lint import LintFinding
 from webid_canary.core.report import ProviderResult, TargetResult
 from webid_canary.core.state import Event, StateRecord, Status
@@ -46,7 +47,8 @@ def verdict_lines(verdict: Verdict, *, trace: bool = False) -> list[str]:
     if verdict.allowed:
         lines = [f"ALLOW  {verdict.explanation}"]
     elif verdict.indeterminate:
-        lines = [f"UNKNOWN  cannot tell without the caller's facts: {', '.join(verdict.unknown_keys)}"]
+        facts = "the caller's facts" if all(caller_fact_of(k) for k in verdict.unknown_keys) else "the values of"
+        lines = [f"UNKNOWN  cannot tell without {facts}: {', '.join(verdict.unknown_keys)}"]
         lines.append(f"why    {verdict.explanation}")
     else:
         title = entry(Kind.ROOT_CAUSE, verdict.root_cause).title
