@@ -28,7 +28,7 @@ from constructs import Construct
 from infra.alarms import fleet_metric
 from infra.asset import Asset
 from infra.function import LOG_RETENTION, RUNTIME, depend_on_policy_only
-from infra.permissions import IAM_READ_ACTIONS, PUBLISH_ACTIONS, TOPIC_KEY_ACTIONS, acknowledge
+from infra.permissions import PUBLISH_ACTIONS, TOPIC_KEY_ACTIONS, acknowledge, grant_read_roles_and_providers
 from webid_canary import names
 
 HANDLER = "webid_canary.handler.refusal_handler"
@@ -97,16 +97,7 @@ class RefusalWatch(Construct):
         props.state.grant(role, *STATE_ACTIONS)
         iam.Grant.add_to_principal(grantee=role, actions=list(PUBLISH_ACTIONS), resource_arns=[props.topic.topic_arn])
         props.topic_key.grant(role, *TOPIC_KEY_ACTIONS)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadRefusedRolesAndOidcProviders",
-                actions=list(IAM_READ_ACTIONS),
-                resources=[
-                    stack.format_arn(service="iam", region="", resource="role", resource_name="*"),
-                    stack.format_arn(service="iam", region="", resource="oidc-provider", resource_name="*"),
-                ],
-            )
-        )
+        grant_read_roles_and_providers(role, "ReadRefusedRolesAndOidcProviders")
         depend_on_policy_only(self.function, role)
         acknowledge(
             role,
