@@ -33,6 +33,18 @@ def timeout_for(period_seconds: int) -> int:
     return min(MAX_TIMEOUT_SECONDS, period_seconds)
 
 
+def depend_on_policy_only(function: lambda_.Function, role: iam.Role) -> None:
+    """CDK also lists the role in DependsOn although the Role GetAtt already orders it (cfn-lint W3005): keep
+    only the dependency on the role's policy, which the function needs before its first run. Call it once the
+    role's statements are added (the policy exists then)."""
+    cfn_function = function.node.default_child
+    policy = role.node.try_find_child("DefaultPolicy")
+    if isinstance(cfn_function, CfnResource) and policy is not None:
+        cfn_policy = policy.node.default_child
+        if isinstance(cfn_policy, CfnResource):
+            cfn_function.add_override("DependsOn", [cfn_policy.logical_id])
+
+
 @dataclass(frozen=True)
 class FunctionProps:
     """What the function is wired to."""
@@ -102,14 +114,7 @@ class CanaryFunction(Construct):
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             },
         )
-        # CDK also lists the role in DependsOn although the Role GetAtt already orders it (cfn-lint W3005):
-        # keep only the dependency on the role's policy, which the function needs before its first run.
-        cfn_function = self.function.node.default_child
-        policy = self.role.node.try_find_child("DefaultPolicy")
-        if isinstance(cfn_function, CfnResource) and policy is not None:
-            cfn_policy = policy.node.default_child
-            if isinstance(cfn_policy, CfnResource):
-                cfn_function.add_override("DependsOn", [cfn_policy.logical_id])
+        depend_on_policy_only(self.function, self.role)
         Validations.of(self.function).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-L1",

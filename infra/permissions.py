@@ -30,6 +30,21 @@ def acknowledge(role: iam.IRole, finding: str, reason: str) -> None:
     Validations.of(role).acknowledge(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason=reason))
 
 
+def grant_read_roles_and_providers(role: iam.IRole, sid: str) -> None:
+    """iam:GetRole and iam:GetOpenIDConnectProvider on every role and OIDC provider of the stack's account."""
+    stack = Stack.of(role)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            actions=list(IAM_READ_ACTIONS),
+            resources=[
+                stack.format_arn(service="iam", region="", resource="role", resource_name="*"),
+                stack.format_arn(service="iam", region="", resource="oidc-provider", resource_name="*"),
+            ],
+        )
+    )
+
+
 @dataclass(frozen=True)
 class PermissionsProps:
     """The grantee and the resources it works on."""
@@ -78,16 +93,7 @@ class Permissions(Construct):
                 actions=list(FINDING_ACTIONS),
                 resource_arns=[security_hub_product(self)],
             )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadRolesAndOidcProviders",
-                actions=list(IAM_READ_ACTIONS),
-                resources=[
-                    stack.format_arn(service="iam", region="", resource="role", resource_name="*"),
-                    stack.format_arn(service="iam", region="", resource="oidc-provider", resource_name="*"),
-                ],
-            )
-        )
+        grant_read_roles_and_providers(role, "ReadRolesAndOidcProviders")
         # The list calls act on the account, not on a resource: IAM only accepts "*" for them.
         role.add_to_principal_policy(
             iam.PolicyStatement(sid="ListRolesAndOidcProviders", actions=list(IAM_LIST_ACTIONS), resources=["*"])

@@ -13,6 +13,7 @@ from infra.config import CanaryConfig
 from infra.dashboard import Dashboard
 from infra.function import CanaryFunction, FunctionProps, timeout_for
 from infra.permissions import Permissions, PermissionsProps
+from infra.refusals import RefusalWatch, RefusalWatchProps
 from infra.schedule import CycleSchedule
 from infra.tables import Tables
 from infra.topic import Topic
@@ -69,6 +70,19 @@ class CanaryStack(Stack):
                 alarmed_targets=config.alarmed_targets,
             ),
         )
+        refusals = RefusalWatch(
+            self,
+            "Refusals",
+            RefusalWatchProps(
+                asset=asset,
+                targets=tables.targets,
+                state=tables.state,
+                topic=topic.topic,
+                topic_key=topic.key,
+                period_seconds=period,
+            ),
+        )
+        alarms.names.append(refusals.alarm_name)
         dashboard = Dashboard(
             self,
             "Dashboard",
@@ -84,6 +98,7 @@ class CanaryStack(Stack):
         self.topic = topic.topic
         self.function = function.function
         self.alarms = alarms
+        self.refusals = refusals
         CfnOutput(self, "TargetsTableName", value=tables.targets.table_name)
         CfnOutput(self, "StateTableName", value=tables.state.table_name)
         CfnOutput(self, "TopicArn", value=topic.topic.topic_arn)

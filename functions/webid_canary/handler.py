@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from webid_canary import names, redaction
 from webid_canary.adapters.metrics import EmfMetrics
-from webid_canary.wiring import monitor
+from webid_canary.wiring import monitor, refusals
 
 logger = Logger(service=names.SERVICE_NAME)
 metrics = Metrics(namespace=names.METRIC_NAMESPACE, service=names.SERVICE_NAME)
@@ -34,4 +35,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = monitor(emf).run(now=now, deadline=deadline)
     summary = result.summary()
     logger.info("cycle finished", extra={"summary": summary})
+    return summary
+
+
+# The refused calls CloudTrail delivers through EventBridge, explained and announced (app/refusals.py).
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=False)
+def refusal_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = refusals().handle(event, now=datetime.now(UTC))
+    metrics.add_metric(name=names.METRIC_REAL_REFUSALS, unit=MetricUnit.Count, value=result.refusals)
+    summary = result.summary()
+    logger.info("refusal explained", extra={"summary": summary})
     return summary

@@ -21,6 +21,8 @@ METRIC_CYCLE_DURATION: Final = "CycleDuration"
 METRIC_CYCLE_COMPLETED: Final = "CycleCompleted"
 METRIC_CYCLE_DEADLINE_HEADROOM: Final = "CycleDeadlineHeadroom"
 METRIC_TARGET_FAILING: Final = "TargetFailing"
+# Refused AssumeRoleWithWebIdentity calls of real workloads, from CloudTrail (handler.refusal_handler).
+METRIC_REAL_REFUSALS: Final = "RealRefusals"
 METRIC_PROVIDER_DRIFTING: Final = "ProviderDrifting"
 DIMENSION_TARGET: Final = "Target"
 DIMENSION_PROVIDER: Final = "Provider"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from webid_canary.app.cycle import Cycle, Reader
 from webid_canary.app.drift import DriftRules
 from webid_canary.app.monitor import Monitor
+from webid_canary.app.refusals import IamFacts, RefusalAlerts
 from webid_canary.app.reporting import Reporter
 from webid_canary.settings import Settings, load_settings
 
@@ -141,3 +142,20 @@ def build_monitor(settings: Settings, session: Any = None, *, metrics: MetricsPo
 def monitor(metrics: MetricsPort | None = None) -> Monitor:
     """The process's monitor, built on first use from the environment (settings read once)."""
     return build_monitor(load_settings(), metrics=metrics)
+
+
+def build_refusals(settings: Settings, session: Any = None) -> RefusalAlerts:
+    """The refusal alerts (EventBridge -> explain -> SNS), over the same State table and topic as the monitor."""
+
+    from webid_canary.adapters.notifier import SnsNotifier
+    from webid_canary.adapters.state_table import StateTable
+
+    session = budgeted(session)
+    state = StateTable(session.client("dynamodb"), settings.state_table)
+    return RefusalAlerts(IamFacts(build_iam(session)), state, SnsNotifier(session.client("sns")), settings.topic_arn)
+
+
+@functools.cache
+def refusals() -> RefusalAlerts:
+    """The process's refusal alerts, built on first use from the environment."""
+    return build_refusals(load_settings())

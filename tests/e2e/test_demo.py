@@ -36,6 +36,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "All healthy": {},
     "A trust policy is edited to the wrong service account": {"invoice-worker": "trust_condition_mismatch"},
     "The trust policy is put back": {},
+    "A real workload is refused: the trust policy now names another namespace": {
+        "invoice-worker": "trust_condition_mismatch"
+    },
+    "The trust policy is put back again": {},
     "The GitHub-style provider's client ID sts.amazonaws.com is removed": {
         "deploy": "provider_audience_not_registered",
         "github provider": "client_ids_changed",
@@ -97,13 +101,15 @@ def test_each_break_notifies_once_and_each_repair_brings_a_recovery(story: dict[
             elif before != cause:
                 expected.add((subject, "changed", cause))
         got = set()
-        for note in cycle["notifications"]:
+        # A refusal a real workload met is announced by the refusal handler, not the cycle (checked below).
+        monitor_notes = [n for n in cycle["notifications"] if n["event"] != "refused"]
+        for note in monitor_notes:
             subject = note["target_id"] or provider_name(note["provider_url"])
             kind = "recovered" if note["event"] == "recovered" else "problem"
             kind = "changed" if note["event"] == "changed" else kind
             assert note["event"] in PROBLEM_EVENTS | {"recovered"}
             got.add((subject, kind, note["root_cause"]))
-        assert len(got) == len(cycle["notifications"]), f"cycle {cycle['cycle']}: a notice was repeated"
+        assert len(got) == len(monitor_notes), f"cycle {cycle['cycle']}: a notice was repeated"
         assert got == expected, f"cycle {cycle['cycle']} ({cycle['title']})"
         previous = current
 
@@ -170,7 +176,10 @@ def test_the_story_ran_against_the_stack_cdk_deployed(story: dict[str, Any]) -> 
 def test_every_notice_of_the_story_also_reached_an_eventbridge_rule(story: dict[str, Any]) -> None:
     seen_any = False
     for cycle in story["cycles"]:
-        notices = {(n["transition_id"], n["event"], n["root_cause"]) for n in cycle["notifications"]}
+        # The monitor's notices; a refusal's notice comes from the refusal handler, which reports to SNS only.
+        notices = {
+            (n["transition_id"], n["event"], n["root_cause"]) for n in cycle["notifications"] if n["event"] != "refused"
+        }
         events = {(e["transition_id"], e["event"], e["root_cause"]) for e in cycle["events"]}
         assert events == notices, f"cycle {cycle['cycle']} ({cycle['title']})"
         for event in cycle["events"]:
@@ -202,3 +211,17 @@ def test_the_story_json_names_its_schema_and_has_its_documented_shape(story: dic
     example = documented()["demo"]
     assert story["schema"] == example["schema"] == "webid-canary/demo/v1"
     assert shape_differences(example, story) == []
+
+
+def test_a_real_workloads_refusal_is_announced_with_why_before_the_cycle_notices(story: dict[str, Any]) -> None:
+    refused = [n for c in story["cycles"] for n in c["notifications"] if n["event"] == "refused"]
+    cycle = next(c for c in story["cycles"] if c["title"].startswith("A real workload is refused"))
+    assert [n["event"] for n in cycle["notifications"]] == ["refused", "failing"]
+    assert refused == [cycle["notifications"][0]]
+    (note,) = refused
+    assert note["role_arn"].endswith(":role/invoice-worker")
+    assert note["root_cause"] == "trust_condition_mismatch"
+    assert note["email_subject"].startswith("[webid-canary] REFUSED BY STS: invoice-worker")
+    assert "system:serviceaccount:billing:invoice-worker" in note["text"]  # the logged subject
+    assert "system:serviceaccount:billing-v2:invoice-worker" in note["text"]  # what the policy wants
+    assert "CloudTrail" in note["text"]

@@ -53,6 +53,7 @@ def test_alarms_are_created_as_the_template_defines_them(rehearsal: tuple[Rehear
         "WebIdCanary-HeartbeatMissing",
         "WebIdCanary-FunctionErrors",
         "WebIdCanary-CycleNearDeadline",
+        "WebIdCanary-RealRefusals",
         "WebIdCanary-TargetFailing-payments-api-prod",
     }
     heartbeat = alarms["WebIdCanary-HeartbeatMissing"]

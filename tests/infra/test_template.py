@@ -31,8 +31,9 @@ def table_id(synth: Synthesis, key: str) -> str:
     return logical_id
 
 
-def policy_statements(synth: Synthesis) -> list[dict[str, Any]]:
-    (policy,) = synth.resources("AWS::IAM::Policy").values()
+def policy_statements(synth: Synthesis, construct: str = "Canary") -> list[dict[str, Any]]:
+    """The statements of one function's role policy: the cycle's (Canary) or the refusal handler's (Refusals)."""
+    (policy,) = [p for i, p in synth.resources("AWS::IAM::Policy").items() if i.startswith(f"{construct}Role")]
     statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
 
@@ -119,12 +120,13 @@ def test_function_environment_names_the_tables_topic_and_powertools_service(defa
 def test_reminder_hours_and_schedule_come_from_context(full_synth: Synthesis) -> None:
     _, function = only(full_synth, "AWS::Lambda::Function", Handler="webid_canary.handler.lambda_handler")
     assert function["Properties"]["Environment"]["Variables"][names.ENV_REMINDER_HOURS] == "6"
-    (rule,) = full_synth.resources("AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == "rate(10 minutes)"
+    only(full_synth, "AWS::Events::Rule", ScheduleExpression="rate(10 minutes)")  # exactly one such rule
 
 
 def test_logs_are_kept_a_month_in_the_functions_own_log_group(default_synth: Synthesis) -> None:
-    ((log_group_id, log_group),) = default_synth.resources("AWS::Logs::LogGroup").items()
+    ((log_group_id, log_group),) = [
+        (i, g) for i, g in default_synth.resources("AWS::Logs::LogGroup").items() if i.startswith("CanaryLogs")
+    ]
     assert log_group["Properties"]["RetentionInDays"] == 30
     _, function = only(default_synth, "AWS::Lambda::Function", Handler="webid_canary.handler.lambda_handler")
     assert function["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
@@ -133,7 +135,7 @@ def test_logs_are_kept_a_month_in_the_functions_own_log_group(default_synth: Syn
 def test_a_missed_cycle_is_not_retried(default_synth: Synthesis) -> None:
     (config,) = default_synth.resources("AWS::Lambda::EventInvokeConfig").values()
     assert config["Properties"]["MaximumRetryAttempts"] == 0
-    (rule,) = default_synth.resources("AWS::Events::Rule").values()
+    _, rule = only(default_synth, "AWS::Events::Rule", ScheduleExpression="rate(5 minutes)")
     assert rule["Properties"]["Targets"][0]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
 
 
@@ -142,8 +144,7 @@ def test_a_missed_cycle_is_not_retried(default_synth: Synthesis) -> None:
 
 def test_schedule_invokes_the_function_every_five_minutes_by_default(default_synth: Synthesis) -> None:
     function_id, _ = only(default_synth, "AWS::Lambda::Function", Handler="webid_canary.handler.lambda_handler")
-    (rule,) = default_synth.resources("AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    _, rule = only(default_synth, "AWS::Events::Rule", ScheduleExpression="rate(5 minutes)")
     assert rule["Properties"]["State"] == "ENABLED"
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
 
@@ -236,8 +237,8 @@ def test_no_wildcard_action_and_no_sts_permission(full_synth: Synthesis) -> None
 
 
 def test_role_policy_uses_no_managed_policies(default_synth: Synthesis) -> None:
-    (role,) = default_synth.resources("AWS::IAM::Role").values()
-    assert "ManagedPolicyArns" not in role["Properties"]
+    roles = default_synth.resources("AWS::IAM::Role").values()
+    assert [role for role in roles if "ManagedPolicyArns" in role["Properties"]] == []
 
 
 def _statement_with(statements: list[dict[str, Any]], action: str) -> dict[str, Any]:
@@ -331,7 +332,7 @@ def test_function_errors_alarm_watches_the_lambda_errors_metric(default_synth: S
 def test_every_alarm_notifies_the_topic_on_alarm_and_on_recovery(full_synth: Synthesis) -> None:
     (topic_id,) = full_synth.resources("AWS::SNS::Topic")
     alarms = alarms_by_name(full_synth)
-    assert len(alarms) == 9
+    assert len(alarms) == 10
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
         assert alarm["OKActions"] == [{"Ref": topic_id}], name
@@ -383,3 +384,43 @@ def test_dashboard_tables_the_failing_targets_and_the_providers_from_the_logs(de
     assert "dedup target_id" in text and "dedup provider" in text and "cert_days_left" in text
     assert "SEARCH(" in text and names.METRIC_TARGET_FAILING in text and names.METRIC_PROVIDER_DRIFTING in text
     assert '"type":"text"' in text and "webid-canary probe TARGET_ID" in text
+
+
+# --- refusals from CloudTrail ---------------------------------------------------------------------------
+
+
+def test_refused_calls_reach_the_refusal_handler_with_read_only_management_events(default_synth: Synthesis) -> None:
+    function_id, function = only(default_synth, "AWS::Lambda::Function", Handler="webid_canary.handler.refusal_handler")
+    _, rule = only(default_synth, "AWS::Events::Rule", State="ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.sts"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["sts.amazonaws.com"],
+            "eventName": ["AssumeRoleWithWebIdentity"],
+            "errorCode": [{"exists": True}],
+        },
+    }
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert set(variables) >= {names.ENV_STATE_TABLE, names.ENV_TOPIC_ARN, names.ENV_TARGETS_TABLE}
+
+
+def test_the_refusal_handler_may_read_roles_and_providers_write_state_and_publish_only(
+    default_synth: Synthesis,
+) -> None:
+    actions = actions_of(policy_statements(default_synth, "Refusals"))
+    assert {a for a in actions if a.startswith("iam:")} == {"iam:GetRole", "iam:GetOpenIDConnectProvider"}
+    assert "sns:Publish" in actions
+    assert not [a for a in actions if a.startswith(("sts:", "secretsmanager:", "cloudtrail:")) or "*" in a]
+    assert not [a for a in actions if a.startswith("dynamodb:") and "Delete" in a]
+
+
+def test_real_refusals_raise_an_alarm(default_synth: Synthesis) -> None:
+    alarm = alarms_by_name(default_synth)["WebIdCanary-RealRefusals"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        names.METRIC_NAMESPACE,
+        "RealRefusals",
+        "Sum",
+    )
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")

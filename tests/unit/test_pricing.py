@@ -43,8 +43,8 @@ def test_one_more_alarmed_target_adds_one_alarm_and_one_metric_forty_cents() -> 
     assert with_one.total_usd - without.total_usd == pytest.approx(0.10 + 0.30)
 
 
-def test_seven_fleet_alarms_cost_seventy_cents() -> None:
-    assert line_usd(run(50, 5), "CloudWatch", "alarms") == pytest.approx(0.70)
+def test_eight_fleet_alarms_cost_eighty_cents() -> None:
+    assert line_usd(run(50, 5), "CloudWatch", "alarms") == pytest.approx(0.80)
 
 
 def test_fixed_lines_dashboard_three_dollars_topic_key_one_dollar() -> None:

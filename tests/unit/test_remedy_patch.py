@@ -46,7 +46,9 @@ def test_the_patched_trust_policy_lets_the_request_in(case: dict[str, Any]) -> N
     verdict = explain(parse_case(case))
     assert verdict.remedy_patch is not None, verdict.remedy
 
-    patched = explain(parse_case({**case, "trust_policy": verdict.to_json()["remedy_patch"]["trust_policy"]}))  # type: ignore[index]
+    # A case from a log keeps its logged refusal; the patched policy is judged as for a new request.
+    fresh = {**case, "logged": {**case["logged"], "error_code": None}} if "logged" in case else case
+    patched = explain(parse_case({**fresh, "trust_policy": verdict.to_json()["remedy_patch"]["trust_policy"]}))  # type: ignore[index]
 
     assert patched.root_cause not in TRUST_FIXES
     assert patched.outcome in ("allow", "indeterminate") or patched.root_cause in ("request_duration_exceeds_max",)

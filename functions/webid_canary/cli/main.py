@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "discover": ("targets", "discover", "Find roles that trust web identity providers and propose targets."),
     "probe": ("probe", "probe", "Run a cycle from this machine and print the report."),
     "report": ("report", "report", "Write the fleet as one HTML page, from the State table or a probe file."),
+    "trail": ("trail", "trail", "Explain the AssumeRoleWithWebIdentity calls CloudTrail logged, refusals first."),
     "cost": ("cost", "cost", "Estimate the monthly cost of the stack."),
     "demo": ("demo", "demo", "Run the whole story on the embedded local AWS."),
     "sandbox": ("sandbox", "sandbox", "Start a local AWS with sample targets to try every command in."),

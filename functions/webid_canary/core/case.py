@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from ipaddress import ip_address
@@ -75,6 +75,12 @@ class Case:
     @property
     def resource_control_policies(self) -> tuple[ResourceControlPolicy, ...]:
         return self.extras.resource_control_policies
+
+    # The claims known to be as the token had them (a CloudTrail record logs only iss, aud and sub): keys read
+    # from any other claim are unknown, and checks of claims outside it are not made. None: the whole token.
+    known_claims: frozenset[str] | None = None
+    # The error STS was logged answering with (a CloudTrail record's errorCode), when the case comes from a log.
+    logged_error: str | None = None
 
     @property
     def role_account(self) -> str | None:
@@ -303,15 +309,22 @@ def build_case(
     policy_arns: tuple[str, ...] = (),
     cognito: CognitoFlow = NO_COGNITO_FLOW,
     resource_control_policies: tuple[ResourceControlPolicy, ...] = (),
+    known_claims: frozenset[str] | None = None,
+    logged_error: str | None = None,
 ) -> Case:
     """A case from its parts; raises InputError(field, reason) for unusable input."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    parsed = _claims(claims, token)
+    if known_claims is not None:
+        # A claim that was not logged is not missing: only the known ones are held to the token's rules.
+        kept = tuple(p for p in parsed.problems if p.split(":", 1)[0] in known_claims)
+        parsed = replace(parsed, problems=kept)
     return Case(
         role_arn=check_role_arn(role_arn),
         policy=parse_trust_policy(trust_policy),
         provider=provider,
-        claims=_claims(claims, token),
+        claims=parsed,
         now=now,
         session_name=session_name,
         duration_seconds=duration_seconds,
@@ -327,7 +340,22 @@ def build_case(
             and not resource_control_policies
             else RequestExtras(caller, session_policy, policy_arns, cognito, resource_control_policies)
         ),
+        known_claims=known_claims,
+        logged_error=logged_error,
     )
+
+
+def parse_logged(doc: object) -> tuple[frozenset[str] | None, str | None]:
+    """`{"known_claims": [...], "error_code": "AccessDenied"}`: what a log showed of the request, or (None, None)."""
+    if doc is None:
+        return None, None
+    if not isinstance(doc, Mapping):
+        raise InputError("logged", 'expected an object such as {"known_claims": ["iss", "aud", "sub"]}')
+    known = doc.get("known_claims")
+    error = doc.get("error_code")
+    if error is not None and not isinstance(error, str):
+        raise InputError("logged.error_code", f"expected a string, found {json_kind(error)}")
+    return (None if known is None else frozenset(_strings(known, "logged.known_claims"))), error
 
 
 def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None) -> Case:
@@ -358,6 +386,7 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
         now = default_now
     else:
         raise InputError("now", "missing: the instant at which STS evaluates the request")
+    known_claims, logged_error = parse_logged(doc.get("logged"))
     role_exists = doc.get("role_exists", True)
     if not isinstance(role_exists, bool):
         raise InputError("role_exists", "expected true or false")
@@ -380,4 +409,6 @@ def parse_case(doc: Mapping[str, object], *, default_now: datetime | None = None
         policy_arns=parse_policy_arns(_first(request, "policy_arns", "PolicyArns")),
         cognito=parse_cognito(doc.get("cognito")),
         resource_control_policies=parse_rcps(doc.get("resource_control_policies")),
+        known_claims=known_claims,
+        logged_error=logged_error,
     )

@@ -13,7 +13,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from .claims import Claims
+from .claims import TAGS_CLAIM, Claims
 from .conditions import glob_match
 from .model import CallerFacts
 
@@ -236,6 +236,8 @@ class RequestContext(NamedTuple):
     federated_provider: str
     session_name: str | None
     caller: CallerFacts = NO_CALLER_FACTS
+    # The claims whose values are known (None: all of them); a key read only from other claims is UNKNOWN.
+    known_claims: frozenset[str] | None = None
 
     @property
     def prefix(self) -> str:
@@ -250,6 +252,9 @@ class RequestContext(NamedTuple):
         lowered = key.lower()
         claim = self.keys.index.get(lowered)
         if claim is not None:
+            known = self.known_claims
+            if known is not None and not any(name in known for name in claim):
+                return UNKNOWN
             return _claim_values(self.claims, claim)
         return self._global(lowered)
 
@@ -278,6 +283,8 @@ class RequestContext(NamedTuple):
         if lowered == "sts:sourceidentity":
             return None if self.claims.source_identity is None else (self.claims.source_identity,)
         tags = self.claims.session_tags
+        if self.known_claims is not None and TAGS_CLAIM not in self.known_claims and _is_tag_key(lowered):
+            return UNKNOWN
         if tags is None or not tags.tags:
             return None
         if lowered == "aws:tagkeys":
@@ -303,6 +310,10 @@ class RequestContext(NamedTuple):
         """Whether STS defines this key for this provider at this instant (present or not in the token)."""
         lowered = key.lower()
         return lowered in self.keys.known or lowered.startswith("aws:requesttag/")
+
+
+def _is_tag_key(lowered: str) -> bool:
+    return lowered in ("aws:tagkeys", "sts:transitivetagkeys") or lowered.startswith("aws:requesttag/")
 
 
 _VPC_KEYS = frozenset({"aws:sourcevpc", "aws:sourcevpce", "aws:vpcsourceip"})
@@ -350,8 +361,15 @@ def build_context(
     federated_provider: str,
     session_name: str | None = None,
     caller: CallerFacts = NO_CALLER_FACTS,
+    known_claims: frozenset[str] | None = None,
 ) -> RequestContext:
     """The request context for this token and provider, as of `now`."""
     return RequestContext(
-        provider_keys(prefix, builtin, utc_day(now)), claims, now, federated_provider, session_name, caller
+        provider_keys(prefix, builtin, utc_day(now)),
+        claims,
+        now,
+        federated_provider,
+        session_name,
+        caller,
+        known_claims,
     )

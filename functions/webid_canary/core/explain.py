@@ -94,6 +94,7 @@ _SIGNATURE_NOT_CHECKED = Step("signature: not checked")
 _SIGNATURE_OK = Step("signature: verifies: ok")
 _NO_DENY = Step("deny: no Deny statement applies: ok")
 _NO_TAGS = Step("session tags: none")
+_EXPIRY_NOT_LOGGED = Step("expiry: not checked (exp is not logged)")
 
 
 @lru_cache(maxsize=4096)
@@ -389,6 +390,8 @@ def _check_signature(case: Case) -> Step:
 
 def _check_expiry(case: Case) -> Step:
     exp = case.claims.exp
+    if exp is None and case.known_claims is not None and "exp" not in case.known_claims:
+        return _EXPIRY_NOT_LOGGED
     if exp is None:
         return Step("expiry: skipped (no exp)")
     now = _timestamp(case.now)
@@ -745,6 +748,7 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
         federated_provider=match.principal,
         session_name=case.session_name,
         caller=case.caller,
+        known_claims=case.known_claims,
     )
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
@@ -840,8 +844,25 @@ def explain(case: Case) -> Verdict:
     """The verdict STS would give for this case, with every check traced, and for a trust-policy denial the
     edited policy that lets the request in (checked by explaining the request again against it)."""
     finding, hints, trace = _decide(case)
+    if finding.code == "none" and case.logged_error == LOGGED_TRUST_REFUSAL:
+        finding = _unexplained_refusal(case)
+        trace = (*trace, f"logged: {LOGGED_TRUST_REFUSAL}, which what the log shows does not explain")
     remedy = _remedy(case, finding) if finding.code in TRUST_FIXES else None
     return make_verdict(finding, hints, trace, remedy)
+
+
+# The error STS logs for a refusal that reached the trust policy (most token-level failures are not logged).
+LOGGED_TRUST_REFUSAL = "AccessDenied"
+
+
+def _unexplained_refusal(case: Case) -> Finding:
+    """A logged AccessDenied that the logged claims and the trust policy as it stands do not explain."""
+    unlogged = "" if case.known_claims is None else ", ".join(sorted(case.known_claims))
+    evidence = {
+        "role_arn": case.role_arn,
+        "known": f" (the log shows only {unlogged})" if unlogged else "",
+    }
+    return Finding("logged_refusal_unexplained", evidence)
 
 
 def _decide(case: Case) -> Decision:
@@ -872,9 +893,20 @@ def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:
     """The finding of a request whose answer depends on keys the engine was not given values for."""
     needs = "; ".join(f"{u.key} must {u.needs}" for u in unknown)
     facts = sorted({f"caller.{fact}" for u in unknown if (fact := caller_fact_of(u.key)) is not None})
+    unseen = [u.key for u in unknown if caller_fact_of(u.key) is None]
     evidence = {
         "needs": needs,
         "keys": ", ".join(dict.fromkeys(u.key for u in unknown)),
+        "source": (
+            "whose value comes from token claims the record does not show (CloudTrail logs only aud and sub)"
+            if unseen
+            else "whose value the request gets from the caller, not the token"
+        ),
+        "give": (
+            "Check the token's other claims (decode a token the workload presents and run explain on it)"
+            if unseen
+            else "Give the caller's facts"
+        ),
         "facts": ", ".join(facts) or "the facts these keys come from",
     }
     return Finding("context_key_unknown", evidence, unknown_keys=tuple(dict.fromkeys(u.key for u in unknown)))

@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from webid_canary.core import limits
-from webid_canary.core.render import HEADLINE, iso, provider_text, target_text
+from webid_canary.core.render import HEADLINE, iso, provider_text, refusal_text, target_text
 from webid_canary.core.report import ProviderResult, TargetResult
 from webid_canary.core.state import Event, StateRecord, Subject
+from webid_canary.core.trail import TrailFinding
 
 SCHEMA: Final = "webid-canary/notification/v1"
 # SNS: "Subject ... must be ASCII text that begins with a letter, number, or punctuation mark; must not include
@@ -165,6 +166,31 @@ def for_provider(
     subject = _subject(f"[webid-canary] {HEADLINE[event]}: provider {result.url} ({', '.join(codes) or 'clear'})")
     body["text"] = provider_text(event, result, record)
     return Notification(subject, body, body["text"], _attributes(event, severity, body))
+
+
+def for_refusal(finding: TrailFinding, *, now: datetime) -> Notification:
+    """A refusal a real workload met (from CloudTrail), explained from what was logged."""
+    verdict = finding.verdict
+    event = finding.event()
+    severity = "info" if verdict.allowed else "high" if verdict.outcome == "deny" else "medium"
+    body: dict[str, Any] = {
+        "schema": SCHEMA,
+        "event": Event.REFUSED.value,
+        "subject": Subject.REFUSAL.value,
+        "severity": severity,
+        "role_arn": finding.first.role_arn,
+        "issuer": f"https://{finding.first.provider_url}",
+        "root_cause": verdict.root_cause,
+        "at": iso(now),
+        "verdict": verdict.to_json(),
+        "trail_event": event,
+    }
+    role_name = finding.first.role_arn.rsplit("/", 1)[-1]
+    subject = _subject(f"[webid-canary] {HEADLINE[Event.REFUSED]}: {role_name} ({verdict.root_cause})")
+    body["text"] = refusal_text(finding)
+    attributes = _attributes(Event.REFUSED, severity, body)
+    attributes["target_id"] = finding.first.role_arn
+    return Notification(subject, body, body["text"], attributes)
 
 
 def _attributes(event: Event, severity: str, body: Mapping[str, Any]) -> dict[str, str]:

@@ -14,8 +14,8 @@ from webid_canary.core.model import InputError
 # Metrics every cycle emits with the `service` dimension, plus Powertools' ColdStart metric.
 FLEET_METRICS = 8 + 1
 # Fleet alarms of the stack: targets failing, provider drift, trust open, targets in error, heartbeat,
-# function errors, near deadline (infra/alarms.py; a test keeps the two in step).
-FLEET_ALARMS = 7
+# function errors, near deadline (infra/alarms.py), and real refusals (infra/refusals.py); a test keeps them in step.
+FLEET_ALARMS = 8
 DASHBOARDS = 1
 TOPIC_KEYS = 1
 GB = 1024**3

@@ -11,9 +11,11 @@ from typing import Final
 
 from webid_canary.core.catalogue import Kind, entry
 from webid_canary.core.conditions import parse_operator
+from webid_canary.core.context import caller_fact_of
 from webid_canary.core.lint import LintFinding
 from webid_canary.core.report import ProviderResult, TargetResult
 from webid_canary.core.state import Event, StateRecord, Status
+from webid_canary.core.trail import TrailFinding
 from webid_canary.core.verdict import Verdict
 
 HEADLINE: Final[Mapping[Event, str]] = {
@@ -24,6 +26,7 @@ HEADLINE: Final[Mapping[Event, str]] = {
     Event.CHANGED: "NEW REASON",
     Event.REMINDER: "STILL BROKEN",
     Event.RECOVERED: "RECOVERED",
+    Event.REFUSED: "REFUSED BY STS",
 }
 
 
@@ -44,7 +47,8 @@ def verdict_lines(verdict: Verdict, *, trace: bool = False) -> list[str]:
     if verdict.allowed:
         lines = [f"ALLOW  {verdict.explanation}"]
     elif verdict.indeterminate:
-        lines = [f"UNKNOWN  cannot tell without the caller's facts: {', '.join(verdict.unknown_keys)}"]
+        facts = "the caller's facts" if all(caller_fact_of(k) for k in verdict.unknown_keys) else "the values of"
+        lines = [f"UNKNOWN  cannot tell without {facts}: {', '.join(verdict.unknown_keys)}"]
         lines.append(f"why    {verdict.explanation}")
     else:
         title = entry(Kind.ROOT_CAUSE, verdict.root_cause).title
@@ -170,3 +174,16 @@ def target_detail(target: TargetResult) -> str:
     if target.live is not None and not target.live.agrees:
         return f"live STS said {target.live.error_code or 'allow'}; the prediction differs"
     return verdict.explanation if verdict is not None and not verdict.allowed else ""
+
+
+def refusal_text(finding: TrailFinding) -> str:
+    """The e-mail text of a refusal a real workload met: who, how often, and the verdict."""
+    event = finding.event()
+    sources = ", ".join(str(ip) for ip in event["source_ips"]) or "?"  # type: ignore[attr-defined]
+    lines = [
+        f"{HEADLINE[Event.REFUSED]}: role {event['role_arn']}",
+        f"sub {event['sub']}, aud {event['aud']}, from {sources}: {event['error_code']} x{event['count']} "
+        f"between {event['first_time']} and {event['last_time']} (CloudTrail).",
+        *verdict_lines(finding.verdict),
+    ]
+    return "\n".join(lines)

@@ -36,6 +36,8 @@ class Event(StrEnum):
     CHANGED = "changed"
     REMINDER = "reminder"
     RECOVERED = "recovered"
+    # A refusal a real workload met, from CloudTrail (app/refusals.py), not from a cycle.
+    REFUSED = "refused"
 
 
 PROBLEM_EVENT: Mapping[Status, Event] = {
@@ -49,6 +51,7 @@ PROBLEM_EVENT: Mapping[Status, Event] = {
 class Subject(StrEnum):
     TARGET = "target"
     PROVIDER = "provider"
+    REFUSAL = "refusal"
 
 
 # An id longer than this (a target id typed in the console, say) is keyed by its digest instead.

@@ -17,7 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -186,6 +186,8 @@ class StrictStsInstallation:
     sts: StrictSts
     cache: CachedKeySource | None = None
     cognito: LocalCognitoIdentity | None = None
+    # The CloudTrail records of the calls STS logs (AccessDenied from the trust policy, and successes), in order.
+    trail_records: list[Mapping[str, object]] = field(default_factory=list)
 
     def __enter__(self) -> Self:
         _install(self)
@@ -267,6 +269,7 @@ def _strict_assume_role_with_web_identity(self: TokenResponse) -> ActionResult:
         token=None if token is None else Token(str(token)),
         duration_seconds=_int_param(self, "DurationSeconds"),
         policy=self._get_param("Policy"),
+        user_agent=self.headers.get("User-Agent") if self.headers else None,
     )
     try:
         accepted = installation.sts.assume(request)
@@ -341,7 +344,9 @@ def strict_sts_service(
     cache = CachedKeySource(keys) if cache_seconds is None else CachedKeySource(keys, ttl_seconds=cache_seconds)
     cognito = LocalCognitoIdentity()
     sts = StrictSts(directory=MotoDirectory(), keys=cache, clock=clock, cognito=cognito)
-    return StrictStsInstallation(sts=sts, cache=cache, cognito=cognito)
+    installation = StrictStsInstallation(sts=sts, cache=cache, cognito=cognito)
+    sts.trail = installation.trail_records.append
+    return installation
 
 
 def local_strict_sts(ca_file: str, *, ca_file_is_public: bool = False) -> StrictStsInstallation:

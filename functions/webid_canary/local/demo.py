@@ -15,17 +15,19 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from webid_canary import names
 from webid_canary.local import moto_extras
 from webid_canary.local.alarms import AlarmBoard, Datapoint, alarms_from_template
 from webid_canary.local.aws import LocalMotoServer, local_strict_sts
 from webid_canary.local.issuer import LocalIssuer
-from webid_canary.local.lambda_runtime import invoke
+from webid_canary.local.lambda_runtime import cloudtrail_event, deliver, invoke
 from webid_canary.local.npm_provider import NpmOpenIdProvider, repository_root, unavailable_reason
 from webid_canary.local.pki import Pki
 from webid_canary.local.seed import Seeder, Topic, oidc_trust_policy
@@ -61,6 +63,9 @@ class World:
     roles: dict[str, str] = field(default_factory=dict)
     # An SQS queue behind an EventBridge rule on `source: webid-canary`: what a rule of the user's would see.
     events: Topic | None = None
+    # The CloudTrail records the local STS writes, and how many of them EventBridge has delivered.
+    trail: list[Mapping[str, object]] = field(default_factory=list)
+    delivered_records: int = 0
 
     def iam(self) -> Any:
         return self.server.client("iam")
@@ -160,11 +165,44 @@ def _repair_secret(world: World) -> None:
     )
 
 
+def _refuse_real_workload(world: World) -> None:
+    """The trust policy moves to another namespace; the invoice worker's own job presents its token and is
+    refused; CloudTrail's record reaches the refusal handler through EventBridge before the next cycle runs."""
+    set_trust(
+        world,
+        "invoice-worker",
+        oidc_trust_policy(
+            world.providers["eks"],
+            world.eks.provider_url,
+            sub="system:serviceaccount:billing-v2:invoice-worker",
+            aud=AUDIENCE,
+        ),
+    )
+    token = world.eks.mint({"sub": "system:serviceaccount:billing:invoice-worker", "aud": AUDIENCE})
+    with contextlib.suppress(ClientError):  # the refusal is the point: the job fails, and CloudTrail logs why
+        world.server.client("sts").assume_role_with_web_identity(
+            RoleArn=world.roles["invoice-worker"], RoleSessionName="invoice-run-1842", WebIdentityToken=token
+        )
+    deliver_trail(world)
+
+
+def deliver_trail(world: World) -> None:
+    """EventBridge's part: each new refused record to the refusal handler (the rule matches errorCode only)."""
+    from webid_canary import handler
+
+    for record in world.trail[world.delivered_records :]:
+        if record.get("errorCode"):
+            deliver(handler.refusal_handler, cloudtrail_event(record, ACCOUNT), account=ACCOUNT)
+    world.delivered_records = len(world.trail)
+
+
 def story(world: World) -> list[Chapter]:
     chapters = [
         Chapter("All healthy", _noop),
         Chapter("A trust policy is edited to the wrong service account", _break_sa),
         Chapter("The trust policy is put back", _fix_sa),
+        Chapter("A real workload is refused: the trust policy now names another namespace", _refuse_real_workload),
+        Chapter("The trust policy is put back again", _fix_sa),
         Chapter("The GitHub-style provider's client ID sts.amazonaws.com is removed", _drop_client_id),
         Chapter("The client ID is added back", _restore_client_id),
         Chapter("The EKS-style issuer's intermediate certificate is rotated (private CA)", _rotate_intermediate),
@@ -339,6 +377,7 @@ def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool, rehe
         deployed.template,
         deployed.function_environment,
         deployed.how,
+        trail=server.installation.trail_records if server.installation is not None else [],
     )
     world.events = route_events(server)
     server.client("securityhub").enable_security_hub()
@@ -508,6 +547,8 @@ def describe_cycle(
         key = item["pk"]["S"]
         result = json.loads(item.get("last_result", {}).get("S", "{}"))
         kind, _, subject = key.partition("#")
+        if kind not in ("target", "provider"):
+            continue  # the refusal handler's own items (refusal#...)
         entry = {"status": item["status"]["S"], "root_cause": result.get("root_cause") or "none"}
         if kind == "target":
             verdict = result.get("verdict") or {}
@@ -528,6 +569,7 @@ def describe_cycle(
                 "event": body.get("event"),
                 "subject": body.get("subject"),
                 "target_id": body.get("target_id"),
+                "role_arn": body.get("role_arn"),
                 "provider_url": body.get("provider_url"),
                 "root_cause": body.get("root_cause"),
                 "severity": body.get("severity"),

@@ -8,7 +8,7 @@ import contextlib
 import io
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from webid_canary.local.alarms import Datapoint, parse_emf
@@ -48,7 +48,29 @@ def invoke(
     handler: Callable[[dict[str, Any], Any], dict[str, Any]], *, account: str
 ) -> tuple[dict[str, Any], list[Datapoint]]:
     """Run the handler once as the schedule would; its stdout (EMF) becomes datapoints."""
+    return deliver(handler, schedule_event(account), account=account)
+
+
+def cloudtrail_event(record: Mapping[str, Any], account: str) -> dict[str, Any]:
+    """What EventBridge delivers for one CloudTrail record (an "AWS API Call via CloudTrail" event)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.sts",
+        "account": account,
+        "time": record.get("eventTime"),
+        "region": record.get("awsRegion", "us-east-1"),
+        "resources": [],
+        "detail": dict(record),
+    }
+
+
+def deliver(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any], *, account: str
+) -> tuple[dict[str, Any], list[Datapoint]]:
+    """Run the handler once on `event`; its stdout (EMF) becomes datapoints."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        summary = handler(schedule_event(account), LocalContext(account))
+        summary = handler(event, LocalContext(account))
     return summary, parse_emf(out.getvalue().splitlines())

@@ -288,8 +288,16 @@ class Correction:
     note: str = ""
 
 
+MONITOR_HANDLER = "webid_canary.handler.lambda_handler"
+
+
 def _function_props(template: Mapping[str, Any]) -> dict[str, Any]:
-    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    """The monitor function's properties (the refusal handler's function is reconciled by none of these)."""
+    (function,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == MONITOR_HANDLER
+    ]
     props: dict[str, Any] = function["Properties"]
     return props
 

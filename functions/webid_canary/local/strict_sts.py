@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -178,6 +179,9 @@ class WebIdentityRequest:
     token: Token | None
     duration_seconds: int | None = None
     policy: str | None = None
+    # The caller, as CloudTrail logs it (sourceIPAddress, userAgent).
+    source_ip: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +195,67 @@ class Acceptance:
     audience: str
     provider: str
     policy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Logged:
+    """The CloudTrail record AWS writes for one AssumeRoleWithWebIdentity call, in the shape of AWS's example
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/cloudtrail-integration.html): aud and sub only, never the
+    token; the role in requestParameters and resources; a read-only management event."""
+
+    request: WebIdentityRequest
+    claims: _Claims
+    provider: str
+    now: datetime
+    region: str
+    partition: str
+
+    def _base(self) -> dict[str, object]:
+        request, account = self.request, (self.request.role_arn or "").split(":")[4:5]
+        aud = self.claims.aud[0] if self.claims.aud else ""
+        parameters: dict[str, object] = {"roleArn": request.role_arn, "roleSessionName": request.role_session_name}
+        if request.duration_seconds is not None:
+            parameters["durationSeconds"] = request.duration_seconds
+        return {
+            "eventVersion": "1.08",
+            "userIdentity": {
+                "type": "WebIdentityUser",
+                "principalId": f"{self.provider}:{aud}:{self.claims.sub}",
+                "userName": self.claims.sub,
+                "identityProvider": self.provider,
+            },
+            "eventTime": self.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": "sts.amazonaws.com",
+            "eventName": "AssumeRoleWithWebIdentity",
+            "awsRegion": self.region,
+            "sourceIPAddress": request.source_ip or "127.0.0.1",
+            "userAgent": request.user_agent or "unknown",
+            "requestParameters": parameters,
+            "eventID": str(uuid.uuid4()),
+            "requestID": str(uuid.uuid4()),
+            "readOnly": True,
+            "resources": [
+                {"accountId": account[0] if account else "", "type": "AWS::IAM::Role", "ARN": request.role_arn}
+            ],
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": account[0] if account else "",
+            "eventCategory": "Management",
+        }
+
+    def refused(self, code: str, message: str) -> dict[str, object]:
+        return {**self._base(), "errorCode": code, "errorMessage": message, "responseElements": None}
+
+    def accepted(self, accepted: Acceptance) -> dict[str, object]:
+        return {
+            **self._base(),
+            "responseElements": {
+                "subjectFromWebIdentityToken": accepted.subject,
+                "provider": accepted.provider,
+                "audience": accepted.audience,
+            },
+            "additionalEventData": {"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,6 +511,10 @@ class StrictSts:
     keys: KeySource
     clock: Callable[[], datetime] = _utcnow
     cognito: CognitoVerifier | None = None
+    # Where the CloudTrail record of each logged call goes (AWS logs a refusal only once it reached the trust
+    # policy: AccessDenied; a token-level failure is not logged). None: not recorded.
+    trail: Callable[[Mapping[str, object]], None] | None = None
+    region: str = "us-east-1"
 
     def assume(self, request: WebIdentityRequest) -> Acceptance:
         """Accept the request (returning what STS establishes) or raise StsRejectedError as STS would answer."""
@@ -463,9 +532,11 @@ class StrictSts:
         else:
             provider, idp = self._oidc(request.token, header, claims, located, now)
             provider_name = provider.arn or claims.iss
+        logged = _Logged(request, claims, provider_name, now, self.region, located[0])
         role = self.directory.get_role(request.role_arn)
         if role is None:
             # STS answers a missing role exactly as a trust failure (docs/contract.md, role_not_found).
+            self._log(logged.refused("AccessDenied", MSG_NOT_AUTHORIZED))
             raise StsRejectedError("AccessDenied", MSG_NOT_AUTHORIZED)
         try:
             case = build_case(
@@ -484,7 +555,10 @@ class StrictSts:
             raise StsRejectedError("AccessDenied", MSG_NOT_AUTHORIZED) from exc
         verdict = explain(case)
         if not verdict.allowed:
-            raise StsRejectedError(verdict.error_code or "AccessDenied", verdict.message or MSG_NOT_AUTHORIZED)
+            code, message = verdict.error_code or "AccessDenied", verdict.message or MSG_NOT_AUTHORIZED
+            if code == "AccessDenied":
+                self._log(logged.refused(code, message))
+            raise StsRejectedError(code, message)
         duration = request.duration_seconds or DEFAULT_DURATION
         if duration > role.max_session_duration:
             raise StsRejectedError("ValidationError", MSG_DURATION)
@@ -492,7 +566,7 @@ class StrictSts:
             _check_session_policy(request.policy)
         registered = provider.client_ids if provider is not None else claims.aud
         audience = next((a for a in claims.aud if a in registered), claims.aud[0])
-        return Acceptance(
+        accepted = Acceptance(
             role_arn=role.arn,
             session_name=request.role_session_name,
             duration_seconds=duration,
@@ -501,6 +575,12 @@ class StrictSts:
             provider=provider_name,
             policy=request.policy,
         )
+        self._log(logged.accepted(accepted))
+        return accepted
+
+    def _log(self, record: Mapping[str, object]) -> None:
+        if self.trail is not None:
+            self.trail(record)
 
     def _oidc(
         self,

@@ -177,6 +177,18 @@ ENTRIES: tuple[Entry, ...] = (
         "and an explicit Deny in an RCP beats every Allow.",
     ),
     Entry(
+        "logged_refusal_unexplained",
+        R,
+        "STS refused the request, and what was logged does not say why",
+        Severity.HIGH,
+        "Decode a token the workload presents and run explain on it (every claim, exp and the signature are "
+        "checked then); check the resource control policies of the role's account, whether the trust policy "
+        "was changed since, and that the workload asks for {role_arn} with its path.",
+        "CloudTrail logged AccessDenied for {role_arn}, yet the claims it logged{known} satisfy the trust policy "
+        "as it stands. What is left: a condition on a claim the log does not show (amr, azp, a custom claim), a "
+        "resource control policy, a trust policy changed since, or a role ARN without its path.",
+    ),
+    Entry(
         "trust_explicit_deny",
         R,
         "A Deny statement applies",
@@ -243,10 +255,9 @@ ENTRIES: tuple[Entry, ...] = (
         R,
         "The answer depends on facts about the caller that were not given",
         Severity.MEDIUM,
-        "Give the caller's facts ({facts}; on the command line --source-ip, --source-vpc, --source-vpce, "
+        "{give} ({facts}; on the command line --source-ip, --source-vpc, --source-vpce, "
         "--vpc-source-ip, --user-agent, --secure-transport, --requested-region) to decide.",
-        "STS's answer depends on {keys}, whose value the request gets from the caller, not the token; for allow, "
-        "{needs}.",
+        "STS's answer depends on {keys}, {source}; for allow, {needs}.",
     ),
     Entry(
         "wildcard_in_string_equals",
@@ -354,6 +365,7 @@ STS_ANSWERS: Mapping[str, tuple[str | None, str]] = MappingProxyType(
         "trust_condition_mismatch": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_explicit_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "rcp_deny": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+        "logged_refusal_unexplained": ("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
         "trust_cognito_basic_cross_account": (
             "AccessDenied",
             "Not authorized to perform sts:AssumeRoleWithWebIdentity",
