@@ -13,6 +13,7 @@ import pytest
 
 from webid_canary.app.cycle import NOT_IN_TIME, Cycle, Reader
 from webid_canary.app.drift import DriftRules
+from webid_canary.app.ports import AwsThrottledError
 from webid_canary.core.inspection import CertificateFacts, Fetch, HostFacts, IssuerInspection, KeyFacts
 from webid_canary.core.inspection import Role as HostRole
 from webid_canary.core.model import ProviderRecord, Token
@@ -462,3 +463,26 @@ def test_a_live_answer_that_says_sts_could_not_tell_is_an_error_not_a_page(code:
     result = cycle([LIVE], tokens=Tokens(token), prober=Prober(Answer(False, code, "try later"))).run(NOW).targets[0]
     assert (result.status, result.root_cause) == (Status.ERROR, "check_error")
     assert code in (result.error or "")
+
+
+class ThrottledTable(Table):
+    """Yields its first item, then the next page is throttled."""
+
+    def scan(self) -> Iterable[tuple[str, Target | TargetError]]:
+        yield str(self.items[0]["target_id"]), parse_target(self.items[0])
+        raise AwsThrottledError("Scan webid-canary-targets", "ThrottlingException")
+
+
+def test_an_unreadable_targets_table_leaves_the_known_targets_not_checked_and_the_providers_checked() -> None:
+    reader = Reader(FakeIam(ROLES, PROVIDERS), FakeInspector(), concurrency=4)  # type: ignore[arg-type]
+    items = [eks_target("worker", "invoice-worker"), eks_target("other", "invoice-worker")]
+    drift = DriftRules(expiry_days=30)
+    report = Cycle(ThrottledTable(items), reader, drift=drift, concurrency=4).run(  # type: ignore[arg-type]
+        NOW, known_targets=["worker", "other", "gone-before"]
+    )
+    results = {t.target_id: t for t in report.targets}
+    assert results["worker"].status is Status.OK
+    assert {results["other"].status, results["gone-before"].status} == {Status.ERROR}
+    assert "Targets table could not be read" in (results["other"].error or "")
+    assert "ThrottlingException" in (results["other"].error or "")
+    assert {p.url for p in report.providers} == {EKS, GITHUB}

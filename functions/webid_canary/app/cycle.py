@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from webid_canary.app.drift import DriftRules, assess
-from webid_canary.app.ports import IamPort, InspectorPort, ProberPort, RoleRecord, TargetsPort, TokenPort
+from webid_canary.app.ports import AwsError, IamPort, InspectorPort, ProberPort, RoleRecord, TargetsPort, TokenPort
 from webid_canary.core.check import LiveAnswer, Reads, failed, judge
 from webid_canary.core.drift import ProviderBaseline, federated_principals, provider_url_of
 from webid_canary.core.inspection import IssuerInspection
@@ -267,18 +267,31 @@ class Cycle:
         only: Sequence[str] = (),
         baselines: Mapping[str, ProviderBaseline] | None = None,
         progress: Progress | None = None,
+        known_targets: Iterable[str] = (),
     ) -> CycleReport:
-        """Check every enabled target (or only `only`) and every provider of the account."""
+        """Check every enabled target (or only `only`) and every provider of the account.
+
+        When the Targets table cannot be read, the targets `known_targets` names (those of earlier cycles) that
+        the scan did not reach are reported as not checked, and the providers are still checked."""
         started = self.clock()
         results: list[TargetResult] = []
         targets: list[Target] = []
-        for target_id, item in self.targets.scan():
-            if only and target_id not in only:
-                continue
-            if isinstance(item, TargetError):
-                results.append(TargetResult(target_id, Status.ERROR, error=f"configuration: {item}"))
-            elif item.enabled or only:
-                targets.append(item)
+        scanned: set[str] = set()
+        try:
+            for target_id, item in self.targets.scan():
+                scanned.add(target_id)
+                if only and target_id not in only:
+                    continue
+                if isinstance(item, TargetError):
+                    results.append(TargetResult(target_id, Status.ERROR, error=f"configuration: {item}"))
+                elif item.enabled or only:
+                    targets.append(item)
+        except AwsError as exc:
+            log.error("Targets table unreadable; known targets are not checked this cycle", extra={"error": str(exc)})
+            reason = f"not checked this cycle: the Targets table could not be read ({exc})"
+            unread = sorted(set(known_targets) - scanned)
+            results += [TargetResult(t, Status.ERROR, error=reason) for t in unread if not only or t in only]
+            scanned |= set(unread)
         missing = sorted(set(only) - {t.target_id for t in targets} - {r.target_id for r in results})
         notes = tuple(f"{target_id}: not registered" for target_id in missing)
 

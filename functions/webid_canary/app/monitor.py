@@ -73,7 +73,9 @@ class Monitor:
         except AwsError as exc:
             log.error("State table unreadable; checking without notices this cycle", extra={"error": str(exc)})
             previous = None
-        report = self.cycle.run(now, deadline, baselines=baselines_of(previous or {}))
+        targets = state_key(Subject.TARGET, "")
+        known = [key.removeprefix(targets) for key in previous or {} if key.startswith(targets)]
+        report = self.cycle.run(now, deadline, baselines=baselines_of(previous or {}), known_targets=known)
         if previous is None:
             outcome = Outcome(state_errors=["*"])
         else:
