@@ -41,9 +41,9 @@ from webid_canary.local.pki import Pki
 
 RESULTS = Path(__file__).resolve().parent / "results" / "faults.json"
 CYCLE_SECONDS = 6.0
-HUGE_MUST_DENY = 1500
-ROUNDS = 4  # rounds over every AWS fault
-FAULTS_PER_CYCLE = 3
+HUGE_MUST_DENY = 1300
+ROUNDS = 6  # rounds over every AWS fault
+FAULTS_PER_CYCLE = 4
 STEP = timedelta(minutes=5)  # the schedule's period, as `now` advances from cycle to cycle
 # Issuer faults on the slow issuer (discovery, JWKS and its token endpoint), one every few cycles.
 ISSUER_FAULTS: list[dict[str, Any]] = [
@@ -56,7 +56,7 @@ ISSUER_FAULTS: list[dict[str, Any]] = [
     {"broken": "discovery", "failure": "redirect"},
     {"broken": "jwks", "failure": "404"},
 ]
-ISSUER_EVERY = 3
+ISSUER_EVERY = 2
 # Breaks and repairs by cycle (target, cycle broken, cycle repaired).
 BREAKS = [
     ("break-sub", 3, 9),
@@ -65,8 +65,10 @@ BREAKS = [
     ("break-open", 19, 25),
     ("break-sub", 29, 35),
     ("break-open", 32, 38),
+    ("break-sub", 42, 48),
+    ("break-open", 45, 51),
 ]
-FLAP_CYCLES = 8
+FLAP_CYCLES = 12
 BREAK_CAUSES = {"break-sub": "trust_condition_mismatch", "break-open": "trust_open"}
 # Root causes of an issuer that serves broken discovery or JWKS answers.
 ISSUER_BROKEN = {"provider_keys_unreachable", "jwks_unreachable", "discovery_unreachable"}
@@ -166,7 +168,7 @@ def figures(
     delivered = [(r.number, n) for r in runs for n in r.notices]
     # Never broken: any page about them is false. The slow issuer's subjects page rightly only with the root
     # cause of an issuer serving broken answers (STS would refuse them too); stalling or dripping is "cannot tell".
-    never_broken = {*HEALTHY, HUGE, fleet.steady.provider_url} - {"slow-predicted", "slow-client"}
+    never_broken = {*HEALTHY, fleet.steady.provider_url} - {"slow-predicted", "slow-client"}
     slow = {"slow-predicted", "slow-client", fleet.slow.provider_url}
     false_pages = [
         n
@@ -219,6 +221,9 @@ def figures(
         "notices_delivered": len(delivered),
         "duplicate_notices": sum(n - 1 for n in copies.values()),
         "flapping_notices": {"target": dict(flapping_target), "provider": dict(flapping_provider)},
+        "huge_result_open_notices": len(
+            {n.transition_id for _, n in delivered if n.subject == HUGE and n.event == "open"}
+        ),
         "oversized_state_items": len(fleet.sizes.oversized) + oversized_stored,
         "largest_state_item_bytes": fleet.sizes.largest,
         "log_lines_scanned": len(log.lines),

@@ -378,7 +378,9 @@ TOKEN_SECRET_ID: Final = "webid-canary/fault-suite-token"
 CLIENT_SECRET_ID: Final = "webid-canary/fault-suite-client"
 # Subjects that are never broken on purpose: a failing or open notice for one of them is a false page.
 HEALTHY: Final = ("steady-predicted", "steady-live", "steady-client", "slow-predicted", "slow-client")
-HUGE: Final = "huge-must-deny"
+# Open to the wrong workload from the start, to every one of its (many, long) must-deny entries: its result is
+# too large for one State item and its notice too large for one SNS message.
+HUGE: Final = "huge-open"
 FLAPPING: Final = "flap-predicted"
 BREAKABLE: Final[Mapping[str, str]] = {"break-sub": "failing", "break-open": "open"}
 
@@ -428,7 +430,7 @@ class FaultFleet:
     A steady issuer with healthy targets (predicted, live from a stored token, live by client credentials); a
     slow issuer (stalled and dripping on demand) with a predicted and a client-credentials target; a flapping
     issuer whose chain alternates; two targets broken and repaired on purpose (`break-sub` fails, `break-open`
-    opens to the wrong workload); optionally a target with thousands of must-deny entries. The monitor is the
+    opens to the wrong workload); optionally a target open to each of its many must-deny entries. The monitor is the
     production one (`wiring.build_monitor`) on a session carrying the AWS fault hook.
     """
 
@@ -499,6 +501,8 @@ class FaultFleet:
         seed.role("flapping", self._trust(self.flapping, STEADY_SA))
         for name in BREAKABLE:
             seed.role(name, self._trust(steady, STEADY_SA))
+        # Open to every service account of the namespace: each must-deny entry is accepted, and named in the result.
+        seed.role(HUGE, self._trust(steady, "system:serviceaccount:payments:*", operator="StringLike"))
         role = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/"
         claims = {"sub": STEADY_SA, "aud": AUDIENCE}
         deny = [{"sub": "system:serviceaccount:payments:debug-shell"}]
@@ -543,11 +547,14 @@ class FaultFleet:
             ),
         ]
         if huge_must_deny:
-            many = [{"sub": f"system:serviceaccount:payments:intruder-{n:05d}"} for n in range(huge_must_deny)]
+            padding = "x" * 240
+            many = [
+                {"sub": f"system:serviceaccount:payments:intruder-{n:05d}-{padding}"} for n in range(huge_must_deny)
+            ]
             items.append(
                 {
                     "target_id": HUGE,
-                    "role_arn": role + "steady",
+                    "role_arn": role + HUGE,
                     "issuer": steady.url,
                     "claims": claims,
                     "must_deny": many,
