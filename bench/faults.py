@@ -42,7 +42,7 @@ from webid_canary.local.pki import Pki
 RESULTS = Path(__file__).resolve().parent / "results" / "faults.json"
 CYCLE_SECONDS = 6.0
 HUGE_MUST_DENY = 1300
-ROUNDS = 6  # rounds over every AWS fault
+ROUNDS = 7  # rounds over every AWS fault
 FAULTS_PER_CYCLE = 4
 STEP = timedelta(minutes=5)  # the schedule's period, as `now` advances from cycle to cycle
 # Issuer faults on the slow issuer (discovery, JWKS and its token endpoint), one every few cycles.
@@ -155,11 +155,6 @@ def run(fleet: FaultFleet, plan: list[dict[str, Any]]) -> dict[str, Any]:
     return {"injected": injected, "transitions": transitions}
 
 
-def is_page(notice: Notice) -> bool:
-    """A notice that pages someone: the subject is failing, open or drifting (not "cannot be checked")."""
-    return notice.event in ("failing", "open", "drift", "changed") and notice.root_cause != "check_error"
-
-
 def figures(
     fleet: FaultFleet, log: LogCapture, injected: Counter[str], transitions: list[Any], flap_from: int
 ) -> dict[str, Any]:
@@ -173,7 +168,7 @@ def figures(
     false_pages = [
         n
         for _, n in delivered
-        if is_page(n) and (n.subject in never_broken or (n.subject in slow and n.root_cause not in ISSUER_BROKEN))
+        if n.is_page and (n.subject in never_broken or (n.subject in slow and n.root_cause not in ISSUER_BROKEN))
     ]
     for notice in false_pages:
         print(f"false page: {notice}")
@@ -186,7 +181,7 @@ def figures(
         def notified(n: Notice, target: str = target, event: str = event, cause: str = cause) -> bool:
             if n.subject != target:
                 return False
-            return n.event == "recovered" if event == "recovered" else is_page(n) and n.root_cause == cause
+            return n.event == "recovered" if event == "recovered" else n.is_page and n.root_cause == cause
 
         status = "ok" if event == "recovered" else event
         if not any(r.statuses.get(target) == status for r in completed if cycle <= r.number < until):

@@ -394,6 +394,11 @@ class Notice:
     root_cause: str
     transition_id: str
 
+    @property
+    def is_page(self) -> bool:
+        """Whether it pages someone: failing, open or drifting, not merely "cannot be checked"."""
+        return self.event in ("failing", "open", "drift", "changed") and self.root_cause != "check_error"
+
     @classmethod
     def from_envelope(cls, envelope: Mapping[str, Any]) -> Notice:
         body = json.loads(envelope["Message"])
