@@ -293,6 +293,23 @@ def test_a_read_that_outlasts_the_deadline_leaves_its_targets_not_checked_and_th
     assert "deadline" in (result.error or "")
 
 
+def test_an_issuer_cut_off_by_the_deadline_is_not_checked_not_drifting() -> None:
+    from datetime import UTC, datetime
+
+    inspector = StallingInspector()
+    try:
+        deadline = datetime.now(UTC) + timedelta(milliseconds=300)
+        report = cycle(
+            [eks_target("worker", "invoice-worker")], inspector=inspector, drift=DriftRules(expiry_days=30)
+        ).run(NOW, deadline=deadline)
+    finally:
+        inspector.release.set()
+    providers = {p.url: p for p in report.providers}
+    assert providers[EKS].status is Status.ERROR
+    assert [f.code for f in providers[EKS].findings] == ["check_error"]
+    assert "deadline" in json.dumps(providers[EKS].findings[0].evidence)
+
+
 class ExplodingInspector(FakeInspector):
     def inspect(self, issuer_url: str) -> IssuerInspection:
         raise TimeoutError("issuer did not answer")
