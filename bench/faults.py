@@ -40,7 +40,7 @@ from webid_canary.local.faults import (
 from webid_canary.local.pki import Pki
 
 RESULTS = Path(__file__).resolve().parent / "results" / "faults.json"
-CYCLE_SECONDS = 6.0
+CYCLE_SECONDS = 8.0
 HUGE_MUST_DENY = 1300
 ROUNDS = 7  # rounds over every AWS fault
 FAULTS_PER_CYCLE = 4
@@ -214,6 +214,7 @@ def figures(
         "transitions_observed": observed,
         "notices_lost": lost,
         "notices_delivered": len(delivered),
+        "malformed_notices": sum(1 for _, n in delivered if n.malformed),
         "duplicate_notices": sum(n - 1 for n in copies.values()),
         "flapping_notices": {"target": dict(flapping_target), "provider": dict(flapping_provider)},
         "huge_result_open_notices": len(

@@ -78,6 +78,7 @@ def test_faults_on_every_step_never_page_falsely_nor_lose_the_real_break(fleet: 
     assert breaks, "the real break was never notified"
     assert {n.root_cause for n in breaks} == {"trust_condition_mismatch"}
     assert len({n.transition_id for n in breaks}) == 1, "copies of one notice carry one transition id"
+    assert not [n for n in delivered if n.malformed], "every notice delivered is whole JSON with its transition id"
     hits = fleet.scanner.findings(log.text()) + [
         f for r in fleet.runs for e in r.envelopes for f in fleet.scanner.findings(e)
     ]

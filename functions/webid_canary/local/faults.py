@@ -393,6 +393,7 @@ class Notice:
     event: str
     root_cause: str
     transition_id: str
+    malformed: bool = False
 
     @property
     def is_page(self) -> bool:
@@ -401,12 +402,20 @@ class Notice:
 
     @classmethod
     def from_envelope(cls, envelope: Mapping[str, Any]) -> Notice:
-        body = json.loads(envelope["Message"])
+        """From what SNS delivered: the message attributes, and the body for a provider's URL. A body that is
+        not JSON (a notice mangled on its way) keeps its attributes and is marked `malformed`."""
+        attributes = {k: str(v.get("Value", "")) for k, v in (envelope.get("MessageAttributes") or {}).items()}
+        try:
+            body = json.loads(envelope["Message"])
+        except ValueError:
+            body = None
+        found = body if isinstance(body, dict) else {}
         return cls(
-            subject=str(body.get("target_id") or body.get("provider_url") or "?"),
-            event=str(body.get("event")),
-            root_cause=str(body.get("root_cause")),
-            transition_id=str(body.get("transition_id")),
+            subject=attributes.get("target_id") or str(found.get("provider_url") or found.get("target_id") or "?"),
+            event=attributes.get("event") or str(found.get("event")),
+            root_cause=attributes.get("root_cause") or str(found.get("root_cause")),
+            transition_id=attributes.get("transition_id") or str(found.get("transition_id")),
+            malformed=not isinstance(body, dict) or found.get("transition_id") != attributes.get("transition_id"),
         )
 
 
