@@ -340,8 +340,7 @@ class LogCapture(logging.Handler):
                 line += " " + json.dumps(extra, default=str)
         except Exception:  # a record that cannot be formatted is kept as what it holds
             line = repr(vars(record))
-        with self.lock or threading.Lock():
-            self.lines.append(line)
+        self.lines.append(line)  # logging holds the handler's lock around emit
 
     def __enter__(self) -> Self:
         root = logging.getLogger()
