@@ -42,7 +42,7 @@ from webid_canary.local.pki import Pki
 RESULTS = Path(__file__).resolve().parent / "results" / "faults.json"
 CYCLE_SECONDS = 8.0
 HUGE_MUST_DENY = 1300
-ROUNDS = 7  # rounds over every AWS fault
+ROUNDS = 9  # rounds over every AWS fault
 FAULTS_PER_CYCLE = 4
 STEP = timedelta(minutes=5)  # the schedule's period, as `now` advances from cycle to cycle
 # Issuer faults on the slow issuer (discovery, JWKS and its token endpoint), one every few cycles.
