@@ -267,12 +267,13 @@ class Cycle:
         only: Sequence[str] = (),
         baselines: Mapping[str, ProviderBaseline] | None = None,
         progress: Progress | None = None,
-        known_targets: Iterable[str] = (),
+        known_targets: Iterable[str] | None = None,
     ) -> CycleReport:
         """Check every enabled target (or only `only`) and every provider of the account.
 
-        When the Targets table cannot be read, the targets `known_targets` names (those of earlier cycles) that
-        the scan did not reach are reported as not checked, and the providers are still checked."""
+        With `known_targets` (the monitor's: those of earlier cycles), a Targets table that cannot be read leaves
+        the known targets the scan did not reach reported as not checked, and the providers still checked;
+        without, the table's error is raised (a person running a probe is told at once)."""
         started = self.clock()
         results: list[TargetResult] = []
         targets: list[Target] = []
@@ -287,6 +288,8 @@ class Cycle:
                 elif item.enabled or only:
                     targets.append(item)
         except AwsError as exc:
+            if known_targets is None:
+                raise
             log.error("Targets table unreadable; known targets are not checked this cycle", extra={"error": str(exc)})
             reason = f"not checked this cycle: the Targets table could not be read ({exc})"
             unread = sorted(set(known_targets) - scanned)
