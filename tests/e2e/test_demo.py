@@ -187,8 +187,8 @@ def test_the_whole_demo_logged_at_debug_shows_no_token_client_secret_or_credenti
     demo_run: subprocess.CompletedProcess[str], story: dict[str, Any]
 ) -> None:
     logs = demo_run.stderr
-    assert " DEBUG webid-canary" in logs, "the root logger was not at DEBUG: the scan would prove nothing"
-    assert "target checked" in logs
+    assert '"level":"DEBUG"' in logs, "the function did not log at DEBUG: the scan would prove nothing"
+    assert "debug: target checked" in logs
     if story["live_probe"]:
         assert "batch-job" in logs
     assert SecretScanner([CLIENT_SECRET]).findings(logs) == []
