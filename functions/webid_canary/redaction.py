@@ -56,8 +56,10 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"\b(Basic|Bearer)(\s+|%20|\+)[A-Za-z0-9._~+/=%-]{6,}", re.IGNORECASE), rf"\1\2{REDACTED}"),
     # XML elements: STS and Secrets Manager answers.
     (re.compile(rf"(<({_KEYS}|AccessKeyId)>)[^<]*"), rf"\1{REDACTED}"),
-    # Quoted values: JSON, Python reprs, JSON inside JSON.
-    (re.compile(rf"(\b(?:{_KEYS})\\?[\"']\s*[:=]\s*\\?[\"'])(?:[^\"'\\]|\\[^\"'])*"), rf"\1{REDACTED}"),
+    # Quoted values: JSON, Python reprs, JSON inside JSON (escaped once more in the SDK's dumps of bodies).
+    (re.compile(rf"(\b(?:{_KEYS})\\*[\"']\s*[:=]\s*\\*[\"'])(?:[^\"'\\]|\\+[^\"'\\])*"), rf"\1{REDACTED}"),
+    # The session token header the SDK signs and sends (canonical requests, header dicts, query strings).
+    (re.compile(r"(\bx-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\"\s,&}]+", re.IGNORECASE), rf"\1{REDACTED}"),
     (re.compile(rf"(\b(?:{_KEYS})\\?[\"']\s*:\s*)(?![\s\"'\\])[^,}}\s]+"), rf"\1{REDACTED}"),
     # Forms and query strings, plain or URL-encoded once more.
     (re.compile(rf"(\b(?:{_KEYS})(?:=|%3D))[^&\s\"'<>]+", re.IGNORECASE), rf"\1{REDACTED}"),

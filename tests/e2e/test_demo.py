@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from webid_canary.cli.demo import DEMO_CLIENT_SECRET
+from webid_canary.local.faults import SecretScanner
 from webid_canary.local.npm_provider import unavailable_reason
 
 pytestmark = pytest.mark.slow
@@ -19,14 +23,26 @@ CLI = Path(sys.executable).parent / "webid-canary"
 PROBLEM_EVENTS = {"failing", "open", "error", "drift", "changed"}
 
 
+# The live probe's client secret for this run, so that the logs can be searched for it.
+CLIENT_SECRET = "demo_client_secret-for-the-log-scan-4f1c9a7e"
+CREDENTIAL_VALUE = re.compile(r"(SecretAccessKey|SessionToken)\W{1,4}(?!<redacted>)[A-Za-z0-9/+=]{16,}")
+
+
 @pytest.fixture(scope="module")
-def story() -> dict[str, Any]:
-    args = [str(CLI), "demo", "--json"]
+def demo_run() -> subprocess.CompletedProcess[str]:
+    """One run of the whole demo, with the root logger at DEBUG on stderr (the story's JSON on stdout)."""
+    args = [str(CLI), "demo", "--json", "--debug-logs"]
     if unavailable_reason() is not None:
         args.append("--no-live-probe")
-    result = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    environment = {**os.environ, DEMO_CLIENT_SECRET: CLIENT_SECRET}
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
-    document: dict[str, Any] = json.loads(result.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def story(demo_run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(demo_run.stdout)
     return document
 
 
@@ -225,3 +241,15 @@ def test_a_real_workloads_refusal_is_announced_with_why_before_the_cycle_notices
     assert "system:serviceaccount:billing:invoice-worker" in note["text"]  # the logged subject
     assert "system:serviceaccount:billing-v2:invoice-worker" in note["text"]  # what the policy wants
     assert "CloudTrail" in note["text"]
+
+
+def test_the_whole_demo_logged_at_debug_shows_no_token_client_secret_or_credential(
+    demo_run: subprocess.CompletedProcess[str], story: dict[str, Any]
+) -> None:
+    logs = demo_run.stderr
+    assert '"level":"DEBUG"' in logs, "the function did not log at DEBUG: the scan would prove nothing"
+    assert "debug: target checked" in logs
+    if story["live_probe"]:
+        assert "batch-job" in logs
+    assert SecretScanner([CLIENT_SECRET]).findings(logs) == []
+    assert not CREDENTIAL_VALUE.search(logs)

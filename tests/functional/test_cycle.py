@@ -13,6 +13,7 @@ import pytest
 
 from webid_canary.app.cycle import NOT_IN_TIME, Cycle, Reader
 from webid_canary.app.drift import DriftRules
+from webid_canary.app.ports import AwsThrottledError
 from webid_canary.core.inspection import CertificateFacts, Fetch, HostFacts, IssuerInspection, KeyFacts
 from webid_canary.core.inspection import Role as HostRole
 from webid_canary.core.model import ProviderRecord, Token
@@ -292,6 +293,23 @@ def test_a_read_that_outlasts_the_deadline_leaves_its_targets_not_checked_and_th
     assert "deadline" in (result.error or "")
 
 
+def test_an_issuer_cut_off_by_the_deadline_is_not_checked_not_drifting() -> None:
+    from datetime import UTC, datetime
+
+    inspector = StallingInspector()
+    try:
+        deadline = datetime.now(UTC) + timedelta(milliseconds=300)
+        report = cycle(
+            [eks_target("worker", "invoice-worker")], inspector=inspector, drift=DriftRules(expiry_days=30)
+        ).run(NOW, deadline=deadline)
+    finally:
+        inspector.release.set()
+    providers = {p.url: p for p in report.providers}
+    assert providers[EKS].status is Status.ERROR
+    assert [f.code for f in providers[EKS].findings] == ["check_error"]
+    assert "deadline" in json.dumps(providers[EKS].findings[0].evidence)
+
+
 class ExplodingInspector(FakeInspector):
     def inspect(self, issuer_url: str, *, deadline: object = None) -> IssuerInspection:
         raise TimeoutError("issuer did not answer")
@@ -506,3 +524,26 @@ def test_each_provider_gets_one_log_line_with_its_certificate_days_left(caplog: 
     lines = {r.__dict__["provider"]: r.__dict__ for r in caplog.records if r.getMessage() == "provider checked"}
     assert set(lines) == {EKS, GITHUB}
     assert lines[EKS]["cert_days_left"] == 400
+
+
+class ThrottledTable(Table):
+    """Yields its first item, then the next page is throttled."""
+
+    def scan(self) -> Iterable[tuple[str, Target | TargetError]]:
+        yield str(self.items[0]["target_id"]), parse_target(self.items[0])
+        raise AwsThrottledError("Scan webid-canary-targets", "ThrottlingException")
+
+
+def test_an_unreadable_targets_table_leaves_the_known_targets_not_checked_and_the_providers_checked() -> None:
+    reader = Reader(FakeIam(ROLES, PROVIDERS), FakeInspector(), concurrency=4)  # type: ignore[arg-type]
+    items = [eks_target("worker", "invoice-worker"), eks_target("other", "invoice-worker")]
+    drift = DriftRules(expiry_days=30)
+    report = Cycle(ThrottledTable(items), reader, drift=drift, concurrency=4).run(  # type: ignore[arg-type]
+        NOW, known_targets=["worker", "other", "gone-before"]
+    )
+    results = {t.target_id: t for t in report.targets}
+    assert results["worker"].status is Status.OK
+    assert {results["other"].status, results["gone-before"].status} == {Status.ERROR}
+    assert "Targets table could not be read" in (results["other"].error or "")
+    assert "ThrottlingException" in (results["other"].error or "")
+    assert {p.url for p in report.providers} == {EKS, GITHUB}

@@ -41,3 +41,22 @@ def test_an_unreadable_state_table_still_checks_and_measures_the_cycle() -> None
     ((report, headroom),) = metrics.cycles
     assert report.count(report.targets[0].status) == 1
     assert headroom == 30.0
+
+
+class RecordingCycle:
+    def __init__(self) -> None:
+        self.deadlines: list[object] = []
+
+    def run(self, now: object, deadline: object = None, **_: object) -> CycleReport:
+        self.deadlines.append(deadline)
+        return CycleReport(started=NOW, finished=NOW, targets=(), providers=())
+
+
+def test_checks_stop_early_enough_for_the_report_to_be_out_by_the_deadline() -> None:
+    state, cycle = UnreadableState(), RecordingCycle()
+    reporter = Reporter(state, None, default_topic=None, reminder_after=timedelta(hours=24))
+    monitor = Monitor(cycle, reporter, state, metrics=Metrics(), clock=lambda: NOW)  # type: ignore[arg-type]
+    monitor.run(now=NOW, deadline=NOW + timedelta(seconds=30))
+    monitor.run(now=NOW, deadline=NOW + timedelta(minutes=10))
+    monitor.run(now=NOW)
+    assert cycle.deadlines == [NOW + timedelta(seconds=24), NOW + timedelta(minutes=10) - timedelta(seconds=10), None]

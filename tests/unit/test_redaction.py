@@ -36,6 +36,14 @@ LEAKS = [
     ),
     ("credentials in a repr", f"{{'SessionToken': '{SESSION}', 'Expiration': 1}}", SESSION),
     ("a temporary key id alone", "credentials ASIAIOSFODNN7EXAMPLE expire", "ASIAIOSFODNN7EXAMPLE"),
+    (
+        "a secret in the SDK's dump of a response body",
+        'Response body:\nb\'{"SecretString": "{\\\\"client_secret\\\\": \\\\"s3cr3t:with/odd+chars\\\\"}"}\'',
+        "s3cr3t",
+    ),
+    ("a session token in a canonical request", f"host:sts.amazonaws.com\nx-amz-security-token:{SESSION}\n", SESSION),
+    ("a session token header in a repr", f"{{'X-Amz-Security-Token': b'{SESSION}', 'Host': 'x'}}", SESSION),
+    ("a session token in a query string", f"?X-Amz-Security-Token={SESSION}&X-Amz-Date=1", SESSION),
 ]
 
 

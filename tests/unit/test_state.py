@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from webid_canary.core import limits
 from webid_canary.core.state import Event, Observation, StateRecord, Status, Subject, advance, fingerprint
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -132,3 +135,39 @@ def test_another_problem_after_a_recovery_is_announced_at_once() -> None:
 def test_the_same_problem_after_the_window_is_announced_at_once() -> None:
     events = run_damped([(0, Status.FAILING, "sub"), (5, Status.OK, None), (40, Status.FAILING, "sub")])
     assert events == [Event.FAILING, Event.RECOVERED, Event.FAILING]
+
+
+def test_a_notice_waiting_in_an_oversized_record_stays_a_valid_notice() -> None:
+    open_to = [{"sub": f"system:serviceaccount:payments:intruder-{n:05d}-{'x' * 240}"} for n in range(1500)]
+    body = {
+        "schema": "webid-canary/notification/v1",
+        "event": "open",
+        "target_id": "huge",
+        "transition_id": "abc123",
+        "open_to": open_to,
+        "text": "open " * 5000,
+    }
+    notice = {
+        "transition_id": "abc123",
+        "topic": "arn:aws:sns:us-east-1:123456789012:t",
+        "subject": "[webid-canary] OPEN: huge",
+        "default": json.dumps(body),
+        "email": "open " * 20000,
+        "attributes": {"event": "open", "transition_id": "abc123"},
+    }
+    step = advance(None, observe(Status.OPEN, "huge"), now=T0, reminder_after=REMIND)
+    record = replace(step.record, last_result={"root_cause": "trust_open", "open_to": open_to}, outbox=(notice,))
+
+    item = record.to_item()
+
+    assert limits.json_size(item) <= limits.DYNAMODB_ITEM_BYTES
+    (kept,) = StateRecord.from_item(item).outbox
+    sent = json.loads(kept["default"])
+    assert (sent["schema"], sent["event"], sent["target_id"], sent["transition_id"]) == (
+        "webid-canary/notification/v1",
+        "open",
+        "huge",
+        "abc123",
+    )
+    assert sent.get("trimmed") is True
+    assert kept["attributes"] == notice["attributes"]

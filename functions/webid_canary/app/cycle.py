@@ -275,18 +275,34 @@ class Cycle:
         only: Sequence[str] = (),
         baselines: Mapping[str, ProviderBaseline] | None = None,
         progress: Progress | None = None,
+        known_targets: Iterable[str] | None = None,
     ) -> CycleReport:
-        """Check every enabled target (or only `only`) and every provider of the account."""
+        """Check every enabled target (or only `only`) and every provider of the account.
+
+        With `known_targets` (the monitor's: those of earlier cycles), a Targets table that cannot be read leaves
+        the known targets the scan did not reach reported as not checked, and the providers still checked;
+        without, the table's error is raised (a person running a probe is told at once)."""
         started = self.clock()
         results: list[TargetResult] = []
         targets: list[Target] = []
-        for target_id, item in self.targets.scan():
-            if only and target_id not in only:
-                continue
-            if isinstance(item, TargetError):
-                results.append(TargetResult(target_id, Status.ERROR, error=f"configuration: {item}"))
-            elif item.enabled or only:
-                targets.append(item)
+        scanned: set[str] = set()
+        try:
+            for target_id, item in self.targets.scan():
+                scanned.add(target_id)
+                if only and target_id not in only:
+                    continue
+                if isinstance(item, TargetError):
+                    results.append(TargetResult(target_id, Status.ERROR, error=f"configuration: {item}"))
+                elif item.enabled or only:
+                    targets.append(item)
+        except AwsError as exc:
+            if known_targets is None:
+                raise
+            log.error("Targets table unreadable; known targets are not checked this cycle", extra={"error": str(exc)})
+            reason = f"not checked this cycle: the Targets table could not be read ({exc})"
+            unread = sorted(set(known_targets) - scanned)
+            results += [TargetResult(t, Status.ERROR, error=reason) for t in unread if not only or t in only]
+            scanned |= set(unread)
         missing = sorted(set(only) - {t.target_id for t in targets} - {r.target_id for r in results})
         notes = tuple(f"{target_id}: not registered" for target_id in missing)
 

@@ -82,6 +82,17 @@ def assess(
     results: dict[str, ProviderResult] = {}
     for url, record in sorted(reads.providers.items()):
         issuer = f"https://{url}"
+        if issuer not in reads.inspections and issuer in reads.failures:
+            # Not inspected this cycle (the deadline came first, or the inspection broke): the provider was not
+            # checked, which says nothing of the issuer; an issuer that answered with a failure is judged below.
+            results[url] = ProviderResult(
+                url=url,
+                arn=record.arn,
+                status=Status.ERROR,
+                findings=(check_error(url, reads.failures[issuer]),),
+                baseline=baselines.get(url),
+            )
+            continue
         inspection = reads.inspections.get(issuer) or failed_inspection(
             issuer, now, Failure.INVALID, reads.failures.get(issuer, "the issuer was not inspected")
         )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 from webid_canary.app.cycle import Cycle
 from webid_canary.app.ports import AwsError, MetricsPort, StatePort
@@ -16,6 +16,11 @@ from webid_canary.core.report import CycleReport
 from webid_canary.core.state import StateRecord, Subject, state_key
 
 log = logging.getLogger("webid-canary.monitor")
+
+# What the report keeps of the time a cycle has: a fifth, at most 10 s. Checks stop that much before the deadline,
+# so that state, notices and metrics are out by it, not after it.
+REPORT_SHARE: Final = 0.2
+REPORT_RESERVE_MAX: Final = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,13 @@ class Monitor:
         self.metrics = metrics
         self.clock = clock
 
+    def checks_deadline(self, deadline: datetime | None) -> datetime | None:
+        """When checking must stop for the report to be out by `deadline` (REPORT_SHARE of the time left)."""
+        if deadline is None:
+            return None
+        left = max(deadline - self.clock(), timedelta(0))
+        return deadline - min(REPORT_RESERVE_MAX, left * REPORT_SHARE)
+
     def run(self, *, now: datetime, deadline: datetime | None = None) -> CycleResult:
         """Check, then report. Without the State table the cycle still runs and its metrics still go out (the
         alarms stay sighted); only the notices wait, since changes cannot be told without the previous state."""
@@ -73,7 +85,11 @@ class Monitor:
         except AwsError as exc:
             log.error("State table unreadable; checking without notices this cycle", extra={"error": str(exc)})
             previous = None
-        report = self.cycle.run(now, deadline, baselines=baselines_of(previous or {}))
+        targets = state_key(Subject.TARGET, "")
+        known = [key.removeprefix(targets) for key in previous or {} if key.startswith(targets)]
+        report = self.cycle.run(
+            now, self.checks_deadline(deadline), baselines=baselines_of(previous or {}), known_targets=known
+        )
         if previous is None:
             outcome = Outcome(state_errors=["*"])
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import Any
@@ -12,7 +13,10 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.status import Status
 
+from webid_canary import redaction
 from webid_canary.cli.output import print_json
+
+DEMO_CLIENT_SECRET = "WEBID_CANARY_DEMO_CLIENT_SECRET"  # noqa: S105 - the name of a variable
 
 STYLE = {"ok": "green", "failing": "bold red", "open": "bold magenta", "error": "yellow", "drift": "bold yellow"}
 
@@ -21,10 +25,16 @@ STYLE = {"ok": "green", "failing": "bold red", "open": "bold magenta", "error": 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document of the whole story instead.")
 @click.option("--no-live-probe", is_flag=True, help="Leave out the npm OpenID provider (no Node needed).")
 @click.option("--no-rehearsal", is_flag=True, help="Create the stack's resources directly instead of `cdk deploy`.")
-def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool) -> None:
+@click.option("--debug-logs", is_flag=True, help="Log everything at DEBUG to stderr (redacted, as the shells log).")
+# The live probe's client secret, random unless set (a test then knows what to look for in the logs).
+@click.option("--client-secret", envvar=DEMO_CLIENT_SECRET, hidden=True, default=None)
+def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool, debug_logs: bool, client_secret: str | None) -> None:
     """Break and repair a small fleet, one cycle at a time, through the real Lambda handler."""
     from webid_canary.local.demo import DemoError, run_demo
     from webid_canary.local.npm_provider import unavailable_reason
+
+    if debug_logs:
+        debug_to_stderr()
 
     console = Console(stderr=as_json, highlight=False)
     with_npm = not no_live_probe
@@ -63,6 +73,8 @@ def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool) -> None:
             with_npm=with_npm,
             rehearsal=not no_rehearsal,
             progress=step,
+            debug_logs=debug_logs,
+            client_secret=client_secret or None,
         )
     except DemoError as exc:
         stop_spinner()
@@ -76,6 +88,16 @@ def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool) -> None:
         f"\n[bold]{len(story['cycles'])} cycles in {time.monotonic() - started:.0f} s.[/] "
         "Each break was reported once with its root cause; each repair brought a recovery notice."
     )
+
+
+def debug_to_stderr() -> None:
+    """The root logger at DEBUG, to stderr, through the redaction filter (the SDK's loggers stay at WARNING)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    redaction.install(handler)
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
 
 
 def render_cycle(console: Console, cycle: dict[str, Any], shown: dict[str, bool]) -> None:

@@ -80,3 +80,29 @@ def check_json_depth(text: str, max_depth: int = MAX_JSON_DEPTH) -> None:
             depth -= 1
         elif found == '"':
             return  # an unterminated string: not JSON, which the parser says
+
+
+def fit_json_text(text: str, budget: int, *, keep: tuple[str, ...] = ()) -> str:
+    """A JSON object kept as text (a notice's body) within `budget` bytes once embedded in more JSON, shortened
+    as a value so that it stays valid JSON; the `keep` keys stay whole (what a reader deduplicates on)."""
+    if json_size(text) <= budget:
+        return text
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return json.dumps({TRIMMED: True})
+    # Embedded, its quotes are escaped: half the budget leaves room for that.
+    shrunk = fit(value, budget // 2)
+    for key in keep:
+        if key in value:
+            shrunk.setdefault(key, value[key])
+    return json.dumps(shrunk, separators=(",", ":"), default=str)
+
+
+def shorten(text: str, budget: int) -> str:
+    """Plain text within about `budget` bytes, marked when shortened."""
+    if json_size(text) <= budget:
+        return text
+    return text[: max(budget // 2, 64)] + "\n... (shortened)"

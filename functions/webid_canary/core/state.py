@@ -128,7 +128,7 @@ class StateRecord:
             if "baseline" in parts:
                 parts["baseline"] = limits.fit(parts["baseline"], share)
             if "outbox" in parts:
-                parts["outbox"] = [limits.fit(m, share // len(parts["outbox"])) for m in parts["outbox"]]
+                parts["outbox"] = [_fit_notice(m, share // len(parts["outbox"])) for m in parts["outbox"]]
         for name, value in parts.items():
             item[name] = json.dumps(value, sort_keys=True, default=str)
         return item
@@ -241,6 +241,22 @@ def fingerprint(*parts: object) -> str:
     """A short stable digest of what makes a problem this problem (cause, key, values, findings)."""
     blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# What a notice's reader needs whole: the schema, what happened to whom, and the id to deduplicate on.
+NOTICE_KEYS: Final = ("schema", "event", "severity", "target_id", "provider_url", "root_cause", "transition_id")
+
+
+def _fit_notice(entry: Mapping[str, Any], budget: int) -> dict[str, Any]:
+    """An outbox entry within `budget`, still a notice: its JSON body shortened as JSON, its e-mail text as text."""
+    fitted = dict(entry)
+    if limits.json_size(fitted) <= budget:
+        return fitted
+    if isinstance(fitted.get("default"), str):
+        fitted["default"] = limits.fit_json_text(fitted["default"], budget // 2, keep=NOTICE_KEYS)
+    if isinstance(fitted.get("email"), str):
+        fitted["email"] = limits.shorten(fitted["email"], budget // 4)
+    return fitted
 
 
 def _iso(moment: datetime) -> str:

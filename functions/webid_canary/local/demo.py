@@ -359,11 +359,17 @@ def start_issuers(stack: contextlib.ExitStack, pki: Pki) -> tuple[LocalIssuer, L
     return eks, github
 
 
-def build_world(stack: contextlib.ExitStack, workdir: Path, with_npm: bool, rehearsal: bool = True) -> World:
+def build_world(
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    with_npm: bool,
+    rehearsal: bool = True,
+    client_secret: str | None = None,
+) -> World:
     pki, server, seed = start_local_aws(stack, workdir)
     deployed = deploy(server, seed, rehearsal)
     eks, github = start_issuers(stack, pki)
-    npm = stack.enter_context(NpmOpenIdProvider(pki)) if with_npm else None
+    npm = stack.enter_context(NpmOpenIdProvider(pki, client_secret=client_secret)) if with_npm else None
     world = World(
         server,
         seed,
@@ -436,7 +442,7 @@ def synth_template() -> dict[str, Any]:
 # ----- running the handler as Lambda would --------------------------------------------------------------------
 
 
-def function_environment(world: World) -> dict[str, str]:
+def function_environment(world: World, log_level: str = "ERROR") -> dict[str, str]:
     """The deployed function's environment, plus what only the local environment sets: the endpoint, fake
     credentials, loopback issuers allowed and the local CA."""
     return {
@@ -450,7 +456,7 @@ def function_environment(world: World) -> dict[str, str]:
         names.ENV_CONCURRENCY: "8",
         "POWERTOOLS_TRACE_DISABLED": "true",
         # The function's own log lines would go to CloudWatch Logs; the demo shows what the monitor reports.
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "POWERTOOLS_LOG_LEVEL": log_level,
         "POWERTOOLS_SERVICE_NAME": names.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": names.METRIC_NAMESPACE,
     }
@@ -495,8 +501,13 @@ def run_demo(
     with_npm: bool | None = None,
     rehearsal: bool = True,
     progress: Callable[[str], None] = lambda _: None,
+    debug_logs: bool = False,
+    client_secret: str | None = None,
 ) -> dict[str, Any]:
-    """Tell the story; `emit` receives each cycle as it completes. Returns the whole story as one document."""
+    """Tell the story; `emit` receives each cycle as it completes. Returns the whole story as one document.
+
+    `debug_logs`: the function logs at DEBUG too (the caller sets up the root logger); `client_secret`: the live
+    probe's client secret instead of a random one."""
     if with_npm is None:
         with_npm = unavailable_reason() is None
     cycles: list[dict[str, Any]] = []
@@ -506,10 +517,10 @@ def run_demo(
             if rehearsal
             else "creating the stack's resources in the local AWS and starting the issuers"
         )
-        world = build_world(stack, Path(tmp), with_npm, rehearsal)
+        world = build_world(stack, Path(tmp), with_npm, rehearsal, client_secret)
         board = AlarmBoard(alarms_from_template(world.template))
         progress(f"stack {world.deployed}; {len(board.alarms)} alarms from its template; targets registered")
-        with environment(function_environment(world)):
+        with environment(function_environment(world, "DEBUG" if debug_logs else "ERROR")):
             from webid_canary import handler
 
             for powertools_handler in logging.getLogger(names.SERVICE_NAME).handlers:

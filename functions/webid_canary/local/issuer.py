@@ -53,7 +53,7 @@ class Mode:
     discovery_issuer: str | None = None
     omit_kid: bool = False
     key_alg: str = "RS256"
-    delay: float = 0.0
+    delay: float = 0.0  # seconds before every answer (discovery, JWKS and the token endpoint)
     drip: float = 0.0  # seconds between the bytes of every answer (status line, headers, body)
     broken: Endpoint | None = None
     failure: Failure | None = None
@@ -119,6 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """OAuth 2.0 client credentials (Basic or form): a token whose `sub` is the client id."""
         issuer = self.server.issuer
+        if issuer.mode.delay:
+            time.sleep(issuer.mode.delay)  # a stalled token endpoint
         length = min(int(self.headers.get("Content-Length") or 0), 65536)
         form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
         client_id, secret = form.get("client_id"), form.get("client_secret")

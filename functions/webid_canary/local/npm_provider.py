@@ -69,11 +69,12 @@ class NpmOpenIdProvider(Running):
         scope: str = DEFAULT_SCOPE,
         token_seconds: int = 300,
         start_timeout: float = START_TIMEOUT,
+        client_secret: str | None = None,
     ) -> None:
         self.pki = pki
         self.root = root or repository_root()
         self.client_id = client_id
-        self.client_secret = secrets.token_urlsafe(32)
+        self.client_secret = client_secret or secrets.token_urlsafe(32)
         self.audience = audience
         self.resource = resource
         self.scope = scope
