@@ -216,8 +216,12 @@ def test_events_go_to_the_default_bus_only(default_synth: Synthesis) -> None:
     statements = [s for s in policy_statements(default_synth) if "events:PutEvents" in str(s["Action"])]
     assert len(statements) == 1
     assert "event-bus/default" in json.dumps(statements[0]["Resource"])
-    functions = [r for r in default_synth.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert [f["Properties"]["Environment"]["Variables"].get(names.ENV_EVENT_BUS) for f in functions] == ["default"]
+    (monitor,) = [
+        r
+        for r in default_synth.template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == "webid_canary.handler.lambda_handler"
+    ]
+    assert monitor["Properties"]["Environment"]["Variables"][names.ENV_EVENT_BUS] == "default"
 
 
 def test_cognito_tokens_and_security_hub_only_when_context_enables_them(full_synth: Synthesis) -> None:
@@ -225,8 +229,11 @@ def test_cognito_tokens_and_security_hub_only_when_context_enables_them(full_syn
     assert extra == {"cognito-identity:GetOpenIdTokenForDeveloperIdentity", "securityhub:BatchImportFindings"}
     (findings,) = [s for s in policy_statements(full_synth) if s["Action"] == "securityhub:BatchImportFindings"]
     assert ":product/" in json.dumps(findings["Resource"]) and findings["Resource"] != "*"
-    functions = [r for r in full_synth.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    (variables,) = [f["Properties"]["Environment"]["Variables"] for f in functions]
+    (variables,) = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in full_synth.template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == "webid_canary.handler.lambda_handler"
+    ]
     assert names.ENV_SECURITY_HUB_PRODUCT_ARN in variables
 
 
