@@ -31,6 +31,8 @@ CONTRACT_KEYS = {
     "actual",
     "actual_from",
     "unknown_keys",
+    "unchecked",
+    "missing",
     "hints",
     "explanation",
     "remedy",
@@ -153,7 +155,7 @@ def test_pieces_in_separate_files_with_a_raw_token(tmp_path: Path) -> None:
     assert token not in result.output
 
 
-def test_pieces_with_claims_and_no_provider_is_provider_not_found(tmp_path: Path) -> None:
+def test_pieces_with_claims_and_no_provider_say_the_provider_was_not_given(tmp_path: Path) -> None:
     args = [
         "--trust-policy", _write(tmp_path, "tp.json", GITHUB_DENY["trust_policy"]),
         "--claims", _write(tmp_path, "c.json", GITHUB_DENY["token_claims"]),
@@ -161,8 +163,10 @@ def test_pieces_with_claims_and_no_provider_is_provider_not_found(tmp_path: Path
         "--json",
     ]  # fmt: skip
     result = CliRunner().invoke(explain, args)
-    assert result.exit_code == 1
-    assert json.loads(result.stdout)["root_cause"] == "provider_not_found"
+    assert result.exit_code == 3  # the answer rests on an input that was not given
+    document = json.loads(result.stdout)
+    assert document["root_cause"] == "provider_not_found"
+    assert "oidc_provider" in document["missing"]
 
 
 @pytest.mark.parametrize(
@@ -290,3 +294,67 @@ def test_a_malformed_role_arn_is_refused_before_any_aws_call(tmp_path: Path) -> 
     )
     assert result.returncode == 2
     assert result.stderr == "error: role_arn: not an IAM role ARN: 'notanarn'\n"
+
+
+GITHUB = "token.actions.githubusercontent.com"
+GITHUB_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": f"arn:aws:iam::210987654321:oidc-provider/{GITHUB}"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{GITHUB}:aud": "sts.amazonaws.com",
+                    f"{GITHUB}:sub": "repo:acme/app:ref:refs/heads/main",
+                }
+            },
+        }
+    ],
+}
+GITHUB_CLAIMS = {
+    "iss": f"https://{GITHUB}",
+    "aud": "sts.amazonaws.com",
+    "sub": "repo:acme/app:ref:refs/heads/main",
+    "exp": 4102444800,
+    "iat": 1700000000,
+}
+GITHUB_PROVIDER = {"url": GITHUB, "client_ids": ["sts.amazonaws.com"], "thumbprints": ["a" * 40]}
+
+
+def test_an_allow_that_rests_on_checks_not_made_says_so_in_its_first_line_and_its_json(tmp_path: Path) -> None:
+    args = [
+        "--trust-policy",
+        _write(tmp_path, "p.json", GITHUB_POLICY),
+        "--claims",
+        _write(tmp_path, "c.json", GITHUB_CLAIMS),
+        "--provider",
+        _write(tmp_path, "pr.json", GITHUB_PROVIDER),
+        "--role-arn",
+        "arn:aws:iam::210987654321:role/deploy",
+    ]
+    text = CliRunner().invoke(explain, args)
+    assert text.exit_code == 0, text.output
+    first = text.stdout.splitlines()[0]
+    assert first.startswith("ALLOW") and "not checked" in first and "signature" in first
+    document = json.loads(CliRunner().invoke(explain, [*args, "--json"]).stdout)
+    assert {"keys", "signature"} <= set(document["unchecked"])
+    assert document["missing"] == []
+
+
+def test_what_the_command_line_left_out_is_named_as_missing_not_invented(tmp_path: Path) -> None:
+    args = [
+        "--trust-policy",
+        _write(tmp_path, "p.json", GITHUB_POLICY),
+        "--claims",
+        _write(tmp_path, "c.json", GITHUB_CLAIMS),
+    ]
+    result = CliRunner().invoke(explain, [*args, "--json"])
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    assert document["missing"] == ["role_arn", "oidc_provider"]
+    assert "NOT-GIVEN" not in result.stdout and "unnamed" not in result.stdout and "123456789012" not in result.stdout
+    text = CliRunner().invoke(explain, args).stdout
+    assert "missing --role-arn not given" in text and "missing --provider not given" in text
+    assert "NOT-GIVEN" not in text

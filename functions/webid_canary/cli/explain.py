@@ -151,7 +151,7 @@ def _load_case(options: Mapping[str, Any]) -> Case:
     else:
         fail("token_claims", "missing: give --claims FILE or --token FILE")
     provider = parse_provider(_json_file(options["provider"], "oidc_provider")) if options["provider"] else None
-    role_arn = options["role_arn"] or f"arn:aws:iam::{_account_from(policy_doc)}:role/unnamed"
+    role_arn = options["role_arn"] or f"arn:aws:iam::{_account_from(policy_doc)}:{UNNAMED_ROLE}"
     return build_case(
         role_arn=role_arn,
         trust_policy=policy_doc,
@@ -164,6 +164,33 @@ def _load_case(options: Mapping[str, Any]) -> Case:
         role_max_session_duration=options["max_duration"],
         caller=parse_caller(caller or None),
     )
+
+
+# The role ARN and the IAM provider decide the answer; when a command line leaves them out they are named as
+# missing, not made up (the engine needs some role ARN: it gets one marked as a placeholder).
+UNNAMED_ROLE = "role/NOT-GIVEN"
+MISSING_WORDS: Mapping[str, str] = {
+    "role_arn": "--role-arn not given: the role's account was taken from the trust policy's provider ARN",
+    "oidc_provider": "--provider not given: the engine saw no IAM OIDC provider for the token's issuer",
+}
+# Root causes that only say the provider was not given, when it was not.
+PROVIDER_CAUSES = frozenset({"provider_not_found"})
+
+
+def _missing(options: Mapping[str, Any], role_arn: str) -> list[str]:
+    if options["case_file"] or options["token_file"]:
+        return []
+    found = ["role_arn"] if role_arn.endswith(UNNAMED_ROLE) else []
+    return found + ([] if options["provider"] else ["oidc_provider"])
+
+
+def _unnamed[T](value: T, role_arn: str) -> T:
+    """Text or JSON with the placeholder role ARN said as what it is: the role, not a made-up name."""
+    if not role_arn.endswith(UNNAMED_ROLE):
+        return value
+    if isinstance(value, str):
+        return value.replace(role_arn, "the role (no --role-arn given)")  # type: ignore[return-value]
+    return json.loads(json.dumps(value).replace(role_arn, "the role (no --role-arn given)"))  # type: ignore[no-any-return]
 
 
 def _inputs(command: Callable[..., None]) -> Callable[..., None]:
@@ -259,12 +286,19 @@ def explain(trace: bool, as_json: bool, **options: Any) -> None:
     """
 
     def run() -> int:
-        verdict = explain_case(_load_case(options))
+        case = _load_case(options)
+        verdict = explain_case(case)
+        missing = _missing(options, case.role_arn)
+        # A denial that only says what was not given (no IAM provider, when none was given) is no answer.
+        undecided = "oidc_provider" in missing and verdict.root_cause in PROVIDER_CAUSES
         if as_json:
-            click.echo(json.dumps(verdict.to_json(), indent=2))
+            document = {**verdict.to_json(), "missing": missing}
+            click.echo(json.dumps(_unnamed(document, case.role_arn), indent=2))
         else:
-            _echo_lines(verdict_lines(verdict, trace=trace), _verdict_style)
-        if verdict.indeterminate:
+            lines = [_unnamed(line, case.role_arn) for line in verdict_lines(verdict, trace=trace)]
+            lines += [f"missing {MISSING_WORDS[name]}" for name in missing]
+            _echo_lines(lines, _verdict_style)
+        if verdict.indeterminate or undecided:
             return EXIT_INDETERMINATE
         return 0 if verdict.allowed else 1
 

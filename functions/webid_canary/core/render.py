@@ -44,7 +44,10 @@ def _negated(operator: str) -> bool:
 
 def verdict_lines(verdict: Verdict, *, trace: bool = False) -> list[str]:
     """A short account of one verdict: outcome, cause, failing key with values, why, fix, hints."""
-    if verdict.allowed:
+    if verdict.allowed and verdict.unchecked:
+        checks = ", ".join(verdict.unchecked)
+        lines = [f"ALLOW  if what was not checked holds: {checks} not checked", f"why    {verdict.explanation}"]
+    elif verdict.allowed:
         lines = [f"ALLOW  {verdict.explanation}"]
     elif verdict.indeterminate:
         facts = "the caller's facts" if all(caller_fact_of(k) for k in verdict.unknown_keys) else "the values of"

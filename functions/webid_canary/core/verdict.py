@@ -10,6 +10,9 @@ from types import MappingProxyType
 from .catalogue import Entry, Kind, entry
 from .catalogue.explain import STS_ANSWERS
 
+# Checks that need facts about the live identity provider or the whole token, and say so in the trace when absent.
+UNCHECKABLE = ("keys", "thumbprint", "signature", "expiry")
+
 ALLOW = "allow"
 DENY = "deny"
 INDETERMINATE = "indeterminate"
@@ -105,6 +108,13 @@ class Verdict:
     def indeterminate(self) -> bool:
         return self.outcome == INDETERMINATE
 
+    @property
+    def unchecked(self) -> tuple[str, ...]:
+        """The checks the engine could not make for lack of facts (keys, thumbprint, signature, expiry): an allow
+        holds only if they would pass. Read from the trace, where each says `NAME: not checked (...)`."""
+        found = (line.split(":", 1)[0] for line in self.trace if ": not checked" in line)
+        return tuple(dict.fromkeys(name for name in found if name in UNCHECKABLE))
+
     def to_json(self) -> dict[str, object]:
         return {
             "schema": SCHEMA,
@@ -118,6 +128,7 @@ class Verdict:
             "actual": list(self.actual),
             "actual_from": self.actual_from,
             "unknown_keys": list(self.unknown_keys),
+            "unchecked": list(self.unchecked),
             "hints": list(self.hints),
             "explanation": self.explanation,
             "remedy": self.remedy,
