@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Final
 
 import click
@@ -43,3 +44,15 @@ def print_block(out: Console, renderable: Any) -> None:
     with out.capture() as captured:
         out.print(renderable)
     click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()), file=out.file)
+
+
+@contextmanager
+def working(text: str) -> Iterator[None]:
+    """A spinner with what is being done, on stderr when it is a terminal, while a step that can take seconds
+    runs (reading a table, listing every role of an account); nothing when piped."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(text):
+        yield

@@ -27,7 +27,7 @@ from webid_canary.cli.errors import (
     botocore_failure,
 )
 from webid_canary.cli.options import table_name, targets_table_option
-from webid_canary.cli.output import fitted_console, print_block, print_json
+from webid_canary.cli.output import fitted_console, print_block, print_json, working
 from webid_canary.core.catalogue import Severity
 from webid_canary.core.targets import (
     DEFAULT_SEVERITY,
@@ -294,7 +294,7 @@ def _sub(target: Target) -> str:
 def list_targets(as_json: bool, targets_table: str | None) -> None:
     """List every registered target; an item that does not validate is shown with its field and reason."""
     table = _open_table(targets_table)
-    with aws_errors():
+    with aws_errors(), working(f"reading {table.table_name}"):
         rows = sorted(table.scan(), key=lambda row: row[0])
     if as_json:
         print_json(
@@ -443,8 +443,10 @@ def discover(do_register: bool, as_json: bool, severity: str, owner: str | None,
     registered: dict[str, Target | TargetError] = {}
     with aws_errors():
         if table is not None:
-            registered = dict(table.scan())
-        roles = list(IamReader(_client("iam")).list_roles())
+            with working(f"reading {table.table_name}"):
+                registered = dict(table.scan())
+        with working("listing the account's roles (ListRoles, 1,000 a call)"):
+            roles = list(IamReader(_client("iam")).list_roles())
     covered = {(t.role_arn, t.issuer): target_id for target_id, t in registered.items() if isinstance(t, Target)}
     found = discover_targets(roles, severity=Severity(severity), owner=owner, taken_ids=registered)
     status: dict[str, str] = {}
