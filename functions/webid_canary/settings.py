@@ -23,7 +23,7 @@ class Settings:
     allow_private_issuers: bool = False
     ca_file: str | None = None
     cert_expiry_days: int = 30
-    flap_minutes: float = 30.0
+    flap_minutes: float = 10.0
     # The EventBridge bus every notice also goes to; None: none.
     event_bus: str | None = None
     # Security Hub's product ARN for the account's own findings; None: findings are not imported.
@@ -42,7 +42,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allow_private_issuers=_flag(source, names.ENV_ALLOW_PRIVATE_ISSUERS),
         ca_file=source.get(names.ENV_CA_FILE) or None,
         cert_expiry_days=int(_number(source, names.ENV_CERT_EXPIRY_DAYS, 30, minimum=1, maximum=365)),
-        flap_minutes=_number(source, names.ENV_FLAP_MINUTES, 30.0, minimum=0, maximum=24 * 60),
+        flap_minutes=_number(source, names.ENV_FLAP_MINUTES, 10.0, minimum=0, maximum=24 * 60),
         event_bus=source.get(names.ENV_EVENT_BUS, "").strip() or None,
         security_hub_product_arn=source.get(names.ENV_SECURITY_HUB_PRODUCT_ARN, "").strip() or None,
     )
