@@ -40,6 +40,19 @@ ENV_FLAP_MINUTES: Final = "WEBID_CANARY_FLAP_MINUTES"
 ENV_EVENT_BUS: Final = "WEBID_CANARY_EVENT_BUS"
 ENV_SECURITY_HUB_PRODUCT_ARN: Final = "WEBID_CANARY_SECURITY_HUB_PRODUCT_ARN"
 
+# Organization mode (infra/organization.py builds it; the step handlers read these).
+ENV_PLAN_BUCKET: Final = "WEBID_CANARY_PLAN_BUCKET"
+ENV_READER_ROLE_NAME: Final = "WEBID_CANARY_READER_ROLE_NAME"
+ENV_SHARD_MAX_TARGETS: Final = "WEBID_CANARY_SHARD_MAX_TARGETS"
+ENV_SHARD_MAX_ACCOUNTS: Final = "WEBID_CANARY_SHARD_MAX_ACCOUNTS"
+ENV_ACCOUNT_METRICS: Final = "WEBID_CANARY_ACCOUNT_METRICS"
+# The reader role every member account gets (StackSet), trusted only by the shard function's role.
+READER_ROLE_NAME: Final = "webid-canary-reader"
+SHARD_MAX_TARGETS: Final = 2000
+SHARD_MAX_ACCOUNTS: Final = 10
+METRIC_SHARDS_FAILED: Final = "ShardsFailed"
+DIMENSION_ACCOUNT: Final = "Account"
+
 # DynamoDB key names.
 TARGETS_KEY: Final = "target_id"
 STATE_PK: Final = "pk"
