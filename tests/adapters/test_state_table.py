@@ -45,3 +45,16 @@ def test_many_records_come_back_from_a_paginated_scan(aws: LocalAws, seed: Seede
         item = StateRecord(f"target#t-{n:02d}", Status.OK, T0, None, None, big, None, 1)
         assert table.put(item, expected_version=None)
     assert len(table.load_all()) == 40
+
+
+def test_a_keyed_read_returns_only_those_records_across_batches(aws: LocalAws, seed: Seeder) -> None:
+    _, state_table = seed.tables()
+    table = StateTable(aws.client("dynamodb"), state_table)
+    for n in range(130):
+        assert table.put(
+            StateRecord(f"target#t-{n:03d}", Status.OK, T0, None, None, {}, None, 1), expected_version=None
+        )
+    wanted = [f"target#t-{n:03d}" for n in range(0, 130, 2)] + ["target#never-stored"]
+    found = table.load(wanted)
+    assert sorted(found) == sorted(wanted[:-1]), "absent keys are left out, present ones all come back"
+    assert table.load([]) == {}

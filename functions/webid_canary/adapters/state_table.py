@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -12,6 +13,14 @@ from webid_canary.core.state import StateRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+# BatchGetItem: "A single operation can retrieve up to 16 MB of data, which can contain as many as 100 items", and
+# keys it could not read within that come back in UnprocessedKeys, to be asked again:
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+BATCH_GET_KEYS: Final = 100
+# Rounds of UnprocessedKeys asked again before the read counts as failed (botocore retries each call as well).
+BATCH_GET_ROUNDS: Final = 5
 
 
 class StateTable:
@@ -30,6 +39,35 @@ class StateTable:
                     records[record.key] = record
         except (ClientError, BotoCoreError) as exc:
             failure = translate(f"Scan {self._table}", exc)
+            raise failure.as_kind(StateStoreError) from exc
+        return records
+
+    def load(self, keys: Iterable[str]) -> dict[str, StateRecord]:
+        """The records of these keys only (absent keys are simply not in the answer), 100 keys a call, consistent."""
+        wanted = list(dict.fromkeys(keys))
+        records: dict[str, StateRecord] = {}
+        try:
+            for start in range(0, len(wanted), BATCH_GET_KEYS):
+                request: dict[str, Any] = {
+                    self._table: {
+                        "Keys": [{"pk": {"S": key}} for key in wanted[start : start + BATCH_GET_KEYS]],
+                        "ConsistentRead": True,
+                    }
+                }
+                for _ in range(BATCH_GET_ROUNDS):
+                    answer = self._client.batch_get_item(RequestItems=request)
+                    for raw in answer.get("Responses", {}).get(self._table, []):
+                        record = StateRecord.from_item({key: _plain(value) for key, value in raw.items()})
+                        records[record.key] = record
+                    request = dict(answer.get("UnprocessedKeys") or {})
+                    if not request:
+                        break
+                else:
+                    raise StateStoreError(
+                        f"BatchGetItem {self._table}", "UnprocessedKeys", "keys left unread after retries"
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            failure = translate(f"BatchGetItem {self._table}", exc)
             raise failure.as_kind(StateStoreError) from exc
         return records
 

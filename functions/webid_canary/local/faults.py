@@ -244,6 +244,9 @@ class _KilledState:
     def load_all(self) -> dict[str, StateRecord]:
         return self._state.load_all()
 
+    def load(self, keys: Iterable[str]) -> dict[str, StateRecord]:
+        return self._state.load(keys)
+
     def put(self, record: StateRecord, *, expected_version: int | None) -> bool:
         self._killer.step(record.key)
         return self._state.put(record, expected_version=expected_version)
