@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,6 +29,15 @@ class Settings:
     event_bus: str | None = None
     # Security Hub's product ARN for the account's own findings; None: findings are not imported.
     security_hub_product_arn: str | None = None
+    # Organization mode (the step handlers): the plan bucket (None: not in organization mode), the reader role,
+    # the shard sizes, the accounts that get their own metrics, IAM calls a second per account, the lease.
+    plan_bucket: str | None = None
+    reader_role_name: str = names.READER_ROLE_NAME
+    shard_max_targets: int = names.SHARD_MAX_TARGETS
+    shard_max_accounts: int = names.SHARD_MAX_ACCOUNTS
+    account_metrics: frozenset[str] = frozenset()
+    iam_rate_per_second: float = 15.0
+    lease_seconds: int = 900
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -45,7 +55,42 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         flap_minutes=_number(source, names.ENV_FLAP_MINUTES, 10.0, minimum=0, maximum=24 * 60),
         event_bus=source.get(names.ENV_EVENT_BUS, "").strip() or None,
         security_hub_product_arn=source.get(names.ENV_SECURITY_HUB_PRODUCT_ARN, "").strip() or None,
+        plan_bucket=source.get(names.ENV_PLAN_BUCKET, "").strip() or None,
+        reader_role_name=_role_name(source, names.ENV_READER_ROLE_NAME),
+        shard_max_targets=int(
+            _number(source, names.ENV_SHARD_MAX_TARGETS, names.SHARD_MAX_TARGETS, minimum=1, maximum=100_000)
+        ),
+        shard_max_accounts=int(
+            _number(source, names.ENV_SHARD_MAX_ACCOUNTS, names.SHARD_MAX_ACCOUNTS, minimum=1, maximum=1000)
+        ),
+        account_metrics=_accounts(source, names.ENV_ACCOUNT_METRICS),
+        iam_rate_per_second=_number(source, names.ENV_IAM_RATE, 15.0, minimum=0.1, maximum=1000),
+        lease_seconds=int(_number(source, names.ENV_LEASE_SECONDS, 900, minimum=60, maximum=24 * 3600)),
     )
+
+
+# IAM role names: 1-64 characters of letters, digits and +=,.@_- :
+# https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def _role_name(env: Mapping[str, str], key: str) -> str:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return names.READER_ROLE_NAME
+    if not ROLE_NAME.fullmatch(raw):
+        raise SettingsError(f"{key}: {raw!r} is not an IAM role name (1-64 of letters, digits and +=,.@_-)")
+    return raw
+
+
+def _accounts(env: Mapping[str, str], key: str) -> frozenset[str]:
+    """A comma-separated list of 12-digit account ids."""
+    found = [part.strip() for part in env.get(key, "").split(",") if part.strip()]
+    for account in found:
+        if not ACCOUNT_ID.fullmatch(account):
+            raise SettingsError(f"{key}: {account!r} is not a 12-digit account id")
+    return frozenset(found)
 
 
 def _required(env: Mapping[str, str], key: str) -> str:

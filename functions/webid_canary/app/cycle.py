@@ -22,6 +22,7 @@ from webid_canary.core.inspection import IssuerInspection
 from webid_canary.core.lint import LintFinding, lint
 from webid_canary.core.model import IdpFacts, ProviderRecord
 from webid_canary.core.policy import parse_trust_policy
+from webid_canary.core.rcp import ResourceControlPolicy
 from webid_canary.core.report import CycleReport, ProviderResult, TargetResult
 from webid_canary.core.state import Status
 from webid_canary.core.targets import Target, TargetError
@@ -57,6 +58,8 @@ class AccountReads:
     provider_failures: dict[str, str] = field(default_factory=dict)
     # The AWS errors behind account-level failures ("roles", "providers"), for a shell that must name the cause.
     errors: dict[str, AwsError] = field(default_factory=dict)
+    # The resource control policies on the account's path (organization mode, where Organizations answers).
+    rcps: tuple[ResourceControlPolicy, ...] = ()
 
     def trusts(self) -> dict[str, tuple[str, ...]] | None:
         """Role ARN -> the OIDC provider ARNs its trust policy names; None when the roles were not listed."""
@@ -80,6 +83,7 @@ class AccountReads:
             provider=self.providers.get(target.issuer.removeprefix("https://")),
             idp=inspection.idp_facts() if inspection is not None else IdpFacts(),
             lint=self.lint_by_role.get(target.role_arn, ()),
+            rcps=self.rcps,
         )
 
 
@@ -114,11 +118,13 @@ class Reader:
         *,
         concurrency: int = 16,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rcps: tuple[ResourceControlPolicy, ...] = (),
     ) -> None:
         self.iam = iam
         self.inspector = inspector
         self.concurrency = concurrency
         self.clock = clock
+        self.rcps = rcps
 
     def read(
         self,
@@ -131,7 +137,7 @@ class Reader:
         progress: Callable[[str], None] | None = None,
     ) -> AccountReads:
         """Every role (listed), the providers (or only one URL's), and each issuer of targets and providers."""
-        reads = AccountReads(now=now)
+        reads = AccountReads(now=now, rcps=self.rcps)
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="read")
         try:
             self._read(pool, reads, sorted(set(role_arns)), set(issuers), deadline, only_provider, progress)

@@ -7,8 +7,8 @@ as they are; they are re-exported here so that a port's whole contract reads fro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from webid_canary.core.state import StateRecord
 from webid_canary.core.targets import Target, TargetError, TokenSource
 
 __all__ = [
+    "AccountIamPort",
     "AwsAccessError",
     "AwsError",
     "AwsMissingError",
@@ -27,12 +28,17 @@ __all__ = [
     "BusEvent",
     "EventsPort",
     "FindingsPort",
+    "FleetCounts",
+    "FleetMetricsPort",
     "IamPort",
     "InspectorPort",
     "IssuerInspection",
     "Message",
     "MetricsPort",
     "NotifierPort",
+    "OrganizationPort",
+    "PlanStoreError",
+    "PlanStorePort",
     "ProberPort",
     "ProviderRecord",
     "PublishError",
@@ -177,3 +183,64 @@ class FindingsPort(Protocol):
 
 class MetricsPort(Protocol):
     def publish_cycle(self, report: CycleReport, *, deadline_headroom_seconds: float | None) -> None: ...
+
+
+# ----- organization mode (app/organization.py)
+
+
+class PlanStoreError(AwsError):
+    """The plan store (S3) could not be read or written, or a document in it is not what a step wrote."""
+
+
+class PlanStorePort(Protocol):
+    """JSON documents of a cycle's plan, by key (S3 in AWS)."""
+
+    def get_json(self, key: str) -> Any | None:
+        """The document, or None when there is none at `key`."""
+        ...
+
+    def put_json(self, key: str, document: Any) -> None: ...
+
+
+class OrganizationPort(Protocol):
+    """What AWS Organizations tells: the active accounts, and the RCPs on an account's path.
+
+    Both raise AwsAccessError when the caller may not ask (not the management account or a delegated
+    administrator) and AwsMissingError when there is no organization."""
+
+    def list_active_accounts(self) -> list[str]: ...
+
+    def resource_control_policies(
+        self, account_ids: Sequence[str], *, deadline: datetime | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """By account: DescribePolicy's answers (`{"Policy": {"PolicySummary", "Content"}}`) of the RCPs attached
+        to the account, its OUs and the root; accounts not reached by `deadline` are left out."""
+        ...
+
+
+class AccountIamPort(Protocol):
+    """The IAM port of one account of the organization (its reader role, or the monitor's own credentials);
+    raises AwsError when the account cannot be read (the role is missing or refuses)."""
+
+    def iam_for(self, account_id: str) -> IamPort: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FleetCounts:
+    """An organization cycle's fleet figures, published once by the report step."""
+
+    targets: int
+    failing: int
+    in_error: int
+    open: int
+    drifting: int
+    duration_seconds: float
+    shards_failed: int
+    completed: bool
+    # Per account (only the accounts asked for): {account: {status: count}}.
+    by_account: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+
+class FleetMetricsPort(Protocol):
+    def publish_fleet(self, counts: FleetCounts) -> None: ...
+    def publish_alarmed_targets(self, report: CycleReport) -> None: ...

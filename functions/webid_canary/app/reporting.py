@@ -87,6 +87,12 @@ def _delivery(entry: Mapping[str, Any], observation: Observation) -> Delivery:
     )
 
 
+def provider_subject(url: str, account: str | None = None) -> str:
+    """A provider's subject id in the State table: its URL, qualified by its account in organization mode (two
+    accounts' providers for one issuer are two subjects); the one-account mode's keys stay the bare URL."""
+    return url if account is None else f"{account}/{url}"
+
+
 def transition_id(key: str, before: StateRecord | None, event: Event, problem: str | None) -> str:
     """The same for every attempt at one transition: the subject, the version it left, the event, the problem."""
     return fingerprint(key, before.version if before else 0, event.value, problem)
@@ -116,14 +122,26 @@ class Reporter:
         self.on_delivery = on_delivery
         self.concurrency = concurrency
 
-    def report(self, cycle: CycleReport, *, now: datetime, previous: dict[str, StateRecord] | None = None) -> Outcome:
-        """Advance every subject's state and deliver its notices; one subject's failure never stops the others."""
+    def report(
+        self,
+        cycle: CycleReport,
+        *,
+        now: datetime,
+        previous: dict[str, StateRecord] | None = None,
+        account: str | None = None,
+    ) -> Outcome:
+        """Advance every subject's state and deliver its notices; one subject's failure never stops the others.
+
+        `account`: the account the cycle's providers belong to (organization mode), see `provider_subject`."""
         previous = self.state.load_all() if previous is None else previous
         outcome = Outcome()
         observations = [
             (Observation(Subject.TARGET, t.target_id, t.status, t.fingerprint(), t.to_state_json()), t)
             for t in cycle.targets
-        ] + [(Observation(Subject.PROVIDER, p.url, p.status, p.fingerprint(), p.to_json()), p) for p in cycle.providers]
+        ] + [
+            (Observation(Subject.PROVIDER, provider_subject(p.url, account), p.status, p.fingerprint(), p.to_json()), p)
+            for p in cycle.providers
+        ]
         # Each subject's record and notice are independent of the others': write and publish them side by side.
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="report") as pool:
             pending = [pool.submit(self._apply_safely, o, r, previous, now, outcome) for o, r in observations]

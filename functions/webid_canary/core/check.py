@@ -17,6 +17,7 @@ from webid_canary.core.explain import explain
 from webid_canary.core.lint import LintFinding
 from webid_canary.core.model import IdpFacts, ProviderRecord, RoleRecord, Token
 from webid_canary.core.neighbours import neighbours
+from webid_canary.core.rcp import ResourceControlPolicy
 from webid_canary.core.report import LiveResult, NegativeProbe, TargetResult, worst
 from webid_canary.core.state import Status
 from webid_canary.core.sts import ROLE_MAX_SESSION_DEFAULT, transient
@@ -48,6 +49,8 @@ class Reads:
     provider: ProviderRecord | None = None
     idp: IdpFacts = NO_IDP_FACTS
     lint: tuple[LintFinding, ...] = ()
+    # The RCPs on the role's account's path in the organization (read where Organizations answers), else none.
+    rcps: tuple[ResourceControlPolicy, ...] = ()
 
 
 def synthetic_claims(target: Target, now: datetime, claims: Mapping[str, object] | None = None) -> dict[str, object]:
@@ -86,6 +89,7 @@ def predict(
         idp=reads.idp,
         role_exists=reads.role is not None,
         caller=target.caller or NO_CALLER_FACTS,
+        resource_control_policies=reads.rcps,
     )
     return explain(case)
 

@@ -50,6 +50,15 @@ class CertificateFacts:
             "thumbprint": self.thumbprint,
         }
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CertificateFacts:
+        return cls(
+            subject=str(raw["subject"]),
+            issuer=str(raw["issuer"]),
+            not_after=datetime.fromisoformat(str(raw["not_after"])),
+            thumbprint=str(raw["thumbprint"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class HostFacts:
@@ -86,6 +95,29 @@ class HostFacts:
             "not_after": not_after.isoformat() if not_after else None,
         }
 
+    def to_record(self) -> dict[str, Any]:
+        """Every fact of the host (the drift contract's object plus the chain and how it verified)."""
+        return {
+            **self.to_json(),
+            "verified_by_ca_file": self.verified_by_ca_file,
+            "tls_version": self.tls_version,
+            "error": self.error,
+            "chain": [c.to_json() for c in self.chain],
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> HostFacts:
+        """The host from `to_record` (the thumbprint and expiry follow from the chain)."""
+        return cls(
+            host=str(raw["host"]),
+            role=Role(raw["role"]),
+            chain=tuple(CertificateFacts.from_json(c) for c in raw.get("chain") or ()),
+            trusted_root_ca=_optional_bool(raw.get("trusted_root_ca")),
+            verified_by_ca_file=_optional_bool(raw.get("verified_by_ca_file")),
+            tls_version=_optional_text(raw.get("tls_version")),
+            error=_optional_text(raw.get("error")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
@@ -103,6 +135,24 @@ class Fetch:
 
     def evidence(self) -> dict[str, Any]:
         return {"url": self.url, "failure": self.failure, "error": self.error, "status": self.status}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.evidence(),
+            "failure": None if self.failure is None else self.failure.value,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Fetch:
+        status, seconds, failure = raw.get("status"), raw.get("seconds"), raw.get("failure")
+        return cls(
+            url=str(raw["url"]),
+            status=None if status is None else int(status),
+            seconds=None if seconds is None else float(seconds),
+            failure=None if failure is None else Failure(failure),
+            error=_optional_text(raw.get("error")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +172,9 @@ class KeyFacts:
             return value if isinstance(value, str) and value else None
 
         return cls(kid=text("kid"), kty=text("kty"), alg=text("alg"), use=text("use"), crv=text("crv"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kid": self.kid, "kty": self.kty, "alg": self.alg, "use": self.use, "crv": self.crv}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,32 +229,44 @@ class IssuerInspection:
         )
 
     def to_json(self) -> dict[str, Any]:
-        def fetch(f: Fetch | None) -> dict[str, Any] | None:
-            return None if f is None else {**f.evidence(), "seconds": f.seconds}
-
+        """Everything seen, as JSON; `from_json` gives the same inspection back."""
         return {
             "url": self.url,
             "inspected_at": self.inspected_at.isoformat(),
-            "discovery": fetch(self.discovery),
+            "discovery": self.discovery.to_json(),
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
-            "jwks": fetch(self.jwks),
-            "keys": [{"kid": k.kid, "kty": k.kty, "alg": k.alg, "use": k.use} for k in self.keys],
-            "hosts": [
-                {
-                    **h.to_json(),
-                    "verified_by_ca_file": h.verified_by_ca_file,
-                    "tls_version": h.tls_version,
-                    "error": h.error,
-                    "chain": [c.to_json() for c in h.chain],
-                }
-                for h in self.hosts
-            ],
+            "jwks": None if self.jwks is None else self.jwks.to_json(),
+            "keys": [k.to_json() for k in self.keys],
+            "hosts": [h.to_record() for h in self.hosts],
             "seconds": round(self.seconds, 3),
         }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> IssuerInspection:
+        """The inspection `to_json` wrote; raises ValueError (or KeyError) for a document it did not write."""
+        jwks = raw.get("jwks")
+        return cls(
+            url=str(raw["url"]),
+            inspected_at=datetime.fromisoformat(str(raw["inspected_at"])),
+            discovery=Fetch.from_json(raw["discovery"]),
+            issuer=_optional_text(raw.get("issuer")),
+            jwks_uri=_optional_text(raw.get("jwks_uri")),
+            jwks=None if jwks is None else Fetch.from_json(jwks),
+            keys=tuple(KeyFacts.parse(k) for k in raw.get("keys") or ()),
+            hosts=tuple(HostFacts.from_json(h) for h in raw.get("hosts") or ()),
+        )
 
 
 def failed_inspection(issuer_url: str, now: datetime, failure: Failure, reason: str) -> IssuerInspection:
     """An inspection that got nowhere: drift reports it as discovery_unreachable, explain as keys unreachable."""
     discovery = Fetch(url=issuer_url.rstrip("/") + "/.well-known/openid-configuration", failure=failure, error=reason)
     return IssuerInspection(url=issuer_url, inspected_at=now, discovery=discovery)
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_bool(value: object) -> bool | None:
+    return None if value is None else bool(value)
