@@ -37,15 +37,13 @@ SESSION_NAME_MAX: Final = 64
 SESSION_NAME_UNSAFE: Final = re.compile(r"[^\w+=,.@-]")
 
 
-def _organizations[T](operation: str, request: Callable[[], T]) -> T:
+def _organizations[T](operation: str, request: Callable[[], T]) -> T | None:
     try:
-        answer = call(operation, request)
+        return call(operation, request)
     except AwsError as exc:
         if exc.code == NOT_IN_USE:
             raise exc.as_kind(AwsMissingError) from exc
         raise
-    assert answer is not None
-    return answer
 
 
 def _pages(client: Any, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -92,8 +90,8 @@ class OrganizationReader:
                 for policy_id in attached[node]:
                     if policy_id not in described:
                         describe = functools.partial(self._client.describe_policy, PolicyId=policy_id)
-                        answer = _organizations("DescribePolicy", describe)
-                        described[policy_id] = {"Policy": answer["Policy"]}
+                        answer = _organizations("DescribePolicy", describe) or {}
+                        described[policy_id] = {"Policy": answer.get("Policy", {})}
                     policies.append(described[policy_id])
             found[account] = policies
         return found
