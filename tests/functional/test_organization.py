@@ -3,7 +3,9 @@ handlers called in this process, a small organization in moto's Organizations wi
 
 The organization: the monitor's (management) account and three member accounts, each with the local issuer as
 its OIDC provider, a reader role and a few targets; the third member has no reader role (AssumeRole refused), and
-one target of the first member has a `sub` its role does not trust.
+one target of the first member has a `sub` its role does not trust, and a resource control policy on the members'
+OU refuses web identity for one role of the second member (Organizations answers: the monitor is the management
+account).
 """
 
 from __future__ import annotations
@@ -120,6 +122,28 @@ def organization(aws: LocalAws, seed: Seeder, local_issuer: LocalIssuer) -> Orga
         account = status["AccountId"]
         orgs.move_account(AccountId=account, SourceParentId=root, DestinationParentId=unit)
         members.append(account)
+    # An RCP on the OU that refuses web identity for one role of the second member, whatever its trust says.
+    orgs.enable_policy_type(RootId=root, PolicyType="RESOURCE_CONTROL_POLICY")
+    denied = f"arn:aws:iam::{members[1]}:role/deploy-0"
+    rcp = orgs.create_policy(
+        Name="no-web-identity-for-deploy-0",
+        Description="",
+        Type="RESOURCE_CONTROL_POLICY",
+        Content=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Resource": denied,
+                    }
+                ],
+            }
+        ),
+    )["Policy"]["PolicySummary"]["Id"]
+    orgs.attach_policy(PolicyId=rcp, TargetId=unit)
     targets_table, state_table = seed.tables()
     aws.client("s3").create_bucket(Bucket=BUCKET)
     items: list[dict[str, Any]] = []
@@ -189,11 +213,14 @@ def test_one_cycle_checks_every_account_of_the_organization(
     assert execution.status == "SUCCEEDED", execution
     assert execution.output["heartbeat"] is True, execution.output
     assert execution.output["shards_failed"] == 0
-    member, _, broken = organization.members
+    member, guarded, broken = organization.members
     for account in organization.accounts:
         for n in range(2):
             result = organization.result(f"{account}-deploy-{n}")
-            if account == broken:
+            if (account, n) == (guarded, 0):
+                assert result["status"] == "failing"
+                assert result["root_cause"] == "rcp_deny", result
+            elif account == broken:
                 assert result["status"] == "error"
                 assert broken in result["error"] and "AccessDenied" in result["error"], result
             elif (account, n) == (member, 1):
@@ -211,7 +238,7 @@ def test_one_cycle_checks_every_account_of_the_organization(
     assert metric_values(report, names.METRIC_CYCLE_COMPLETED) == [1]
     assert metric_values(report, names.METRIC_SHARDS_FAILED) == [0]
     assert metric_values(report, names.METRIC_TARGETS_PROBED) == [8]
-    assert metric_values(report, names.METRIC_TARGETS_FAILING) == [1]
+    assert metric_values(report, names.METRIC_TARGETS_FAILING) == [2]
     assert metric_values(report, names.METRIC_TARGETS_IN_ERROR) == [2]
     per_account = [p for p in parse_emf(report) if p.dimensions.get(names.DIMENSION_ACCOUNT)]
     assert {p.dimensions[names.DIMENSION_ACCOUNT] for p in per_account} == {member}

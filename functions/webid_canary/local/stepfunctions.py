@@ -70,6 +70,7 @@ class Invocation:
     answer: Any = None
     error: str | None = None  # the traceback of what the handler raised
     stdout: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ def _invoke_in_process(self: LambdaFunction, body: str, request_headers: Any, re
         context.function_name = str(self.function_name)
         context.invoked_function_arn = str(self.function_arn)
         out = io.StringIO()
+        began = time.monotonic()
         try:
             with _environment(dict(self.environment_vars or {})), contextlib.redirect_stdout(out):
                 record.answer = _resolve(str(self.handler))(event, context)
@@ -135,6 +137,7 @@ def _invoke_in_process(self: LambdaFunction, body: str, request_headers: Any, re
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)})
         record.stdout = out.getvalue().splitlines()
+        record.seconds = time.monotonic() - began
     machine.invocations.append(record)
     return payload.encode()
 
