@@ -678,21 +678,23 @@ class ReportStep:
         failure = execution.get("failure")
         summaries = execution.get("shards")
         answered: list[Mapping[str, Any]] = []
-        crashed: list[tuple[str, str]] = []
+        crashed: list[tuple[str, str, int]] = []
         if isinstance(summaries, list):
             for summary in summaries:
                 if summary.get("ok"):
                     answered.append(summary)
                 else:
-                    crashed.append((str(summary.get("shard")), str(summary.get("error") or "no answer")))
+                    error = str(summary.get("error") or "no answer")
+                    crashed.append((str(summary.get("shard")), error, int(summary.get("targets") or 0)))
         elif planned:
             # The accounts map failed as a whole: no shard answered.
             why = _failure_text(failure)
             for entry in self.store.get_json(str(planned.get("shards_key") or shards_key(cycle_id))) or []:
-                crashed.append((str(entry.get("shard")), why))
+                crashed.append((str(entry.get("shard")), why, int(entry.get("targets") or 0)))
         in_error = 0
-        for shard, error in crashed:
-            in_error += self._not_checked(cycle_id, shard, error, now)
+        for shard, error, planned_targets in crashed:
+            reported = self._not_checked(cycle_id, shard, error, now)
+            in_error += reported if reported is not None else planned_targets
         by_status: Counter[str] = Counter()
         by_account: dict[str, Counter[str]] = {}
         for summary in answered:
@@ -716,7 +718,7 @@ class ReportStep:
             self.metrics.publish_fleet(counts)
         if failure is not None:
             log.error("the cycle did not run every step", extra={"cycle": cycle_id, "failure": _failure_text(failure)})
-        released = self.lease.release(cycle_id, self.clock())
+        released = self.lease.release(cycle_id, now)
         return {
             "cycle_id": cycle_id,
             "shards": len(answered) + len(crashed),
@@ -726,12 +728,17 @@ class ReportStep:
             "lease_released": released,
         }
 
-    def _not_checked(self, cycle_id: str, shard: str, error: str, now: datetime) -> int:
-        """The targets of a shard that crashed, reported as `error` through the Reporter; how many."""
-        document = self.store.get_json(shard_key(cycle_id, shard))
+    def _not_checked(self, cycle_id: str, shard: str, error: str, now: datetime) -> int | None:
+        """The targets of a shard that crashed, reported as `error` through the Reporter; how many (None: the
+        shard's items could not be read, so only the count the plan gave is known)."""
+        try:
+            document = self.store.get_json(shard_key(cycle_id, shard))
+        except AwsError as exc:
+            log.error("crashed shard's items unreadable", extra={"shard": shard, "error": str(exc)})
+            return None
         if not isinstance(document, Mapping):
             log.error("crashed shard not in the plan", extra={"cycle": cycle_id, "shard": shard})
-            return 0
+            return None
         reason = f"not checked this cycle: shard {shard} failed: {error}"
         results = [
             failed(item, reason) if isinstance(item, Target) else TargetResult(target_id, Status.ERROR, error=reason)
