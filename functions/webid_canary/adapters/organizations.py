@@ -46,11 +46,16 @@ def _organizations[T](operation: str, request: Callable[[], T]) -> T | None:
         raise
 
 
+def _api_name(operation: str) -> str:
+    """`list_parents` -> `ListParents`, as AWS names the operation."""
+    return "".join(word.capitalize() for word in operation.split("_"))
+
+
 def _pages(client: Any, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
     pages = iter(client.get_paginator(operation).paginate(**kwargs))
     found: list[dict[str, Any]] = []
     while True:
-        page = _organizations(operation, lambda: next(pages, None))
+        page = _organizations(_api_name(operation), lambda: next(pages, None))
         if page is None:
             return found
         found.append(page)
