@@ -22,7 +22,7 @@ from webid_canary.app.organization import (
     plan_shards,
     shard_key,
 )
-from webid_canary.app.ports import AwsAccessError, FleetCounts, Message
+from webid_canary.app.ports import AwsAccessError, FleetCounts, Message, StateStoreError
 from webid_canary.app.reporting import Reporter
 from webid_canary.core.inspection import Failure, Fetch, IssuerInspection, failed_inspection
 from webid_canary.core.report import CycleReport
@@ -384,3 +384,21 @@ def test_the_heartbeat_goes_out_when_every_shard_answered() -> None:
 
     assert summary["heartbeat"] is True
     assert metrics.fleet[0].completed and metrics.fleet[0].by_account == {}
+
+
+class UnreadableState(MemoryState):
+    def load(self, keys: Iterable[str]) -> dict[str, StateRecord]:
+        raise StateStoreError("BatchGetItem state", "ProvisionedThroughputExceededException", "throttled")
+
+
+def test_a_report_without_the_state_table_still_publishes_the_cycles_metrics() -> None:
+    step, store, _ = planner([item("aaa-0", "111111111111")])
+    planned = step.plan("cycle-1", NOW.isoformat(), now=NOW)
+    state, metrics = UnreadableState(), Metrics()
+    report = ReportStep(store, state, reporter(state, Inbox()), Lease(state), metrics=metrics)
+    crashed = {"shard": "0000", "ok": False, "targets": 1, "error": "Lambda.Unknown"}
+
+    summary = report.run("cycle-1", NOW, {"planned": {"result": planned}, "shards": [crashed]}, now=NOW)
+
+    assert summary["lease_released"] is False  # it expires by itself
+    assert metrics.fleet[0].in_error == 1 and metrics.fleet[0].shards_failed == 1

@@ -689,7 +689,7 @@ class ReportStep:
         elif planned:
             # The accounts map failed as a whole: no shard answered.
             why = _failure_text(failure)
-            for entry in self.store.get_json(str(planned.get("shards_key") or shards_key(cycle_id))) or []:
+            for entry in self._planned_shards(cycle_id, planned):
                 crashed.append((str(entry.get("shard")), why, int(entry.get("targets") or 0)))
         in_error = 0
         for shard, error, planned_targets in crashed:
@@ -718,7 +718,12 @@ class ReportStep:
             self.metrics.publish_fleet(counts)
         if failure is not None:
             log.error("the cycle did not run every step", extra={"cycle": cycle_id, "failure": _failure_text(failure)})
-        released = self.lease.release(cycle_id, now)
+        try:
+            released = self.lease.release(cycle_id, now)
+        except AwsError as exc:
+            # Not released: it expires by itself (the lease's time), and the next cycle takes it then.
+            log.error("lease not released; it expires by itself", extra={"cycle": cycle_id, "error": str(exc)})
+            released = False
         return {
             "cycle_id": cycle_id,
             "shards": len(answered) + len(crashed),
@@ -727,6 +732,14 @@ class ReportStep:
             "heartbeat": completed,
             "lease_released": released,
         }
+
+    def _planned_shards(self, cycle_id: str, planned: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        try:
+            entries = self.store.get_json(str(planned.get("shards_key") or shards_key(cycle_id)))
+        except AwsError as exc:
+            log.error("the plan's shard list is unreadable", extra={"cycle": cycle_id, "error": str(exc)})
+            return []
+        return [e for e in entries if isinstance(e, Mapping)] if isinstance(entries, list) else []
 
     def _not_checked(self, cycle_id: str, shard: str, error: str, now: datetime) -> int | None:
         """The targets of a shard that crashed, reported as `error` through the Reporter; how many (None: the
