@@ -20,11 +20,14 @@ Payloads (JSON objects; every step's handler is in webid_canary.handler):
             out: {"issuer", "ok": bool, "error": str|null}   (the inspection itself is written to S3)
 - shard     in:  {"cycle_id", "started", "bucket", "shard"} (one item of the shards list: {"shard", "accounts",
                   "key", "targets"}; `key` is the S3 object with the shard's target items)
-            out: {"shard", "ok": bool, "accounts", "targets", "by_status": {status: n}, "providers",
+            out: {"shard", "ok": bool, "accounts", "targets", "by_status": {status: n},
+                  "by_account": {account: {status: n}}, "failed_accounts": {account: reason}, "providers",
                   "drifting", "notifications", "error": str|null, "seconds"}
+                  (an account that could not be read is in failed_accounts and its targets are `error`: the shard
+                  still answers ok; ok is false only from ShardFailed, when the shard's function itself failed)
 - report    in:  {"cycle_id", "started", "state": <the execution's state: "planned", "shards" and "failure"
                   when present>}
-            out: {"cycle_id", "shards", "shards_failed", "targets", "heartbeat": bool}
+            out: {"cycle_id", "shards", "shards_failed", "targets", "heartbeat": bool, "lease_released": bool}
 """
 
 from __future__ import annotations
