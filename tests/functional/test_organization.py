@@ -170,17 +170,26 @@ def organization(aws: LocalAws, seed: Seeder, local_issuer: LocalIssuer) -> Orga
 
 
 @pytest.fixture
-def machine(organization: Organization, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStateMachine]:
+def shard_accounts() -> int:
+    """Accounts a shard (a test overrides it to make several shards)."""
+    return names.SHARD_MAX_ACCOUNTS
+
+
+@pytest.fixture
+def machine(
+    organization: Organization, monkeypatch: pytest.MonkeyPatch, shard_accounts: int
+) -> Iterator[LocalStateMachine]:
     # The definition the stack deploys (DefinitionString), placeholders filled with the moto functions' ARNs.
     definition = orchestration.definition_string()
-    for key, value in organization.environment().items():
+    environment = organization.environment() | {names.ENV_SHARD_MAX_ACCOUNTS: str(shard_accounts)}
+    for key, value in environment.items():
         monkeypatch.setenv(key, value)
     wiring.organization.cache_clear()
     with LocalStateMachine(
         organization.aws.client,
         definition,
         orchestration.HANDLERS,
-        environment=organization.environment(),
+        environment=environment,
         substitute=orchestration.substitute,
     ) as running:
         yield running
@@ -273,3 +282,34 @@ def test_a_cycle_started_while_another_holds_the_lease_stops_at_once(
     assert execution.output["planned"]["result"]["skipped"] is True
     assert [i.function for i in machine.invocations] == ["webid-canary-plan"]
     assert organization.state().load([state_key(Subject.TARGET, f"{DEFAULT_ACCOUNT}-deploy-0")]) == {}
+
+
+@pytest.mark.parametrize("shard_accounts", [2])
+def test_a_shard_whose_function_fails_is_reported_and_the_cycle_sends_no_heartbeat(
+    organization: Organization, machine: LocalStateMachine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webid_canary.app.organization import ShardStep
+
+    original = ShardStep.run
+
+    def crashing(self: ShardStep, cycle_id: str, shard: Any, **kwargs: Any) -> Any:
+        if shard["shard"] == "0001":
+            raise RuntimeError("out of memory")
+        return original(self, cycle_id, shard, **kwargs)
+
+    monkeypatch.setattr(ShardStep, "run", crashing)
+
+    execution = machine.run()
+
+    assert execution.status == "SUCCEEDED", execution
+    assert (execution.output["shards"], execution.output["shards_failed"]) == (2, 1)
+    assert execution.output["heartbeat"] is False
+    # Accounts in id order, two a shard: the second shard holds the two highest account ids.
+    lost = sorted(organization.accounts)[2:]
+    for account in lost:
+        result = organization.result(f"{account}-deploy-0")
+        assert result["status"] == "error"
+        assert result["error"].startswith("not checked this cycle: shard 0001 failed: RuntimeError"), result
+    report = machine.emf_lines("report")
+    assert metric_values(report, names.METRIC_SHARDS_FAILED) == [1]
+    assert metric_values(report, names.METRIC_CYCLE_COMPLETED) == []

@@ -24,7 +24,16 @@ from webid_canary.app.organization import (
 )
 from webid_canary.app.ports import AwsAccessError, FleetCounts, Message, StateStoreError
 from webid_canary.app.reporting import Reporter
-from webid_canary.core.inspection import Failure, Fetch, IssuerInspection, failed_inspection
+from webid_canary.core.inspection import (
+    CertificateFacts,
+    Failure,
+    Fetch,
+    HostFacts,
+    IssuerInspection,
+    KeyFacts,
+    Role,
+    failed_inspection,
+)
 from webid_canary.core.report import CycleReport
 from webid_canary.core.state import StateRecord, Subject, state_key
 from webid_canary.core.targets import Target, TargetError, parse_target
@@ -298,6 +307,21 @@ def test_an_inspection_survives_its_json_round_trip() -> None:
         issuer=EKS,
         jwks_uri=EKS + "/keys",
         jwks=Fetch(url=EKS + "/keys", status=503, seconds=0.1, failure=Failure.STATUS, error="HTTP 503"),
+        keys=(KeyFacts(kid="k1", kty="EC", alg="ES256", use="sig", crv="P-256"), KeyFacts(kid=None, kty="RSA")),
+        hosts=(
+            HostFacts(
+                host="oidc.eks.eu-west-1.amazonaws.com",
+                role=Role.ISSUER,
+                chain=(
+                    CertificateFacts("CN=leaf", "CN=ca", NOW + timedelta(days=30), "aa" * 20),
+                    CertificateFacts("CN=ca", "CN=root", NOW + timedelta(days=900), "bb" * 20),
+                ),
+                trusted_root_ca=True,
+                verified_by_ca_file=None,
+                tls_version="TLSv1.3",
+            ),
+            HostFacts(host="keys.example:8443", role=Role.JWKS, error="connection reset"),
+        ),
     )
 
     assert IssuerInspection.from_json(inspection.to_json()) == inspection
