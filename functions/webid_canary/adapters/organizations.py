@@ -143,13 +143,18 @@ class ReaderRoles:
         self._sts: Any = None
         self._lock = threading.Lock()
 
+    def _new_client(self, service: str, **kwargs: Any) -> Any:
+        # A boto3 session is not safe to make clients from in several threads at once (accounts run side by side).
+        with self._lock:
+            return self._client(service, **kwargs)
+
     def role_arn(self, account_id: str) -> str:
         return f"arn:aws:iam::{account_id}:role/{self.role_name}"
 
     def iam_for(self, account_id: str) -> IamReader:
         limit = RateLimit(self.rate_per_second)
         if account_id == self.own_account:
-            return IamReader(self._client("iam"), limit=limit)
+            return IamReader(self._new_client("iam"), limit=limit)
         with self._lock:
             if self._sts is None:
                 self._sts = self._client("sts")
@@ -162,7 +167,7 @@ class ReaderRoles:
         )
         assert answer is not None
         credentials = answer["Credentials"]
-        client = self._client(
+        client = self._new_client(
             "iam",
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],

@@ -448,9 +448,15 @@ class ShardStep:
             raise PlanStoreError("GetObject", "NoShard", f"shard {shard_id} of cycle {cycle_id} is not in the plan")
         items = parse_items(document.get("targets"))
         by_account: dict[str, list[tuple[str, Target | TargetError]]] = {a: [] for a in document.get("accounts", [])}
+        invalid = [
+            TargetResult(str(i["target_id"]), Status.ERROR, error=str(i["error"]))
+            for i in document.get("invalid") or []
+        ]
         for target_id, item in items:
-            key = account_of(item.role_arn) if isinstance(item, Target) else ""
-            by_account.setdefault(key, []).append((target_id, item))
+            if isinstance(item, TargetError):
+                invalid.append(TargetResult(target_id, Status.ERROR, error=f"configuration: {item}"))
+            else:
+                by_account.setdefault(account_of(item.role_arn), []).append((target_id, item))
         rcps = document.get("resource_control_policies") or {}
         inspector = PlannedInspector(self.store, cycle_id, self.inspector)
         self.last_inspector = inspector
@@ -464,10 +470,6 @@ class ShardStep:
                     for a in accounts
                 ]
                 outcomes = [f.result() for f in futures]
-        invalid = [
-            TargetResult(str(i["target_id"]), Status.ERROR, error=str(i["error"]))
-            for i in document.get("invalid") or []
-        ]
         if invalid:
             outcomes.append(self._report_results("", invalid, now))
         return summarize(shard_id, outcomes, seconds=time.monotonic() - began)
