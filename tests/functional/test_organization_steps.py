@@ -324,7 +324,7 @@ def test_an_inspection_survives_its_json_round_trip() -> None:
         ),
     )
 
-    assert IssuerInspection.from_json(inspection.to_json()) == inspection
+    assert IssuerInspection.from_json(inspection.to_json(complete=True)) == inspection
 
 
 # ----- report

@@ -314,7 +314,7 @@ class IssuerStep:
     def run(self, cycle_id: str, issuer: str, *, deadline: datetime | None = None) -> dict[str, Any]:
         try:
             inspection = self.inspector.inspect(issuer, deadline=deadline)
-            self.store.put_json(inspection_key(cycle_id, issuer), inspection.to_json())
+            self.store.put_json(inspection_key(cycle_id, issuer), inspection.to_json(complete=True))
         except Exception as exc:
             # Not stored: a shard that needs the issuer inspects it itself.
             log.exception("inspecting issuer failed", extra={"issuer": issuer})
@@ -436,7 +436,6 @@ class ShardStep:
         self.prober = prober
         self.metrics = metrics
         self.clock = clock
-        self.last_inspector: PlannedInspector | None = None
 
     def run(
         self, cycle_id: str, shard: Mapping[str, Any], *, now: datetime, deadline: datetime | None = None
@@ -459,7 +458,6 @@ class ShardStep:
                 by_account.setdefault(account_of(item.role_arn), []).append((target_id, item))
         rcps = document.get("resource_control_policies") or {}
         inspector = PlannedInspector(self.store, cycle_id, self.inspector)
-        self.last_inspector = inspector
         until = None if deadline is None else checks_deadline(deadline, self.clock())
         outcomes: list[AccountOutcome] = []
         accounts = sorted(by_account)

@@ -176,6 +176,10 @@ class KeyFacts:
     def to_json(self) -> dict[str, Any]:
         return {"kid": self.kid, "kty": self.kty, "alg": self.alg, "use": self.use, "crv": self.crv}
 
+    def to_summary(self) -> dict[str, Any]:
+        """The key as the CLI's documented JSON shows it (no curve)."""
+        return {"kid": self.kid, "kty": self.kty, "alg": self.alg, "use": self.use}
+
 
 @dataclass(frozen=True, slots=True)
 class IssuerInspection:
@@ -228,8 +232,9 @@ class IssuerInspection:
             jwks_kids=self.kids,
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """Everything seen, as JSON; `from_json` gives the same inspection back."""
+    def to_json(self, *, complete: bool = False) -> dict[str, Any]:
+        """What was seen, as JSON: the CLI's documented shape, or with `complete` every fact (each key's curve
+        too), which `from_json` gives back as the same inspection."""
         return {
             "url": self.url,
             "inspected_at": self.inspected_at.isoformat(),
@@ -237,7 +242,7 @@ class IssuerInspection:
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
             "jwks": None if self.jwks is None else self.jwks.to_json(),
-            "keys": [k.to_json() for k in self.keys],
+            "keys": [k.to_json() if complete else k.to_summary() for k in self.keys],
             "hosts": [h.to_record() for h in self.hosts],
             "seconds": round(self.seconds, 3),
         }
