@@ -313,3 +313,24 @@ def test_a_shard_whose_function_fails_is_reported_and_the_cycle_sends_no_heartbe
     report = machine.emf_lines("report")
     assert metric_values(report, names.METRIC_SHARDS_FAILED) == [1]
     assert metric_values(report, names.METRIC_CYCLE_COMPLETED) == []
+
+
+def test_accounts_without_targets_still_have_their_providers_checked(
+    organization: Organization, machine: LocalStateMachine, inspections: list[str]
+) -> None:
+    dynamodb = organization.aws.client("dynamodb")
+    for page in dynamodb.get_paginator("scan").paginate(TableName=organization.targets_table):
+        for raw in page["Items"]:
+            dynamodb.delete_item(TableName=organization.targets_table, Key={"target_id": raw["target_id"]})
+
+    execution = machine.run()
+
+    assert execution.status == "SUCCEEDED", execution
+    assert execution.output["heartbeat"] is True
+    # No target names an issuer, so the issuers map had nothing to do; the one shard inspected the providers'
+    # issuer itself, once for its three readable accounts.
+    assert inspections == [organization.issuer.url]
+    url = organization.issuer.provider_url
+    readable = [a for a in organization.accounts if a != organization.broken]
+    keys = [state_key(Subject.PROVIDER, f"{account}/{url}") for account in readable]
+    assert sorted(organization.state().load(keys)) == sorted(keys)
