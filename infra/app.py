@@ -37,7 +37,7 @@ def build_app(app: cdk.App, config: CanaryConfig, environ: Mapping[str, str] | N
             forwarding = RefusalForwarding(
                 app, forwarding_stack_id(STACK_ID, region), source_region=region, monitor=monitor
             )
-            forwarding.add_dependency(stack, "the monitor's refusal rule receives what the forwarding rule sends")
+            forwarding.add_stack_dependency(stack, "the monitor's refusal rule receives what the forwarding rule sends")
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
 
