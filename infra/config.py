@@ -18,6 +18,8 @@ MAX_PERIOD_SECONDS = 12 * 3600
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$")
 _EVENT_BUS = re.compile(r"[A-Za-z0-9._/-]{1,256}")
+# A Region code such as us-east-1, eu-central-2 or us-gov-west-1.
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 _TOPIC_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?")
 
 
@@ -51,6 +53,8 @@ class CanaryConfig:
     notification_topics: tuple[str, ...] = ()
     event_bus: str = DEFAULT_EVENT_BUS
     security_hub: bool = False
+    # Regions whose refused calls are forwarded to the stack's Region (infra/forwarding.py); none by default.
+    trail_regions: tuple[str, ...] = ()
 
 
 def parse_schedule(expression: str) -> Schedule:
@@ -138,6 +142,17 @@ def _event_bus(key: str, value: Any) -> str:
     return value
 
 
+def parse_region(key: str, value: Any) -> str:
+    """A Region code (us-east-1), or a ConfigError naming the key."""
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
+        raise ConfigError(key, f"{value!r} is not a Region code such as 'us-east-1'")
+    return value
+
+
+def _regions(key: str, value: Any) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(parse_region(key, item) for item in _items(key, value, "Region codes")))
+
+
 def from_context(get: Callable[[str], Any] | Mapping[str, Any]) -> CanaryConfig:
     """Build the config from CDK context (a node's try_get_context, or a plain mapping in tests)."""
     lookup: Callable[[str], Any] = get.get if isinstance(get, Mapping) else get
@@ -155,4 +170,5 @@ def from_context(get: Callable[[str], Any] | Mapping[str, Any]) -> CanaryConfig:
         notification_topics=_topics("notification_topics", value("notification_topics", [])),
         event_bus=_event_bus("event_bus", value("event_bus", DEFAULT_EVENT_BUS)),
         security_hub=_bool("security_hub", value("security_hub", False)),
+        trail_regions=_regions("trail_regions", value("trail_regions", [])),
     )

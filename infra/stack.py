@@ -80,6 +80,7 @@ class CanaryStack(Stack):
                 topic=topic.topic,
                 topic_key=topic.key,
                 period_seconds=period,
+                event_bus=config.event_bus,
             ),
         )
         alarms.names.append(refusals.alarm_name)

@@ -68,6 +68,9 @@ def test_rate_expressions_give_their_interval(expression: str, seconds: int) -> 
         ({"alarmed_targets": ["a", "a"]}, "alarmed_targets", "twice"),
         ({"notification_topics": ["arn:aws:sqs:us-east-1:123456789012:q"]}, "notification_topics", "not an SNS"),
         ({"notification_topics": 7}, "notification_topics", "expected a list"),
+        ({"trail_regions": "us-east-1,Mars-1"}, "trail_regions", "'Mars-1' is not a Region code"),
+        ({"trail_regions": ["us-east-1", 1]}, "trail_regions", "1 is not a Region code"),
+        ({"trail_regions": {"us-east-1": True}}, "trail_regions", "expected a list"),
     ],
 )
 def test_bad_context_names_the_key_and_the_reason(context: dict[str, object], key: str, reason: str) -> None:
@@ -95,3 +98,9 @@ def test_notification_topics_from_the_command_line_are_split_and_kept_once() -> 
     topic = "arn:aws:sns:eu-west-1:123456789012:team-payments"
     config = from_context({"notification_topics": f"{topic}, {topic}"})
     assert config.notification_topics == (topic,)
+
+
+def test_trail_regions_from_the_command_line_or_cdk_json_are_kept_once_in_order() -> None:
+    assert from_context({"trail_regions": "us-east-1, eu-west-1,us-east-1"}).trail_regions == ("us-east-1", "eu-west-1")
+    assert from_context({"trail_regions": ["us-gov-west-1"]}).trail_regions == ("us-gov-west-1",)
+    assert from_context({}).trail_regions == ()
