@@ -305,10 +305,14 @@ def detection_findings(
 def current_region() -> str | None:
     """The region the CLI's AWS calls go to (--region, the environment, the profile), if one is set."""
     import boto3
+    from botocore.exceptions import BotoCoreError
 
-    return boto3.session.Session().region_name
+    try:
+        return boto3.session.Session().region_name
+    except BotoCoreError:  # a profile that does not exist: the findings are written without a region
+        return None
 
 
 def to_json(findings: Sequence[DetectionFinding]) -> str:
     """The findings as one JSON array, the shape of Prowler's json-ocsf files; unset fields left out."""
-    return json.dumps([json.loads(f.model_dump_json(exclude_none=True)) for f in findings], indent=2)
+    return json.dumps([f.model_dump(mode="json", exclude_none=True) for f in findings], indent=2)
