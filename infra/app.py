@@ -9,6 +9,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.asset import AssetBuildError, build_asset
 from infra.config import CanaryConfig, ConfigError, from_context
+from infra.organization import READER_STACK_ID, ReaderStack
 from infra.stack import CanaryStack
 
 STACK_ID = "WebIdCanary"
@@ -26,6 +27,9 @@ def build_app(app: cdk.App, config: CanaryConfig) -> CanaryStack:
         asset=build_asset(),
         description="webid-canary: continuous checks of AWS web identity federation",
     )
+    if config.organization is not None:
+        # StackSets skip the management account: its reader role is this stack, deployed there separately.
+        ReaderStack(app, READER_STACK_ID)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
 

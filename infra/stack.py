@@ -1,17 +1,26 @@
-"""The webid-canary stack: tables, function, schedule, topic, permissions, alarms and dashboard."""
+"""The webid-canary stack: tables, function, schedule, topic, permissions, alarms and dashboard.
+
+In organization mode the function is replaced by the organization cycle (infra/organization.py): a state machine
+of four step functions, started by the same schedule, watched by the same alarms plus its own.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.alarms import Alarms, AlarmsProps
 from infra.asset import Asset
 from infra.config import CanaryConfig
 from infra.dashboard import Dashboard
-from infra.function import CanaryFunction, FunctionProps, timeout_for
+from infra.function import AssetFunction, CanaryFunction, FunctionProps, timeout_for
+from infra.orchestration import REPORT_FUNCTION
+from infra.organization import OrganizationCycle, OrganizationProps, step_timeout
 from infra.permissions import Permissions, PermissionsProps
 from infra.refusals import RefusalWatch, RefusalWatchProps
 from infra.schedule import CycleSchedule
@@ -29,47 +38,93 @@ class CanaryStack(Stack):
         period = config.schedule.period_seconds
         tables = Tables(self, "Tables")
         topic = Topic(self, "Notifications", alarm_email=config.alarm_email)
-        function = CanaryFunction(
-            self,
-            "Canary",
-            FunctionProps(
-                asset=asset,
-                targets=tables.targets,
-                state=tables.state,
-                topic=topic.topic,
-                reminder_hours=config.reminder_hours,
-                period_seconds=period,
-                event_bus=config.event_bus,
-                security_hub=config.security_hub,
-            ),
-        )
-        Permissions(
-            self,
-            "Permissions",
-            PermissionsProps(
-                role=function.role,
-                targets=tables.targets,
-                state=tables.state,
-                topic=topic.topic,
-                topic_key=topic.key,
-                enable_cognito_probes=config.enable_cognito_probes,
-                notification_topics=config.notification_topics,
-                event_bus=config.event_bus,
-                security_hub=config.security_hub,
-            ),
-        )
-        CycleSchedule(self, "Schedule", function=function.function, expression=config.schedule.expression)
-        alarms = Alarms(
-            self,
-            "Alarms",
-            AlarmsProps(
+        self.function: lambda_.Function | None = None
+        self.organization: OrganizationCycle | None = None
+        if config.organization is None:
+            function = CanaryFunction(
+                self,
+                "Canary",
+                FunctionProps(
+                    asset=asset,
+                    targets=tables.targets,
+                    state=tables.state,
+                    topic=topic.topic,
+                    reminder_hours=config.reminder_hours,
+                    period_seconds=period,
+                    event_bus=config.event_bus,
+                    security_hub=config.security_hub,
+                ),
+            )
+            Permissions(
+                self,
+                "Permissions",
+                PermissionsProps(
+                    role=function.role,
+                    targets=tables.targets,
+                    state=tables.state,
+                    topic=topic.topic,
+                    topic_key=topic.key,
+                    enable_cognito_probes=config.enable_cognito_probes,
+                    notification_topics=config.notification_topics,
+                    event_bus=config.event_bus,
+                    security_hub=config.security_hub,
+                ),
+            )
+            CycleSchedule(
+                self,
+                "Schedule",
+                target=targets.LambdaFunction(function.function, retry_attempts=0),
+                expression=config.schedule.expression,
+            )
+            heartbeat: AssetFunction = function
+            alarms_props = AlarmsProps(
                 function=function.function,
                 topic=topic.topic,
                 period_seconds=period,
                 timeout_seconds=timeout_for(period),
                 alarmed_targets=config.alarmed_targets,
-            ),
-        )
+            )
+            log_groups = [function.log_group]
+            self.function = function.function
+        else:
+            # Organization mode: the state machine runs the cycle; no monitor function (its steps do its work).
+            organization = OrganizationCycle(
+                self,
+                "Organization",
+                OrganizationProps(
+                    asset=asset,
+                    targets=tables.targets,
+                    state=tables.state,
+                    topic=topic.topic,
+                    topic_key=topic.key,
+                    config=config,
+                    organization=config.organization,
+                ),
+            )
+            # An empty input: the steps take the cycle's id and start time from the execution itself.
+            CycleSchedule(
+                self,
+                "Schedule",
+                target=targets.SfnStateMachine(
+                    organization.state_machine,
+                    input=events.RuleTargetInput.from_object({}),
+                    retry_attempts=0,
+                ),
+                expression=config.schedule.expression,
+            )
+            heartbeat = organization.steps[REPORT_FUNCTION]
+            alarms_props = AlarmsProps(
+                function=heartbeat.function,
+                topic=topic.topic,
+                period_seconds=period,
+                timeout_seconds=step_timeout(REPORT_FUNCTION, period),
+                alarmed_targets=config.alarmed_targets,
+                function_label="The organization cycle's report step",
+                state_machine=organization.state_machine,
+            )
+            log_groups = [step.log_group for step in organization.steps.values()]
+            self.organization = organization
+        alarms = Alarms(self, "Alarms", alarms_props)
         refusals = RefusalWatch(
             self,
             "Refusals",
@@ -86,20 +141,24 @@ class CanaryStack(Stack):
         dashboard = Dashboard(
             self,
             "Dashboard",
-            function=function.function,
-            log_group=function.log_group,
+            function=heartbeat.function,
+            log_groups=log_groups,
             alarm_names=alarms.names,
             period_seconds=period,
+            state_machine=self.organization.state_machine if self.organization else None,
         )
         dashboard.node.add_dependency(alarms)
 
         self.targets_table = tables.targets
         self.state_table = tables.state
         self.topic = topic.topic
-        self.function = function.function
         self.alarms = alarms
         self.refusals = refusals
         CfnOutput(self, "TargetsTableName", value=tables.targets.table_name)
         CfnOutput(self, "StateTableName", value=tables.state.table_name)
         CfnOutput(self, "TopicArn", value=topic.topic.topic_arn)
-        CfnOutput(self, "FunctionName", value=function.function.function_name)
+        if self.function is not None:
+            CfnOutput(self, "FunctionName", value=self.function.function_name)
+        if self.organization is not None:
+            CfnOutput(self, "StateMachineArn", value=self.organization.state_machine.state_machine_arn)
+            CfnOutput(self, "PlanBucketName", value=self.organization.bucket.bucket_name)
