@@ -330,8 +330,8 @@ class OrganizationCycle(Construct):
         Validations.of(self.bucket).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-S1",
-                reason="The bucket holds only the cycle's own plan, written and read by this stack's roles and "
-                "expired after a day; the state machine's log and the functions' logs record each access.",
+                reason="The bucket holds only each cycle's own plan, reachable by this stack's roles alone (under "
+                f"{PLAN_PREFIX}) and expired after a day; CloudTrail data events can audit it when needed.",
             )
         )
         objects = self.bucket.arn_for_objects(f"{PLAN_PREFIX}*")
