@@ -12,13 +12,14 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.alarms import Alarms, AlarmsProps
 from infra.asset import Asset
-from infra.config import CanaryConfig
+from infra.config import CanaryConfig, OrganizationConfig
 from infra.dashboard import Dashboard
-from infra.function import AssetFunction, CanaryFunction, FunctionProps, timeout_for
+from infra.function import CanaryFunction, FunctionProps, timeout_for
 from infra.orchestration import REPORT_FUNCTION
 from infra.organization import OrganizationCycle, OrganizationProps, step_timeout
 from infra.permissions import Permissions, PermissionsProps
@@ -41,89 +42,9 @@ class CanaryStack(Stack):
         self.function: lambda_.Function | None = None
         self.organization: OrganizationCycle | None = None
         if config.organization is None:
-            function = CanaryFunction(
-                self,
-                "Canary",
-                FunctionProps(
-                    asset=asset,
-                    targets=tables.targets,
-                    state=tables.state,
-                    topic=topic.topic,
-                    reminder_hours=config.reminder_hours,
-                    period_seconds=period,
-                    event_bus=config.event_bus,
-                    security_hub=config.security_hub,
-                ),
-            )
-            Permissions(
-                self,
-                "Permissions",
-                PermissionsProps(
-                    role=function.role,
-                    targets=tables.targets,
-                    state=tables.state,
-                    topic=topic.topic,
-                    topic_key=topic.key,
-                    enable_cognito_probes=config.enable_cognito_probes,
-                    notification_topics=config.notification_topics,
-                    event_bus=config.event_bus,
-                    security_hub=config.security_hub,
-                ),
-            )
-            CycleSchedule(
-                self,
-                "Schedule",
-                target=targets.LambdaFunction(function.function, retry_attempts=0),
-                expression=config.schedule.expression,
-            )
-            heartbeat: AssetFunction = function
-            alarms_props = AlarmsProps(
-                function=function.function,
-                topic=topic.topic,
-                period_seconds=period,
-                timeout_seconds=timeout_for(period),
-                alarmed_targets=config.alarmed_targets,
-            )
-            log_groups = [function.log_group]
-            self.function = function.function
+            alarms_props, log_groups = self._monitor(config, asset, tables, topic)
         else:
-            # Organization mode: the state machine runs the cycle; no monitor function (its steps do its work).
-            organization = OrganizationCycle(
-                self,
-                "Organization",
-                OrganizationProps(
-                    asset=asset,
-                    targets=tables.targets,
-                    state=tables.state,
-                    topic=topic.topic,
-                    topic_key=topic.key,
-                    config=config,
-                    organization=config.organization,
-                ),
-            )
-            # An empty input: the steps take the cycle's id and start time from the execution itself.
-            CycleSchedule(
-                self,
-                "Schedule",
-                target=targets.SfnStateMachine(
-                    organization.state_machine,
-                    input=events.RuleTargetInput.from_object({}),
-                    retry_attempts=0,
-                ),
-                expression=config.schedule.expression,
-            )
-            heartbeat = organization.steps[REPORT_FUNCTION]
-            alarms_props = AlarmsProps(
-                function=heartbeat.function,
-                topic=topic.topic,
-                period_seconds=period,
-                timeout_seconds=step_timeout(REPORT_FUNCTION, period),
-                alarmed_targets=config.alarmed_targets,
-                function_label="The organization cycle's report step",
-                state_machine=organization.state_machine,
-            )
-            log_groups = [step.log_group for step in organization.steps.values()]
-            self.organization = organization
+            alarms_props, log_groups = self._organization(config, config.organization, asset, tables, topic)
         alarms = Alarms(self, "Alarms", alarms_props)
         refusals = RefusalWatch(
             self,
@@ -141,7 +62,7 @@ class CanaryStack(Stack):
         dashboard = Dashboard(
             self,
             "Dashboard",
-            function=heartbeat.function,
+            function=alarms_props.function,
             log_groups=log_groups,
             alarm_names=alarms.names,
             period_seconds=period,
@@ -162,3 +83,92 @@ class CanaryStack(Stack):
         if self.organization is not None:
             CfnOutput(self, "StateMachineArn", value=self.organization.state_machine.state_machine_arn)
             CfnOutput(self, "PlanBucketName", value=self.organization.bucket.bucket_name)
+
+    def _monitor(
+        self, config: CanaryConfig, asset: Asset, tables: Tables, topic: Topic
+    ) -> tuple[AlarmsProps, list[logs.ILogGroup]]:
+        """The one-account cycle: the monitor function, its permissions and its schedule."""
+        period = config.schedule.period_seconds
+        function = CanaryFunction(
+            self,
+            "Canary",
+            FunctionProps(
+                asset=asset,
+                targets=tables.targets,
+                state=tables.state,
+                topic=topic.topic,
+                reminder_hours=config.reminder_hours,
+                period_seconds=period,
+                event_bus=config.event_bus,
+                security_hub=config.security_hub,
+            ),
+        )
+        Permissions(
+            self,
+            "Permissions",
+            PermissionsProps(
+                role=function.role,
+                targets=tables.targets,
+                state=tables.state,
+                topic=topic.topic,
+                topic_key=topic.key,
+                enable_cognito_probes=config.enable_cognito_probes,
+                notification_topics=config.notification_topics,
+                event_bus=config.event_bus,
+                security_hub=config.security_hub,
+            ),
+        )
+        CycleSchedule(
+            self,
+            "Schedule",
+            target=targets.LambdaFunction(function.function, retry_attempts=0),
+            expression=config.schedule.expression,
+        )
+        self.function = function.function
+        alarms_props = AlarmsProps(
+            function=function.function,
+            topic=topic.topic,
+            period_seconds=period,
+            timeout_seconds=timeout_for(period),
+            alarmed_targets=config.alarmed_targets,
+        )
+        return alarms_props, [function.log_group]
+
+    def _organization(
+        self, config: CanaryConfig, organization: OrganizationConfig, asset: Asset, tables: Tables, topic: Topic
+    ) -> tuple[AlarmsProps, list[logs.ILogGroup]]:
+        """The organization cycle: its state machine (no monitor function: the steps do its work) and schedule."""
+        period = config.schedule.period_seconds
+        cycle = OrganizationCycle(
+            self,
+            "Organization",
+            OrganizationProps(
+                asset=asset,
+                targets=tables.targets,
+                state=tables.state,
+                topic=topic.topic,
+                topic_key=topic.key,
+                config=config,
+                organization=organization,
+            ),
+        )
+        # An empty input: the steps take the cycle's id and start time from the execution itself.
+        CycleSchedule(
+            self,
+            "Schedule",
+            target=targets.SfnStateMachine(
+                cycle.state_machine, input=events.RuleTargetInput.from_object({}), retry_attempts=0
+            ),
+            expression=config.schedule.expression,
+        )
+        self.organization = cycle
+        alarms_props = AlarmsProps(
+            function=cycle.steps[REPORT_FUNCTION].function,
+            topic=topic.topic,
+            period_seconds=period,
+            timeout_seconds=step_timeout(REPORT_FUNCTION, period),
+            alarmed_targets=config.alarmed_targets,
+            function_label="The organization cycle's report step",
+            state_machine=cycle.state_machine,
+        )
+        return alarms_props, [step.log_group for step in cycle.steps.values()]
