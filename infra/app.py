@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 from infra.asset import AssetBuildError, build_asset
 from infra.config import CanaryConfig, ConfigError, from_context
 from infra.forwarding import RefusalForwarding, forwarding_stack_id, monitor_region, source_regions
+from infra.organization import READER_STACK_ID, ReaderStack
 from infra.stack import CanaryStack
 
 STACK_ID = "WebIdCanary"
@@ -38,6 +39,9 @@ def build_app(app: cdk.App, config: CanaryConfig, environ: Mapping[str, str] | N
                 app, forwarding_stack_id(STACK_ID, region), source_region=region, monitor=monitor
             )
             forwarding.add_stack_dependency(stack, "the monitor's refusal rule receives what the forwarding rule sends")
+    if config.organization is not None:
+        # StackSets skip the management account: its reader role is this stack, deployed there separately.
+        ReaderStack(app, READER_STACK_ID)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
 
