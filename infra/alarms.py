@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from webid_canary import names
@@ -35,13 +36,19 @@ def headroom_threshold(timeout_seconds: int) -> int:
 
 @dataclass(frozen=True)
 class AlarmsProps:
-    """The function watched, the topic notified, the cycle interval and the targets alarmed one by one."""
+    """The function watched, the topic notified, the cycle interval and the targets alarmed one by one.
+
+    `function` is the one that ends a cycle and emits the heartbeat (CycleCompleted): the monitor function, or in
+    organization mode the report step, watched together with the cycle's `state_machine`.
+    """
 
     function: lambda_.IFunction
     topic: sns.ITopic
     period_seconds: int
     timeout_seconds: int
     alarmed_targets: tuple[str, ...]
+    function_label: str = "The canary function"
+    state_machine: sfn.IStateMachine | None = None
 
 
 class Alarms(Construct):
@@ -101,7 +108,7 @@ class Alarms(Construct):
         self.function_errors = self._alarm(
             "FunctionErrors",
             metric=props.function.metric_errors(period=period, statistic="Sum"),
-            description="The canary function failed (an exception or a timeout).",
+            description=f"{props.function_label} failed (an exception or a timeout).",
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
@@ -116,6 +123,8 @@ class Alarms(Construct):
             evaluation_periods=1,
             missing=cloudwatch.TreatMissingData.IGNORE,
         )
+        if props.state_machine is not None:
+            self._orchestration(props.state_machine, period)
         for index, target_id in enumerate(props.alarmed_targets):
             at_least_one(
                 f"TargetFailing{index}",
@@ -129,6 +138,36 @@ class Alarms(Construct):
                 f"Target {target_id} would be refused by STS.",
                 alarm_name=f"TargetFailing-{target_id}",
             )
+
+    def _orchestration(self, state_machine: sfn.IStateMachine, period: Duration) -> None:
+        """Organization mode: a shard that did not answer, and a cycle execution that failed or timed out."""
+        self.shards_failed = self._alarm(
+            "ShardsFailed",
+            metric=fleet_metric(names.METRIC_SHARDS_FAILED, "Sum", period),
+            description="A shard of accounts was not checked this cycle (reader role, throttling or a timeout).",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            missing=cloudwatch.TreatMissingData.IGNORE,
+        )
+        self.executions_failed = self._alarm(
+            "ExecutionsFailed",
+            metric=state_machine.metric_failed(period=period, statistic="Sum"),
+            description="A cycle's Step Functions execution failed: its report may be missing.",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.executions_timed_out = self._alarm(
+            "ExecutionsTimedOut",
+            metric=state_machine.metric_timed_out(period=period, statistic="Sum"),
+            description="A cycle's Step Functions execution timed out.",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
 
     def _alarm(
         self,

@@ -8,6 +8,7 @@ from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.alarms import fleet_metric
@@ -15,7 +16,8 @@ from webid_canary import names
 
 
 class Dashboard(Construct):
-    """Alarm states on top, then the fleet counts, provider drift, and the cycle's health."""
+    """Alarm states on top, then the fleet counts, provider drift, the cycle's health and, in organization mode,
+    the orchestration (executions and shards failed). `log_groups` hold the "target checked" lines."""
 
     def __init__(
         self,
@@ -23,9 +25,10 @@ class Dashboard(Construct):
         construct_id: str,
         *,
         function: lambda_.IFunction,
-        log_group: logs.ILogGroup,
+        log_groups: Sequence[logs.ILogGroup],
         alarm_names: Sequence[str],
         period_seconds: int,
+        state_machine: sfn.IStateMachine | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         period = Duration.seconds(period_seconds)
@@ -79,10 +82,30 @@ class Dashboard(Construct):
                 width=12,
             ),
         )
+        if state_machine is not None:
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Cycle executions (Step Functions)",
+                    left=[
+                        state_machine.metric_started(period=period, statistic="Sum"),
+                        state_machine.metric_succeeded(period=period, statistic="Sum"),
+                        state_machine.metric_failed(period=period, statistic="Sum"),
+                        state_machine.metric_timed_out(period=period, statistic="Sum"),
+                    ],
+                    width=12,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Shards failed and execution time",
+                    left=[fleet(names.METRIC_SHARDS_FAILED, "Sum")],
+                    right=[state_machine.metric_time(period=period, statistic="Maximum")],
+                    width=12,
+                ),
+            )
+        log_group_names = [group.log_group_name for group in log_groups]
         self.dashboard.add_widgets(
             cloudwatch.LogQueryWidget(
                 title="Targets failing, open or not checked (latest line of each)",
-                log_group_names=[log_group.log_group_name],
+                log_group_names=log_group_names,
                 query_lines=list(TARGETS_QUERY),
                 width=16,
                 height=8,
@@ -92,7 +115,7 @@ class Dashboard(Construct):
         self.dashboard.add_widgets(
             cloudwatch.LogQueryWidget(
                 title="Providers: status, root cause and days of certificate left",
-                log_group_names=[log_group.log_group_name],
+                log_group_names=log_group_names,
                 query_lines=list(PROVIDERS_QUERY),
                 width=12,
                 height=6,

@@ -1,8 +1,13 @@
-"""The canary function: Python 3.13 on arm64, one cycle at a time, traced, logs kept for a month."""
+"""The functions built from the asset: Python 3.13 on arm64, traced, each with its own role and log group.
+
+`AssetFunction` is the one definition; the monitor function (`CanaryFunction`) and the organization cycle's
+step functions are specs of it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
@@ -33,10 +38,10 @@ def timeout_for(period_seconds: int) -> int:
     return min(MAX_TIMEOUT_SECONDS, period_seconds)
 
 
-def depend_on_policy_only(function: lambda_.Function, role: iam.Role) -> None:
+def depend_on_policy_only(function: Construct, role: iam.Role) -> None:
     """CDK also lists the role in DependsOn although the Role GetAtt already orders it (cfn-lint W3005): keep
-    only the dependency on the role's policy, which the function needs before its first run. Call it once the
-    role's statements are added (the policy exists then)."""
+    only the dependency on the role's policy, which the function (or state machine) needs before its first run.
+    Call it once the role's statements are added (the policy exists then)."""
     cfn_function = function.node.default_child
     policy = role.node.try_find_child("DefaultPolicy")
     if isinstance(cfn_function, CfnResource) and policy is not None:
@@ -65,10 +70,51 @@ def security_hub_product(scope: Construct) -> str:
     return f"arn:{stack.partition}:securityhub:{stack.region}:{stack.account}:product/{stack.account}/default"
 
 
-class CanaryFunction(Construct):
-    """The function with its own role, log group and environment; permissions are added by Permissions."""
+def powertools_environment() -> dict[str, str]:
+    """What every function of the asset sets for Powertools: the service dimension and the namespace."""
+    return {
+        names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
+        names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
+        # Responses can carry tokens: keep them out of X-Ray.
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+    }
 
-    def __init__(self, scope: Construct, construct_id: str, props: FunctionProps) -> None:
+
+def cycle_environment(scope: Construct, props: FunctionProps) -> dict[str, str]:
+    """The environment of a function that runs (part of) a cycle: tables, topic, bus, findings, Powertools."""
+    return {
+        names.ENV_TARGETS_TABLE: props.targets.table_name,
+        names.ENV_STATE_TABLE: props.state.table_name,
+        names.ENV_TOPIC_ARN: props.topic.topic_arn,
+        names.ENV_REMINDER_HOURS: str(props.reminder_hours),
+        names.ENV_EVENT_BUS: props.event_bus,
+        **({names.ENV_SECURITY_HUB_PRODUCT_ARN: security_hub_product(scope)} if props.security_hub else {}),
+        **powertools_environment(),
+    }
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function of the asset: its handler, size, time limit, environment and invocation settings."""
+
+    handler: str
+    description: str
+    role_description: str
+    memory_mb: int
+    timeout_seconds: int
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # None: no reserved concurrency (the account's pool).
+    reserved_concurrency: int | None = None
+    # Asynchronous invocations (a schedule): no retries, events no older than this; None: synchronous callers.
+    max_event_age_seconds: int | None = None
+    # None: a generated name. A fixed name only where another account must name the role before it exists.
+    role_name: str | None = None
+
+
+class AssetFunction(Construct):
+    """A function of the asset with its own role (permissions are added by the caller) and its own log group."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, asset: Asset, spec: FunctionSpec) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self,
@@ -81,38 +127,29 @@ class CanaryFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="webid-canary function: reads roles, providers and targets; writes state; notifies",
+            description=spec.role_description,
+            role_name=spec.role_name,
         )
         self.log_group.grant_write(self.role)
+        asynchronous = spec.max_event_age_seconds is not None
         self.function = lambda_.Function(
             self,
             "Function",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(props.asset.path), exclude=[".complete"]),
-            memory_size=MEMORY_MB,
-            timeout=Duration.seconds(timeout_for(props.period_seconds)),
-            reserved_concurrent_executions=1,
+            handler=spec.handler,
+            code=lambda_.Code.from_asset(str(asset.path), exclude=[".complete"]),
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            reserved_concurrent_executions=spec.reserved_concurrency,
             # A missed cycle is replaced by the next one: no retries, no stale events.
-            retry_attempts=0,
-            max_event_age=Duration.seconds(min(MAX_EVENT_AGE_SECONDS, max(60, props.period_seconds))),
+            retry_attempts=0 if asynchronous else None,
+            max_event_age=Duration.seconds(spec.max_event_age_seconds) if spec.max_event_age_seconds else None,
             tracing=lambda_.Tracing.ACTIVE,
             role=self.role,
             log_group=self.log_group,
-            description="webid-canary: checks web identity federation targets and OIDC providers",
-            environment={
-                names.ENV_TARGETS_TABLE: props.targets.table_name,
-                names.ENV_STATE_TABLE: props.state.table_name,
-                names.ENV_TOPIC_ARN: props.topic.topic_arn,
-                names.ENV_REMINDER_HOURS: str(props.reminder_hours),
-                names.ENV_EVENT_BUS: props.event_bus,
-                **({names.ENV_SECURITY_HUB_PRODUCT_ARN: security_hub_product(scope)} if props.security_hub else {}),
-                names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
-                names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
-                # Responses can carry tokens: keep them out of X-Ray.
-                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
-            },
+            description=spec.description,
+            environment=dict(spec.environment),
         )
         depend_on_policy_only(self.function, self.role)
         Validations.of(self.function).acknowledge(
@@ -120,4 +157,25 @@ class CanaryFunction(Construct):
                 id="AwsSolutions::AwsSolutions-L1",
                 reason="Python 3.13 on purpose: the lock file, the wheels and the tests all target 3.13.",
             )
+        )
+
+
+class CanaryFunction(AssetFunction):
+    """The one-account monitor: one cycle per invocation, never two at once (reserved concurrency 1)."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: FunctionProps) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            asset=props.asset,
+            spec=FunctionSpec(
+                handler=HANDLER,
+                description="webid-canary: checks web identity federation targets and OIDC providers",
+                role_description="webid-canary function: reads roles, providers and targets; writes state; notifies",
+                memory_mb=MEMORY_MB,
+                timeout_seconds=timeout_for(props.period_seconds),
+                environment=cycle_environment(scope, props),
+                reserved_concurrency=1,
+                max_event_age_seconds=min(MAX_EVENT_AGE_SECONDS, max(60, props.period_seconds)),
+            ),
         )

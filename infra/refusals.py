@@ -5,7 +5,8 @@ AssumeRoleWithWebIdentity is a read-only management event, which a rule in state
 must be ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html). No trail
 is needed: EventBridge receives management events from CloudTrail's event history. Events arrive in the role's
-account, in the Region of the STS endpoint the workload called; this rule sees the stack's Region only.
+account, in the Region of the STS endpoint the workload called; this rule sees the stack's Region, and the
+forwarding stacks (infra/forwarding.py) bring the other Regions' refusals to this Region's default bus.
 """
 
 from __future__ import annotations
@@ -28,12 +29,20 @@ from constructs import Construct
 from infra.alarms import fleet_metric
 from infra.asset import Asset
 from infra.function import LOG_RETENTION, RUNTIME, depend_on_policy_only
-from infra.permissions import PUBLISH_ACTIONS, TOPIC_KEY_ACTIONS, acknowledge, grant_read_roles_and_providers
+from infra.permissions import (
+    EVENT_ACTIONS,
+    PUBLISH_ACTIONS,
+    TOPIC_KEY_ACTIONS,
+    acknowledge,
+    grant_read_roles_and_providers,
+)
 from webid_canary import names
 
 HANDLER = "webid_canary.handler.refusal_handler"
-STATE_ACTIONS = ("dynamodb:Scan", "dynamodb:PutItem")
+# A delivery reads the few items it needs by key (BatchGetItem) and writes its own items conditionally.
+STATE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:PutItem")
 RULE_STATE = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
+# The one definition of the refusals' pattern: this Region's rule and every forwarding rule use it.
 EVENT_PATTERN = {
     "source": ["aws.sts"],
     "detail-type": ["AWS API Call via CloudTrail"],
@@ -47,6 +56,27 @@ MEMORY_MB = 256
 TIMEOUT_SECONDS = 30
 
 
+def refusal_rule(scope: Construct, construct_id: str, *, description: str, target: events.IRuleTarget) -> events.Rule:
+    """A rule on the default bus that matches refused AssumeRoleWithWebIdentity calls, in the state that lets it
+    see read-only management events."""
+    rule = events.Rule(
+        scope,
+        construct_id,
+        description=description,
+        event_pattern=events.EventPattern(
+            source=EVENT_PATTERN["source"],  # type: ignore[arg-type]
+            detail_type=EVENT_PATTERN["detail-type"],  # type: ignore[arg-type]
+            detail=EVENT_PATTERN["detail"],  # type: ignore[arg-type]
+        ),
+        targets=[target],
+    )
+    # The L2 rule knows ENABLED and DISABLED only; read-only management events need this state.
+    cfn_rule = rule.node.default_child
+    assert isinstance(cfn_rule, events.CfnRule)
+    cfn_rule.add_property_override("State", RULE_STATE)
+    return rule
+
+
 @dataclass(frozen=True)
 class RefusalWatchProps:
     asset: Asset
@@ -55,6 +85,8 @@ class RefusalWatchProps:
     topic: sns.ITopic
     topic_key: kms.IKey
     period_seconds: int
+    # The bus every notice also goes to (as the monitor's); None: SNS only.
+    event_bus: str | None = "default"
 
 
 class RefusalWatch(Construct):
@@ -91,11 +123,20 @@ class RefusalWatch(Construct):
                 names.ENV_POWERTOOLS_SERVICE_NAME: names.SERVICE_NAME,
                 names.ENV_POWERTOOLS_METRICS_NAMESPACE: names.METRIC_NAMESPACE,
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                **({names.ENV_EVENT_BUS: props.event_bus} if props.event_bus else {}),
             },
         )
-        # It reads the State table (one scan) and writes its own items conditionally; it never deletes.
+        # It reads the State items of the refusals it handles, by key, and writes them conditionally; it never
+        # deletes.
         props.state.grant(role, *STATE_ACTIONS)
         iam.Grant.add_to_principal(grantee=role, actions=list(PUBLISH_ACTIONS), resource_arns=[props.topic.topic_arn])
+        if props.event_bus:
+            # Its notices also go on the monitor's bus: PutEvents on that one bus only.
+            iam.Grant.add_to_principal(
+                grantee=role,
+                actions=list(EVENT_ACTIONS),
+                resource_arns=[stack.format_arn(service="events", resource="event-bus", resource_name=props.event_bus)],
+            )
         props.topic_key.grant(role, *TOPIC_KEY_ACTIONS)
         grant_read_roles_and_providers(role, "ReadRefusedRolesAndOidcProviders")
         depend_on_policy_only(self.function, role)
@@ -121,21 +162,12 @@ class RefusalWatch(Construct):
                 reason="Python 3.13 on purpose: the lock file, the wheels and the tests all target 3.13.",
             )
         )
-        self.rule = events.Rule(
+        self.rule = refusal_rule(
             self,
             "Rule",
             description="Refused AssumeRoleWithWebIdentity calls, from CloudTrail (read-only management events)",
-            event_pattern=events.EventPattern(
-                source=EVENT_PATTERN["source"],  # type: ignore[arg-type]
-                detail_type=EVENT_PATTERN["detail-type"],  # type: ignore[arg-type]
-                detail=EVENT_PATTERN["detail"],  # type: ignore[arg-type]
-            ),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+            target=targets.LambdaFunction(self.function, retry_attempts=2),
         )
-        # The L2 rule knows ENABLED and DISABLED only; read-only management events need this state.
-        cfn_rule = self.rule.node.default_child
-        assert isinstance(cfn_rule, events.CfnRule)
-        cfn_rule.add_property_override("State", RULE_STATE)
         self.alarm_name = f"{stack.stack_name}-{names.METRIC_REAL_REFUSALS}"
         self.alarm = cloudwatch.Alarm(
             self,

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 
 class CycleSchedule(Construct):
-    """A rate rule invoking the function; the function itself allows no retries and no overlap."""
+    """A rate rule starting one cycle: the monitor function, or the organization cycle's state machine.
 
-    def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.IFunction, expression: str) -> None:
+    Neither is retried: a missed cycle is replaced by the next one, and the target keeps cycles from overlapping
+    (reserved concurrency 1, or the cycle's lease).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, target: events.IRuleTarget, expression: str) -> None:
         super().__init__(scope, construct_id)
         self.rule = events.Rule(
             self,
             "Rule",
             description="Runs one webid-canary cycle",
             schedule=events.Schedule.expression(expression),
-            targets=[targets.LambdaFunction(function, retry_attempts=0)],
+            targets=[target],
         )

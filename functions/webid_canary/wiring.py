@@ -160,14 +160,22 @@ def monitor(metrics: MetricsPort | None = None) -> Monitor:
 
 
 def build_refusals(settings: Settings, session: Any = None) -> RefusalAlerts:
-    """The refusal alerts (EventBridge -> explain -> SNS), over the same State table and topic as the monitor."""
+    """The refusal alerts (EventBridge -> explain -> SNS and the event bus), over the same State table, topic and
+    bus as the monitor."""
 
+    from webid_canary.adapters.events import EventBridgePublisher
     from webid_canary.adapters.notifier import SnsNotifier
     from webid_canary.adapters.state_table import StateTable
 
     session = budgeted(session)
     state = StateTable(session.client("dynamodb"), settings.state_table)
-    return RefusalAlerts(IamFacts(build_iam(session)), state, SnsNotifier(session.client("sns")), settings.topic_arn)
+    return RefusalAlerts(
+        IamFacts(build_iam(session)),
+        state,
+        SnsNotifier(session.client("sns")),
+        settings.topic_arn,
+        events=EventBridgePublisher(session.client("events"), settings.event_bus) if settings.event_bus else None,
+    )
 
 
 @functools.cache

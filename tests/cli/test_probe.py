@@ -82,6 +82,31 @@ def test_probe_prints_each_targets_status_and_exits_1_on_a_problem(
     assert [p["status"] for p in report["providers"]] == ["ok"]
 
 
+def test_probe_as_ocsf_gives_a_finding_per_problem_target_and_the_same_exit_status(
+    registered: dict[str, str], local_issuer: LocalIssuer
+) -> None:
+    from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+
+    result = probe(registered, "--format", "ocsf", ca_file=local_issuer.ca_file)
+    assert result.returncode == 1, result.stderr
+    findings = [DetectionFinding.model_validate(f) for f in json.loads(result.stdout)]
+    assert {f.finding_info.uid: f.status for f in findings} == {
+        "webid-canary/target/wrong-sa/trust_condition_mismatch": "New",
+        "webid-canary/target/too-wide/trust_open": "New",
+    }
+    failing = next(f for f in findings if f.status_code == "failing")
+    assert failing.finding_info.desc.startswith(f"{local_issuer.provider_url}:sub: expected {SA}; actual ")
+    role, provider = failing.resources
+    assert (role.type, role.uid.split(":")[-1]) == ("AwsIamRole", "role/good")
+    assert (provider.type, provider.uid.split(":oidc-provider/")[-1]) == (
+        "AwsIamOidcProvider",
+        local_issuer.provider_url,
+    )
+    assert probe(registered, "healthy", "--format", "ocsf", ca_file=local_issuer.ca_file).stdout.strip() == "[]"
+    both = probe(registered, "--json", "--format", "ocsf", ca_file=local_issuer.ca_file)
+    assert (both.returncode, both.stderr.strip()) == (2, "error: usage: give --json or --format ocsf, not both")
+
+
 def test_probe_of_one_healthy_target_exits_0_with_a_table(
     registered: dict[str, str], local_issuer: LocalIssuer
 ) -> None:

@@ -240,6 +240,32 @@ def test_drift_json_reports_the_contracts_codes(account: object, issuer_factory:
     assert reports[rotated.provider_url]["arn"].endswith(":oidc-provider/" + rotated.provider_url)
 
 
+def test_drift_as_ocsf_gives_one_finding_per_drifting_provider_and_the_same_exit_status(
+    account: object, issuer_factory: IssuerFactory
+) -> None:
+    from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+
+    rotated = issuer_factory(path="rotated")
+    healthy = issuer_factory(path="healthy")
+    arn = register(account, rotated)
+    register(account, healthy)
+    rotated.rotate_intermediate()
+
+    result = run("drift", "--all", "--format", "ocsf", "--allow-private", "--ca-file", rotated.ca_file)
+
+    assert result.exit_code == 1, result.output
+    (finding,) = [DetectionFinding.model_validate(f) for f in json.loads(result.output)]
+    assert finding.finding_info.uid == f"webid-canary/provider/{rotated.provider_url}/thumbprint_mismatch"
+    assert (finding.status, finding.severity, finding.status_code) == ("New", "Critical", "drift")
+    assert rotated.thumbprint in finding.finding_info.desc
+    assert finding.remediation.desc.startswith("Add the presented thumbprint")
+    assert [(r.type, r.uid) for r in finding.resources] == [("AwsIamOidcProvider", arn)]
+    healthy_only = run(
+        "drift", "--issuer", healthy.url, "--format", "ocsf", "--allow-private", "--ca-file", healthy.ca_file
+    )
+    assert (healthy_only.exit_code, json.loads(healthy_only.output)) == (0, [])
+
+
 def test_drift_of_one_healthy_issuer_exits_0_and_unused_is_only_info(
     account: object, local_issuer: LocalIssuer
 ) -> None:

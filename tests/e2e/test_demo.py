@@ -192,16 +192,19 @@ def test_the_story_ran_against_the_stack_cdk_deployed(story: dict[str, Any]) -> 
 def test_every_notice_of_the_story_also_reached_an_eventbridge_rule(story: dict[str, Any]) -> None:
     seen_any = False
     for cycle in story["cycles"]:
-        # The monitor's notices; a refusal's notice comes from the refusal handler, which reports to SNS only.
-        notices = {
-            (n["transition_id"], n["event"], n["root_cause"]) for n in cycle["notifications"] if n["event"] != "refused"
-        }
+        # The monitor's notices and the refusal handler's alike.
+        notices = {(n["transition_id"], n["event"], n["root_cause"]) for n in cycle["notifications"]}
         events = {(e["transition_id"], e["event"], e["root_cause"]) for e in cycle["events"]}
         assert events == notices, f"cycle {cycle['cycle']} ({cycle['title']})"
         for event in cycle["events"]:
+            if event["event"] == "refused":
+                assert event["detail_type"] == "Workload Refused"
+                continue
             subject = "Provider" if event["detail_type"].startswith("Provider") else "Target"
             assert event["detail_type"] == f"{subject} {event['event'].title()}"
             seen_any = True
+    refused = [e for c in story["cycles"] for e in c["events"] if e["event"] == "refused"]
+    assert [e["root_cause"] for e in refused] == ["trust_condition_mismatch"]
     assert seen_any
 
 

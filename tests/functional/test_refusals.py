@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.test_reporter import Inbox, MemoryState
+from tests.functional.test_reporter import Bus, Inbox, MemoryState
 from webid_canary.app.ports import AwsAccessError, ProviderRecord, PublishError, RoleRecord
 from webid_canary.app.refusals import IamFacts, RefusalAlerts, explain_batch
+from webid_canary.core.state import StateRecord, Status
 from webid_canary.core.trail import read_records
 
 DATA = Path(__file__).parents[1] / "unit" / "data" / "trail"
@@ -91,12 +92,28 @@ def _eventbridge(record: dict[str, object]) -> dict[str, object]:
     return {"version": "0", "source": "aws.sts", "detail-type": "AWS API Call via CloudTrail", "detail": record}
 
 
-def _alerts(state: MemoryState, inbox: Inbox, **kwargs: Any) -> RefusalAlerts:
+class KeyedState(MemoryState):
+    """A State table that can only be read by key: a delivery that scans it fails here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[list[str]] = []
+
+    def load_all(self) -> dict[str, StateRecord]:
+        raise AssertionError("a delivery must not scan the State table")
+
+    def load(self, keys: Iterable[str]) -> dict[str, StateRecord]:
+        wanted = list(keys)
+        self.reads.append(wanted)
+        return {key: self.items[key] for key in wanted if key in self.items}
+
+
+def _alerts(state: KeyedState, inbox: Inbox, **kwargs: Any) -> RefusalAlerts:
     return RefusalAlerts(IamFacts(_Iam()), state, inbox, "arn:aws:sns:us-east-1:111122223333:alerts", **kwargs)
 
 
 def test_a_refused_call_is_announced_once_per_window_with_the_verdict() -> None:
-    state, inbox = MemoryState(), Inbox()
+    state, inbox = KeyedState(), Inbox()
     alerts = _alerts(state, inbox)
     now = datetime(2026, 11, 29, 8, 16, tzinfo=UTC)
     retries = _records(3)
@@ -115,7 +132,7 @@ def test_a_refused_call_is_announced_once_per_window_with_the_verdict() -> None:
 
 
 def test_a_failed_publish_is_sent_when_the_delivery_is_retried() -> None:
-    state, inbox = MemoryState(), Inbox()
+    state, inbox = KeyedState(), Inbox()
     alerts = _alerts(state, inbox)
     now = datetime(2026, 11, 29, 8, 16, tzinfo=UTC)
     inbox.down = True
@@ -130,7 +147,7 @@ def test_a_failed_publish_is_sent_when_the_delivery_is_retried() -> None:
 
 
 def test_notices_are_rate_limited_but_every_refusal_is_counted() -> None:
-    state, inbox = MemoryState(), Inbox()
+    state, inbox = KeyedState(), Inbox()
     alerts = _alerts(state, inbox, max_per_hour=2)
     now = datetime(2026, 11, 29, 8, 16, tzinfo=UTC)
     summaries = []
@@ -146,9 +163,59 @@ def test_notices_are_rate_limited_but_every_refusal_is_counted() -> None:
 
 
 def test_a_success_is_not_announced() -> None:
-    state, inbox = MemoryState(), Inbox()
+    state, inbox = KeyedState(), Inbox()
     success = json.loads((DATA / "github-allowed.json").read_text())
 
     summary = _alerts(state, inbox).handle(_eventbridge(success), now=datetime(2026, 11, 29, tzinfo=UTC))
 
     assert (summary.refusals, inbox.messages) == (0, [])
+
+
+# ----- the refusal's notice on every channel, and the State table read by key
+
+
+def test_a_refusal_goes_on_the_event_bus_with_the_same_json_as_sns() -> None:
+    state, inbox, bus = KeyedState(), Inbox(), Bus()
+    alerts = _alerts(state, inbox, events=bus)
+
+    alerts.handle(_eventbridge(_records(1)[0]), now=datetime(2026, 11, 29, 8, 16, tzinfo=UTC))
+
+    (event,) = bus.events
+    assert event.detail_type == "Workload Refused"
+    assert event.resources == (ROLE,)
+    assert json.loads(event.detail) == json.loads(inbox.messages[0].default)
+    assert json.loads(event.detail)["transition_id"] == inbox.messages[0].attributes["transition_id"]
+
+
+def test_a_delivery_reads_only_its_refusals_and_the_hourly_allowance_by_key() -> None:
+    state, inbox = KeyedState(), Inbox()
+    for index in range(50):  # other refusals and the monitor's own items are never read by a delivery
+        state.items[f"target#t{index}"] = StateRecord(
+            f"target#t{index}", Status.OK, datetime(2026, 11, 29, tzinfo=UTC), None, None, {}, version=1
+        )
+    alerts = _alerts(state, inbox)
+
+    alerts.handle(_eventbridge(_records(1)[0]), now=datetime(2026, 11, 29, 8, 16, tzinfo=UTC))
+
+    (read,) = state.reads
+    assert len(read) == 2
+    assert all(key.startswith("refusal#") for key in read)
+
+
+def test_a_bus_outage_is_retried_on_the_bus_only_and_sns_is_not_sent_twice() -> None:
+    state, inbox, bus = KeyedState(), Inbox(), Bus()
+    alerts = _alerts(state, inbox, events=bus)
+    now = datetime(2026, 11, 29, 8, 16, tzinfo=UTC)
+    bus.down = True
+
+    with pytest.raises(PublishError):
+        alerts.handle(_eventbridge(_records(1)[0]), now=now)
+    (item,) = [r for k, r in state.items.items() if not k.endswith("_rate")]
+    assert [entry["channels"] for entry in item.outbox] == [["events"]]
+    bus.down = False
+    retried = alerts.handle(_eventbridge(_records(1)[0]), now=now + timedelta(minutes=1))
+
+    assert retried.notified == 1
+    assert len(inbox.messages) == 1
+    assert [e.detail_type for e in bus.events] == ["Workload Refused"]
+    assert not state.items[item.key].outbox

@@ -29,7 +29,17 @@ def nag_report(synth: Synthesis) -> dict[str, object]:
     return report
 
 
-@pytest.mark.parametrize("which", ["default_synth", "full_synth"])
+# Organization mode: the monitor function's set (on the shard role, which checks the stack's own account) and
+# the orchestration's: the plan objects' prefix, the reader roles of every account, the state machine's children.
+ORG_ACKNOWLEDGEMENTS = EXPECTED_ACKNOWLEDGEMENTS | {
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/webid-canary-reader]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+    "WebIdCanary-Cycle/*]",
+    "AwsSolutions-S1",
+}
+
+
+@pytest.mark.parametrize("which", ["default_synth", "full_synth", "org_synth"])
 def test_cdk_nag_aws_solutions_reports_no_unacknowledged_finding(which: str, request: pytest.FixtureRequest) -> None:
     report = nag_report(request.getfixturevalue(which))
     assert report["conclusion"] == "success"
@@ -46,6 +56,16 @@ def test_each_acknowledgement_is_expected_and_carries_a_reason(default_synth: Sy
         assert {s["ruleName"] for s in suppressed} == expected
         for finding in suppressed:
             assert len(finding["reason"].split()) >= 8, finding["ruleName"]
+
+
+def test_organization_acknowledgements_are_expected_and_carry_a_reason(org_synth: Synthesis) -> None:
+    suppressed = nag_report(org_synth)["suppressedViolations"]
+    assert isinstance(suppressed, list)
+    bucket_objects = {s["ruleName"] for s in suppressed if s["ruleName"].endswith(".Arn>/cycles/*]")}
+    assert len(bucket_objects) == 1
+    assert {s["ruleName"] for s in suppressed} - bucket_objects == ORG_ACKNOWLEDGEMENTS
+    for finding in suppressed:
+        assert len(finding["reason"].split()) >= 8, finding["ruleName"]
 
 
 def test_cdk_nag_fails_synthesis_on_an_unacknowledged_wildcard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,13 +86,16 @@ def test_cdk_nag_fails_synthesis_on_an_unacknowledged_wildcard(tmp_path: Path, m
     assert "AwsSolutions-IAM5[Action::s3:*]" in (tmp_path / "validation-report.json").read_text()
 
 
-@pytest.mark.parametrize("which", ["default_synth", "full_synth"])
+@pytest.mark.parametrize("which", ["default_synth", "full_synth", "org_synth"])
 def test_cfn_lint_finds_nothing_in_the_template(which: str, request: pytest.FixtureRequest) -> None:
     from cfnlint.api import lint_file
 
     synth: Synthesis = request.getfixturevalue(which)
     matches = lint_file(synth.template_path)
     assert [str(m) for m in matches] == []
+    if synth.reader_template is not None:
+        reader = synth.template_path.with_name("WebIdCanaryReader.template.json")
+        assert [str(m) for m in lint_file(reader)] == []
 
 
 def test_cfn_lint_is_not_blind(tmp_path: Path, default_synth: Synthesis) -> None:

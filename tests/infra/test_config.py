@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import CanaryConfig, ConfigError, Schedule, from_context, parse_schedule
+from infra.config import CanaryConfig, ConfigError, OrganizationConfig, Schedule, from_context, parse_schedule
+from infra.orchestration import DEFAULT_MAP_CONCURRENCY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +69,21 @@ def test_rate_expressions_give_their_interval(expression: str, seconds: int) -> 
         ({"alarmed_targets": ["a", "a"]}, "alarmed_targets", "twice"),
         ({"notification_topics": ["arn:aws:sqs:us-east-1:123456789012:q"]}, "notification_topics", "not an SNS"),
         ({"notification_topics": 7}, "notification_topics", "expected a list"),
+        ({"trail_regions": "us-east-1,Mars-1"}, "trail_regions", "'Mars-1' is not a Region code"),
+        ({"trail_regions": ["us-east-1", 1]}, "trail_regions", "1 is not a Region code"),
+        ({"trail_regions": {"us-east-1": True}}, "trail_regions", "expected a list"),
+        ({"organization": "yes"}, "organization", "true or false"),
+        ({"organization": "true"}, "org_units", "required with organization=true"),
+        ({"organization": "true", "org_units": ""}, "org_units", "required"),
+        ({"organization": "true", "org_units": "ou-ab12"}, "org_units", "not an OU id"),
+        ({"organization": "true", "org_units": "ou-ab12-cdefgh34,123456789012"}, "org_units", "'123456789012'"),
+        ({"organization": "true", "org_units": "r-ab12", "map_concurrency": "0"}, "map_concurrency", "from 1 to 1000"),
+        ({"organization": "true", "org_units": "r-ab12", "map_concurrency": 1001}, "map_concurrency", "got 1001"),
+        ({"organization": "true", "org_units": "r-ab12", "map_concurrency": "many"}, "map_concurrency", "whole"),
+        ({"organization": "true", "org_units": "r-ab12", "map_concurrency": 2.5}, "map_concurrency", "whole"),
+        ({"organization": "true", "org_units": "r-ab12", "account_metrics": "1234"}, "account_metrics", "12-digit"),
+        ({"organization": "true", "org_units": "r-ab12", "organization_id": "org-1"}, "organization_id", "o-"),
+        ({"organization": "true", "org_units": "r-ab12", "delegated_admin": "maybe"}, "delegated_admin", "true"),
     ],
 )
 def test_bad_context_names_the_key_and_the_reason(context: dict[str, object], key: str, reason: str) -> None:
@@ -95,3 +111,50 @@ def test_notification_topics_from_the_command_line_are_split_and_kept_once() -> 
     topic = "arn:aws:sns:eu-west-1:123456789012:team-payments"
     config = from_context({"notification_topics": f"{topic}, {topic}"})
     assert config.notification_topics == (topic,)
+
+
+def test_trail_regions_from_the_command_line_or_cdk_json_are_kept_once_in_order() -> None:
+    assert from_context({"trail_regions": "us-east-1, eu-west-1,us-east-1"}).trail_regions == ("us-east-1", "eu-west-1")
+    assert from_context({"trail_regions": ["us-gov-west-1"]}).trail_regions == ("us-gov-west-1",)
+    assert from_context({}).trail_regions == ()
+
+
+def test_organization_mode_from_the_command_line() -> None:
+    config = from_context(
+        {
+            "organization": "true",
+            "org_units": "ou-ab12-cdefgh34, r-ab12, ou-ab12-cdefgh34",
+            "map_concurrency": "1000",
+            "account_metrics": "111122223333,444455556666",
+            "organization_id": "o-abcdefghij",
+        }
+    )
+    assert config.organization == OrganizationConfig(
+        org_units=("ou-ab12-cdefgh34", "r-ab12"),
+        map_concurrency=1000,
+        account_metrics=("111122223333", "444455556666"),
+        organization_id="o-abcdefghij",
+    )
+
+
+def test_organization_keys_are_ignored_without_organization_mode() -> None:
+    """The one-account stack is built from the same config whatever organization keys cdk.json carries."""
+    plain = from_context({})
+    assert plain.organization is None
+    assert from_context({"organization": "false", "org_units": "not-an-ou", "map_concurrency": "0"}) == plain
+    assert from_context({"organization": True, "org_units": ["r-ab12"]}).organization == OrganizationConfig(
+        org_units=("r-ab12",), map_concurrency=DEFAULT_MAP_CONCURRENCY
+    )
+
+
+def test_the_app_names_org_units_when_organization_mode_lacks_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDK_CONTEXT_JSON", json.dumps({"organization": "true"}))
+    monkeypatch.setenv("CDK_OUTDIR", str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "infra.app"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: context 'org_units': required with organization=true: the OU or root ids to deploy the reader to"
+    ]

@@ -416,11 +416,21 @@ def test_refused_calls_reach_the_refusal_handler_with_read_only_management_event
 def test_the_refusal_handler_may_read_roles_and_providers_write_state_and_publish_only(
     default_synth: Synthesis,
 ) -> None:
-    actions = actions_of(policy_statements(default_synth, "Refusals"))
+    statements = policy_statements(default_synth, "Refusals")
+    actions = actions_of(statements)
     assert {a for a in actions if a.startswith("iam:")} == {"iam:GetRole", "iam:GetOpenIDConnectProvider"}
     assert "sns:Publish" in actions
     assert not [a for a in actions if a.startswith(("sts:", "secretsmanager:", "cloudtrail:")) or "*" in a]
-    assert not [a for a in actions if a.startswith("dynamodb:") and "Delete" in a]
+    # It reads the State items it needs by key and never scans or deletes.
+    assert {a for a in actions if a.startswith("dynamodb:")} == {"dynamodb:BatchGetItem", "dynamodb:PutItem"}
+    put_events = _statement_with(statements, "events:PutEvents")
+    assert put_events["Action"] == "events:PutEvents"
+    assert json.dumps(put_events["Resource"]).endswith(':event-bus/default"]]}')
+
+
+def test_refusal_notices_also_go_on_the_monitors_event_bus(default_synth: Synthesis) -> None:
+    _, function = only(default_synth, "AWS::Lambda::Function", Handler="webid_canary.handler.refusal_handler")
+    assert function["Properties"]["Environment"]["Variables"][names.ENV_EVENT_BUS] == "default"
 
 
 def test_real_refusals_raise_an_alarm(default_synth: Synthesis) -> None:

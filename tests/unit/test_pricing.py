@@ -169,6 +169,7 @@ def test_cli_json_matches_the_estimate() -> None:
     [
         (["--targets", "5", "--providers", "1", "--alarmed", "9"], "error: alarmed: must be between 0 and"),
         (["--targets", "5", "--providers", "1", "--schedule", "hourly"], "error: schedule: 'hourly' is not a rate"),
+        (["--targets", "5", "--providers", "1", "--accounts", "-1"], "error: accounts: must be zero"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -176,3 +177,52 @@ def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> 
     assert result.exit_code == 2
     assert result.output.strip().startswith(message)
     assert len(result.output.strip().splitlines()) == 1
+
+
+# --- organization mode ---------------------------------------------------------------------------------------
+
+
+def org(targets: int, providers: int, accounts: int, alarmed: int = 0) -> CostEstimate:
+    return estimate(CostInputs(targets, providers, alarmed, FIVE_MINUTES, accounts=accounts), load_prices())
+
+
+def test_shards_hold_at_most_2000_targets_or_10_accounts() -> None:
+    assert CostInputs(100_000, 40, 0, FIVE_MINUTES, accounts=500).shards == 50
+    assert CostInputs(100_000, 40, 0, FIVE_MINUTES, accounts=20).shards == 50
+    assert CostInputs(300, 4, 0, FIVE_MINUTES, accounts=35).shards == 4
+    assert CostInputs(300, 4, 0, FIVE_MINUTES).shards == 0, "the one-account stack has no shards"
+
+
+def test_an_organization_cycle_bills_its_state_transitions_and_s3_requests() -> None:
+    """50 shards and 40 issuer children: 5 + 2 x (40 + 50) = 185 transitions a cycle, 8,760 cycles a month."""
+    result = org(100_000, 40, 500)
+    (transitions,) = [x for x in result.lines if x.service == "Step Functions"]
+    assert transitions.quantity == 8760 * 185
+    assert transitions.monthly_usd == pytest.approx(8760 * 185 * 0.000025)
+    (puts,) = [x for x in result.lines if x.service == "S3" and x.item.startswith("PUT")]
+    assert puts.quantity == 8760 * (2 + 50 + 40)
+
+
+def test_organization_mode_drops_per_provider_metrics_and_adds_its_alarms() -> None:
+    one_account, organization = run(1000, 40), org(1000, 40, 10)
+    metrics = line_usd(one_account, "CloudWatch", "custom metrics") - line_usd(organization, "CloudWatch", "custom")
+    assert metrics == pytest.approx((40 - 1) * 0.30), "40 provider metrics off, ShardsFailed on"
+    assert line_usd(organization, "CloudWatch", "alarms") - line_usd(one_account, "CloudWatch", "alarms") == (
+        pytest.approx(3 * 0.10)
+    )
+
+
+def test_a_hundred_thousand_targets_over_500_accounts_stay_far_below_synthetics() -> None:
+    result = org(100_000, 40, 500, alarmed=20)
+    assert result.total_usd < 1_000
+    assert result.canary_total_usd > 1_000 * result.total_usd
+
+
+def test_cli_prices_the_organization_mode() -> None:
+    result = CliRunner().invoke(cost, ["--targets", "2000", "--providers", "5", "--accounts", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert (document["accounts"], document["shards"]) == (50, 5)
+    assert any(line["service"] == "Step Functions" for line in document["stack"])
+    table = CliRunner().invoke(cost, ["--targets", "2000", "--providers", "5", "--accounts", "50"])
+    assert "organization mode over 50 accounts" in table.output

@@ -13,7 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from webid_canary.app.ports import AwsError, IamPort, Message, NotifierPort, ProviderRecord, StatePort
+from webid_canary.app.ports import (
+    AwsError,
+    EventsPort,
+    IamPort,
+    NotifierPort,
+    ProviderRecord,
+    PublishError,
+    StatePort,
+)
+from webid_canary.app.reporting import channels_for, send_outbox
 from webid_canary.core.context import builtin_family
 from webid_canary.core.explain import explain
 from webid_canary.core.model import InputError
@@ -168,17 +177,19 @@ def refusal_key(finding: TrailFinding) -> str:
 
 
 class RefusalAlerts:
-    """Explain each refused call EventBridge delivers and announce it once per window, through the outbox: the
-    notice is stored with the item before it is published, so a delivery retried after a failed publish sends
-    it rather than holding it back as a repeat."""
+    """Explain each refused call EventBridge delivers and announce it once per window, on the same channels and
+    through the same outbox as every other notice (SNS and the event bus): the notice is stored with the item
+    before it is sent, so a delivery retried after a channel refused it sends it on that channel rather than
+    holding it back as a repeat. Only the items a delivery needs are read from the State table, by key."""
 
     def __init__(
         self,
         facts: Facts,
         state: StatePort,
-        notifier: NotifierPort,
+        notifier: NotifierPort | None,
         topic_arn: str | None,
         *,
+        events: EventsPort | None = None,
         window: timedelta = REFUSAL_WINDOW,
         max_per_hour: int = MAX_REFUSAL_NOTICES_PER_HOUR,
     ) -> None:
@@ -186,31 +197,48 @@ class RefusalAlerts:
         self._state = state
         self._notifier = notifier
         self._topic = topic_arn
+        self._events = events
         self._window = window
         self._max_per_hour = max_per_hour
 
     def handle(self, event: object, *, now: datetime) -> RefusalSummary:
+        """Raises PublishError, after every refusal of the delivery was handled, when a channel refused a notice:
+        the failed invocation is retried by EventBridge and sends what is still in the outbox."""
         report = explain_batch(read_records(event), self._facts, refusals_only=True)
         skipped = tuple(skip.reason for skip in report.skipped)
         if not report.refusals:
             return RefusalSummary(0, 0, 0, skipped)
-        previous = self._state.load_all()
+        previous = self._state.load([*(refusal_key(f) for f in report.refusals), _RATE_KEY])
         notified = suppressed = 0
+        failures: list[PublishError] = []
         for finding in report.refusals:
-            if self._announce(finding, previous, now):
+            if self._announce(finding, previous, now, failures):
                 notified += 1
             else:
                 suppressed += 1
+        if failures:
+            raise failures[0]
         return RefusalSummary(len(report.refusals), notified, suppressed, skipped)
 
-    def _announce(self, finding: TrailFinding, previous: Mapping[str, StateRecord], now: datetime) -> bool:
+    def _announce(
+        self, finding: TrailFinding, previous: Mapping[str, StateRecord], now: datetime, failures: list[PublishError]
+    ) -> bool:
         key = refusal_key(finding)
         before = previous.get(key)
         pending = before.outbox if before is not None else ()
         recent = before is not None and before.last_notified is not None and now - before.last_notified < self._window
         if not pending and (recent or not self._take_rate(previous, now)):
             return False
-        outbox = pending or (for_refusal(finding, now=now).with_id(f"{key}@{now.isoformat()}").to_outbox(),)
+        channels = channels_for(self._topic, self._notifier, self._events, None)
+        if pending:
+            # A notice stored before a channel took it (older items name neither topic nor channels).
+            outbox = tuple({"topic": self._topic or "", **entry} for entry in pending)
+        elif channels:
+            tid = f"{key}@{now.isoformat()}"
+            note = for_refusal(finding, now=now).with_id(tid)
+            outbox = ({"transition_id": tid, "topic": self._topic or "", "channels": channels, **note.to_outbox()},)
+        else:
+            outbox = ()
         record = StateRecord(
             key=key,
             status=Status.FAILING,
@@ -227,19 +255,17 @@ class RefusalAlerts:
         )
         if not self._state.put(record, expected_version=before.version if before is not None else None):
             return False  # another delivery of the same refusal won
-        if self._topic is not None:
-            for message in outbox:
-                self._notifier.publish(
-                    self._topic,
-                    Message(
-                        message["subject"],
-                        message["default"],
-                        message["email"],
-                        message["attributes"],
-                        message.get("chat", ""),
-                    ),
-                )
-        self._state.put(replace(record, version=record.version + 1, outbox=()), expected_version=record.version)
+        if not outbox:
+            return True
+        left = send_outbox(
+            list(outbox),
+            notifier=self._notifier,
+            events=self._events,
+            findings=None,
+            refused=lambda _channel, _entry, error: failures.append(error),
+        )
+        cleared = replace(record, version=record.version + 1, outbox=tuple(left))
+        self._state.put(cleared, expected_version=record.version)
         return True
 
     def _take_rate(self, previous: Mapping[str, StateRecord], now: datetime) -> bool:

@@ -98,6 +98,68 @@ def transition_id(key: str, before: StateRecord | None, event: Event, problem: s
     return fingerprint(key, before.version if before else 0, event.value, problem)
 
 
+def channels_for(
+    topic: str | None, notifier: NotifierPort | None, events: EventsPort | None, findings: FindingsPort | None
+) -> list[str]:
+    """The channels a notice goes to: SNS when there is a topic to publish to, and each channel configured."""
+    channels = [SNS] if topic is not None and notifier is not None else []
+    channels += [EVENTS] if events is not None else []
+    channels += [SECURITY_HUB] if findings is not None else []
+    return channels
+
+
+def send_outbox(
+    outbox: list[Mapping[str, Any]],
+    *,
+    notifier: NotifierPort | None,
+    events: EventsPort | None,
+    findings: FindingsPort | None,
+    sent: Callable[[str, Mapping[str, Any], str | None], None] | None = None,
+    refused: Callable[[str, Mapping[str, Any], PublishError], None] | None = None,
+) -> list[Mapping[str, Any]]:
+    """Send the outbox in order on each channel (SNS, EventBridge, Security Hub) by itself: a channel stops at its
+    first refusal, and the others go on. What is left: each notice with the channels that did not take it yet."""
+    left = [{**entry, "channels": list(entry.get("channels", [SNS]))} for entry in outbox]
+    for channel in (SNS, EVENTS, SECURITY_HUB):
+        for entry in left:
+            if channel not in entry["channels"]:
+                continue
+            try:
+                message_id = _send(channel, entry, notifier, events, findings)
+            except PublishError as exc:
+                if refused is not None:
+                    refused(channel, entry, exc)
+                break
+            entry["channels"].remove(channel)
+            if sent is not None and message_id is not None:
+                sent(channel, entry, message_id or None)
+    return [entry for entry in left if entry["channels"]]
+
+
+def _send(
+    channel: str,
+    entry: Mapping[str, Any],
+    notifier: NotifierPort | None,
+    events: EventsPort | None,
+    findings: FindingsPort | None,
+) -> str | None:
+    """Send one notice on one channel: SNS's message id, "" for the other channels, None when the channel is gone
+    (a notice stored when it was configured is then dropped from it)."""
+    if channel == SNS and notifier is not None:
+        message = Message(
+            entry["subject"], entry["default"], entry["email"], entry["attributes"], entry.get("chat", "")
+        )
+        return notifier.publish(entry["topic"], message)
+    if channel == EVENTS and events is not None:
+        detail_type = entry.get("detail_type") or "Notice"
+        events.put([BusEvent(detail_type, entry["default"], tuple(entry.get("resources", ())))])
+        return ""
+    if channel == SECURITY_HUB and findings is not None:
+        findings.import_findings([dict(f) for f in entry.get("findings", [])])
+        return ""
+    return None
+
+
 class Reporter:
     def __init__(
         self,
@@ -220,9 +282,7 @@ class Reporter:
         else:
             note = notification.for_provider(step.event, result, step.record, now=now, resolved=resolved)
             topic = self.default_topic
-        channels = [SNS] if topic is not None and self.notifier is not None else []
-        channels += [EVENTS] if self.events is not None else []
-        channels += [SECURITY_HUB] if self.findings is not None else []
+        channels = channels_for(topic, self.notifier, self.events, self.findings)
         if not channels:
             # Nowhere to send it: the state change alone is the record.
             cause = note.attributes["root_cause"]
@@ -241,40 +301,25 @@ class Reporter:
     def _deliver(
         self, observation: Observation, outbox: list[Mapping[str, Any]], outcome: Outcome
     ) -> list[Mapping[str, Any]]:
-        """Send the outbox in order on each channel (SNS, EventBridge) by itself: a channel stops at its first
-        refusal, and the others go on. What is left: each notice with the channels that did not take it yet."""
-        left = [{**entry, "channels": list(entry.get("channels", [SNS]))} for entry in outbox]
-        for channel in (SNS, EVENTS, SECURITY_HUB):
-            for entry in left:
-                if channel not in entry["channels"]:
-                    continue
-                try:
-                    self._send(channel, entry, observation, outcome)
-                except PublishError as exc:
-                    log.error(
-                        "notification not accepted; it stays in the outbox",
-                        extra={"transition_id": entry["transition_id"], "channel": channel, "error": str(exc)},
-                    )
-                    if channel == SNS:
-                        self._record(outcome, replace(_delivery(entry, observation), error=str(exc)))
-                    break
-                entry["channels"].remove(channel)
-        return [entry for entry in left if entry["channels"]]
+        def sent(channel: str, entry: Mapping[str, Any], message_id: str | None) -> None:
+            if channel == SNS:
+                self._record(outcome, replace(_delivery(entry, observation), message_id=message_id))
+            elif channel == EVENTS:
+                outcome.events_put += 1
+            else:
+                outcome.findings_imported += len(entry.get("findings", []))
 
-    def _send(self, channel: str, entry: Mapping[str, Any], observation: Observation, outcome: Outcome) -> None:
-        if channel == SNS and self.notifier is not None:
-            message = Message(
-                entry["subject"], entry["default"], entry["email"], entry["attributes"], entry.get("chat", "")
+        def refused(channel: str, entry: Mapping[str, Any], error: PublishError) -> None:
+            log.error(
+                "notification not accepted; it stays in the outbox",
+                extra={"transition_id": entry.get("transition_id"), "channel": channel, "error": str(error)},
             )
-            message_id = self.notifier.publish(entry["topic"], message)
-            self._record(outcome, replace(_delivery(entry, observation), message_id=message_id))
-        elif channel == EVENTS and self.events is not None:
-            detail_type = entry.get("detail_type") or "Notice"
-            self.events.put([BusEvent(detail_type, entry["default"], tuple(entry.get("resources", ())))])
-            outcome.events_put += 1
-        elif channel == SECURITY_HUB and self.findings is not None:
-            self.findings.import_findings([dict(f) for f in entry.get("findings", [])])
-            outcome.findings_imported += len(entry.get("findings", []))
+            if channel == SNS:
+                self._record(outcome, replace(_delivery(entry, observation), error=str(error)))
+
+        return send_outbox(
+            outbox, notifier=self.notifier, events=self.events, findings=self.findings, sent=sent, refused=refused
+        )
 
     def _record(self, outcome: Outcome, delivery: Delivery) -> None:
         outcome.deliveries.append(delivery)

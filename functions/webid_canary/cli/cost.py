@@ -37,10 +37,15 @@ def _quantity(value: float) -> str:
 def render_table(result: CostEstimate) -> Table:
     """One row per priced quantity, the stack's total, then the Synthetics comparison."""
     inputs = result.inputs
+    accounts = (
+        f", organization mode over {inputs.accounts} account{'s' if inputs.accounts != 1 else ''}"
+        if inputs.organization
+        else ""
+    )
     table = Table(
         title=(
             f"webid-canary monthly cost: {inputs.targets} targets, {inputs.providers} providers, "
-            f"{inputs.alarmed} alarmed, a cycle every {inputs.period_seconds // 60} min"
+            f"{inputs.alarmed} alarmed{accounts}, a cycle every {inputs.period_seconds // 60} min"
         ),
         caption=(
             f"{result.region} list prices read on {result.prices_read_on}, before free tier; "
@@ -84,12 +89,26 @@ def render_table(result: CostEstimate) -> Table:
 @click.option("--providers", type=int, required=True, help="Distinct OIDC providers (issuers).")
 @click.option("--alarmed", type=int, default=0, show_default=True, help="Targets with their own alarm.")
 @click.option("--schedule", default="rate(5 minutes)", show_default=True, help="EventBridge rate expression.")
+@click.option(
+    "--accounts",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Accounts watched in organization mode (0: the one-account stack).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def cost(targets: int, providers: int, alarmed: int, schedule: str, as_json: bool) -> None:
-    """Estimate the monthly cost of the stack, beside one CloudWatch Synthetics canary per target."""
+def cost(targets: int, providers: int, alarmed: int, schedule: str, accounts: int, as_json: bool) -> None:
+    """Estimate the monthly cost of the stack, beside one CloudWatch Synthetics canary per target.
+
+    With --accounts, the organization mode's: a Step Functions cycle over the accounts, its S3 plan, and no
+    per-provider metrics."""
     try:
         inputs = CostInputs(
-            targets=targets, providers=providers, alarmed=alarmed, period_seconds=rate_seconds(schedule)
+            targets=targets,
+            providers=providers,
+            alarmed=alarmed,
+            period_seconds=rate_seconds(schedule),
+            accounts=accounts,
         )
     except InputError as exc:
         raise CostInputError(str(exc)) from exc

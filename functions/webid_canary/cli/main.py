@@ -41,7 +41,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "disable": ("targets", "disable", "Disable a target."),
     "discover": ("targets", "discover", "Find roles that trust web identity providers and propose targets."),
     "probe": ("probe", "probe", "Run a cycle from this machine and print the report."),
-    "report": ("report", "report", "Write the fleet as one HTML page, from the State table or a probe file."),
+    "report": (
+        "report",
+        "report",
+        "Write the fleet as one HTML page or OCSF findings, from the State table or a probe file.",
+    ),
     "trail": ("trail", "trail", "Explain the AssumeRoleWithWebIdentity calls CloudTrail logged, refusals first."),
     "cost": ("cost", "cost", "Estimate the monthly cost of the stack."),
     "demo": ("demo", "demo", "Run the whole story on the embedded local AWS."),

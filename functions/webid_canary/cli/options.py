@@ -81,3 +81,24 @@ def parse_statuses(value: str | None) -> frozenset[Status] | None:
     if unknown or not wanted:
         raise OneLineError(f"--status: {', '.join(unknown) or value!r} is not one of {', '.join(allowed)}")
     return frozenset(Status(v) for v in wanted)
+
+
+FORMATS: Final = ("text", "json", "ocsf")
+
+
+def format_option[F: Callable[..., Any]](command: F) -> F:
+    """--format text|json|ocsf; --json stays the short way to say --format json."""
+    return click.option(
+        "--format",
+        "output",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="text for people (the default), json (as --json), ocsf (OCSF Detection Findings, docs/ocsf.md).",
+    )(command)
+
+
+def output_format(as_json: bool, output: str | None) -> str:
+    """The format asked for by --json and --format; one line when they disagree."""
+    if as_json and output not in (None, "json"):
+        raise OneLineError(f"usage: give --json or --format {output}, not both")
+    return "json" if as_json else output or "text"

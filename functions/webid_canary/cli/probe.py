@@ -19,6 +19,8 @@ from webid_canary.cli.options import (
     allow_private_option,
     ca_file_option,
     checked_ca_file,
+    format_option,
+    output_format,
     parse_statuses,
     table_name,
     targets_table_option,
@@ -38,6 +40,7 @@ MAX_REASONS = 3
 @click.argument("target_ids", nargs=-1)
 @click.option("--all", "all_targets", is_flag=True, help="Every enabled target (the default when no ID is given).")
 @click.option("--json", "as_json", is_flag=True, help="Print the cycle report as JSON.")
+@format_option
 @targets_table_option
 @allow_private_option
 @ca_file_option
@@ -48,6 +51,7 @@ def probe(
     target_ids: tuple[str, ...],
     all_targets: bool,
     as_json: bool,
+    output: str | None,
     targets_table: str | None,
     allow_private: bool,
     ca_file: str | None,
@@ -59,6 +63,7 @@ def probe(
     from webid_canary.adapters.targets_table import TargetsTable
     from webid_canary.wiring import build_cycle
 
+    fmt = output_format(as_json, output)
     if all_targets and target_ids:
         raise OneLineError("usage: give target IDs or --all, not both")
     if show_all and status is not None:
@@ -82,9 +87,15 @@ def probe(
         unknown = sorted(set(target_ids) - registered)
         if unknown:
             raise OneLineError(f"target_id: not registered in {table_in_use}: {', '.join(unknown)}")
-        report = run(cycle, err, target_ids, show_progress=err.is_terminal and not as_json)
-    if as_json:
+        report = run(cycle, err, target_ids, show_progress=err.is_terminal and fmt == "text")
+    if fmt == "json":
         print_json("probe", report.to_json())
+    elif fmt == "ocsf":
+        from webid_canary.cli import ocsf
+
+        problems = ocsf.cycle_problems(report.to_json(), report.finished)
+        findings = ocsf.detection_findings(problems, now=report.finished, region=ocsf.current_region())
+        click.echo(ocsf.to_json(findings))
     else:
         out = fitted_console()
         chosen = parse_statuses(status) if status is not None else None

@@ -24,7 +24,15 @@ from webid_canary.adapters.issuer import (
 )
 from webid_canary.app.drift import DriftRules, assess
 from webid_canary.cli.errors import OneLineCommand, OneLineError, aws_failure
-from webid_canary.cli.options import PROBLEMS, allow_private_option, ca_file_option, checked_ca_file, parse_statuses
+from webid_canary.cli.options import (
+    PROBLEMS,
+    allow_private_option,
+    ca_file_option,
+    checked_ca_file,
+    format_option,
+    output_format,
+    parse_statuses,
+)
 from webid_canary.cli.output import fitted_console, print_json
 from webid_canary.core.catalogue import SEVERITY_ORDER, Severity
 from webid_canary.core.drift import (
@@ -214,6 +222,7 @@ def _progress() -> Iterator[Callable[[str], None]]:
 @click.option("--issuer", "issuer", default=None, help="Only the provider for this issuer URL.")
 @click.option("--all", "all_providers", is_flag=True, help="Every IAM OIDC provider of the account (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the drift contract's JSON.")
+@format_option
 @allow_private_option
 @ca_file_option
 @click.option("--expiry-days", type=click.IntRange(1, 365), default=30, show_default=True)
@@ -238,6 +247,7 @@ def drift(
     issuer: str | None,
     all_providers: bool,
     as_json: bool,
+    output: str | None,
     allow_private: bool,
     ca_file: str | None,
     expiry_days: int,
@@ -256,6 +266,7 @@ def drift(
 
     Exit status: 0 with no finding above info, 1 otherwise, 2 when the input is unusable or IAM cannot be read.
     """
+    fmt = output_format(as_json, output)
     if issuer is not None and all_providers:
         _fail("usage: give --issuer URL or --all, not both")
     if show_all and status is not None:
@@ -297,8 +308,14 @@ def drift(
                 updated.pop(result.url, None)
         _write_baselines(baseline_path, updated)
     reports = [{**provider_report(r.url, r.arn, r.hosts, r.findings), "status": r.status.value} for r in results]
-    if as_json:
+    if fmt == "json":
         print_json("drift", {"providers": reports})
+    elif fmt == "ocsf":
+        from webid_canary.cli import ocsf
+
+        found = (ocsf.provider_problem(r.to_json(), f"providers[{i}]", now) for i, r in enumerate(results))
+        problems = [p for p in found if p is not None]
+        click.echo(ocsf.to_json(ocsf.detection_findings(problems, now=now, region=ocsf.current_region())))
     else:
         out = fitted_console()
         if chosen is None and not show_all and out.is_terminal:

@@ -69,6 +69,10 @@ def findings_for(
     def one(root_cause: str, active: bool) -> dict[str, Any]:
         entry = lookup(root_cause)
         verdict = body.get("verdict") or {}
+        # The verdict's own words fit only the root cause it explains: an open trust's verdict is an allow,
+        # whose remedy is "nothing to change"; the catalogue's entry speaks for the open trust then.
+        if verdict.get("root_cause") != root_cause:
+            verdict = {}
         description = str(verdict.get("explanation") or body.get("error") or entry.title)
         remedy = str(verdict.get("remedy") or entry.remedy)
         severity = str(body.get("severity")) if active else "info"

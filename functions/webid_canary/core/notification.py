@@ -58,7 +58,10 @@ class Notification:
         }
 
     def detail_type(self) -> str:
-        """EventBridge's detail-type: the subject and the event, e.g. `Target Failing`, `Provider Drift`."""
+        """EventBridge's detail-type: the subject and the event, e.g. `Target Failing`, `Provider Drift`; a real
+        workload's refusal (subject `refusal`) is `Workload Refused`."""
+        if self.body.get("subject") == Subject.REFUSAL.value:
+            return f"Workload {str(self.body.get('event', '')).title()}"
         return f"{str(self.body.get('subject', 'target')).title()} {str(self.body.get('event', '')).title()}"
 
     def resources(self) -> list[str]:

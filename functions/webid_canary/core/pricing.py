@@ -19,6 +19,17 @@ FLEET_ALARMS = 8
 DASHBOARDS = 1
 TOPIC_KEYS = 1
 GB = 1024**3
+# Organization mode (docs/organization.md): the alarms it adds (shards failed, executions failed and timed out),
+# the metric it adds (ShardsFailed), and how targets are grouped (names.SHARD_MAX_TARGETS/SHARD_MAX_ACCOUNTS).
+ORG_ALARMS = 3
+ORG_METRICS = 1
+SHARD_MAX_TARGETS = 2000
+SHARD_MAX_ACCOUNTS = 10
+# State transitions of one execution outside its maps (Plan, Leased, Issuers, Accounts, Report), and of one map
+# child (its start and its task); Standard workflows bill every transition, map children's included:
+# https://aws.amazon.com/step-functions/pricing/
+ORG_TOP_TRANSITIONS = 5
+ORG_CHILD_TRANSITIONS = 2
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -79,6 +90,12 @@ class Assumptions:
     state_writes_per_item_per_month: int = 30
     notifications_per_month: int = 100
     log_retention_days: int = 30
+    # Organization mode: assuming an account's reader role and listing its roles and providers.
+    seconds_per_account: float = 0.5
+    # A step of the state machine as its log group keeps it (level ALL): about a kilobyte per history event.
+    log_bytes_per_transition: int = 1_000
+    # Organization mode logs healthy targets at DEBUG only: the targets' log lines are the problem targets'.
+    share_not_ok: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,19 @@ class CostInputs:
     providers: int
     alarmed: int
     period_seconds: int
+    # 0: the one-account stack; N >= 1: organization mode over N accounts (a Step Functions cycle).
+    accounts: int = 0
+
+    @property
+    def organization(self) -> bool:
+        return self.accounts > 0
+
+    @property
+    def shards(self) -> int:
+        """Map children of the accounts step: at most SHARD_MAX_TARGETS targets and SHARD_MAX_ACCOUNTS accounts each."""
+        if not self.organization:
+            return 0
+        return max(1, math.ceil(self.targets / SHARD_MAX_TARGETS), math.ceil(self.accounts / SHARD_MAX_ACCOUNTS))
 
     def __post_init__(self) -> None:
         if self.targets < 0:
@@ -99,6 +129,8 @@ class CostInputs:
             raise InputError("alarmed", f"must be between 0 and the number of targets ({self.targets})")
         if self.period_seconds < 60:
             raise InputError("schedule", "must be at least one minute")
+        if self.accounts < 0:
+            raise InputError("accounts", "must be zero (one account) or more")
 
 
 @dataclass(frozen=True)
@@ -154,6 +186,8 @@ class CostEstimate:
             "targets": self.inputs.targets,
             "providers": self.inputs.providers,
             "alarmed": self.inputs.alarmed,
+            "accounts": self.inputs.accounts,
+            "shards": self.inputs.shards,
             "period_seconds": self.inputs.period_seconds,
             "cycles_per_month": round(self.cycles_per_month, 2),
             "stack": [line(item) for item in self.lines],
@@ -211,32 +245,57 @@ def load_prices() -> PriceTable:
 
 
 def estimate(inputs: CostInputs, prices: PriceTable, assumptions: Assumptions | None = None) -> CostEstimate:
-    """Price one month of the stack at the given fleet size and schedule, and N canaries at the same schedule."""
+    """Price one month of the stack at the given fleet size and schedule, and N canaries at the same schedule.
+
+    In organization mode (`accounts` >= 1) a cycle is one Step Functions execution: one plan, one issuer child per
+    provider, one shard child per SHARD_MAX_TARGETS targets or SHARD_MAX_ACCOUNTS accounts, one report; the
+    per-provider metrics are off (only alarmed targets keep their own), and the plan, issuer results and shard
+    items go through S3.
+    """
     a = assumptions or Assumptions()
     n, m, k = inputs.targets, inputs.providers, inputs.alarmed
+    org, shards, accounts = inputs.organization, inputs.shards, inputs.accounts
     seconds_per_month = prices.hours_per_month * 3600
     cycles = seconds_per_month / inputs.period_seconds
     cycle_seconds = a.base_seconds + a.seconds_per_target * n + a.seconds_per_provider * m
-    log_bytes = a.log_bytes_per_cycle + a.log_bytes_per_target * n + a.log_bytes_per_provider * m
+    invocations = 1.0
+    transitions = 0
+    if org:
+        # Plan and report each start a function; every account is entered once; base time per invocation.
+        invocations = 2 + m + shards
+        cycle_seconds += a.seconds_per_account * accounts + a.base_seconds * (invocations - 1)
+        transitions = ORG_TOP_TRANSITIONS + ORG_CHILD_TRANSITIONS * (m + shards)
+    logged_targets = n * a.share_not_ok if org else n
+    log_bytes = a.log_bytes_per_cycle + a.log_bytes_per_target * logged_targets + a.log_bytes_per_provider * m
+    log_bytes += a.log_bytes_per_transition * transitions
     log_gb = cycles * log_bytes / GB
-    # Each cycle scans Targets and State with strongly consistent reads (one unit per 4 KB read); State items
-    # are written only when they change.
+    # Each cycle reads Targets and State with strongly consistent reads (one unit per 4 KB read); State items
+    # are written only when they change (and the organization cycle's lease twice a cycle).
     scan_rru = math.ceil(n * a.target_item_kb / 4) + math.ceil((n + m) * a.state_item_kb / 4)
-    state_wru_per_month = (n + m) * a.state_writes_per_item_per_month * a.state_item_kb
+    state_wru_per_month = float((n + m) * a.state_writes_per_item_per_month * a.state_item_kb)
+    if org:
+        state_wru_per_month += cycles * 2
     table_gb = (n * a.target_item_kb + (n + m) * a.state_item_kb) * 1024 / GB
+    metrics = FLEET_METRICS + k + (ORG_METRICS if org else m)
+    alarms = FLEET_ALARMS + k + (ORG_ALARMS if org else 0)
 
     def line(service: str, item: str, quantity: float, price_id: str) -> CostLine:
         price = prices[price_id]
         return CostLine(service, item, quantity, price.unit, price.usd)
 
-    lines = (
+    lines: tuple[CostLine, ...] = (
         line(
             "CloudWatch",
-            "custom metrics (fleet, ColdStart, alarmed targets, providers)",
-            FLEET_METRICS + k + m,
+            "custom metrics (fleet, ColdStart, alarmed targets, " + ("shards failed)" if org else "providers)"),
+            metrics,
             "cloudwatch.custom_metric",
         ),
-        line("CloudWatch", "alarms (fleet and alarmed targets)", FLEET_ALARMS + k, "cloudwatch.alarm_standard"),
+        line(
+            "CloudWatch",
+            "alarms (fleet, " + ("orchestration, " if org else "") + "and alarmed targets)",
+            alarms,
+            "cloudwatch.alarm_standard",
+        ),
         line("CloudWatch", "dashboard", DASHBOARDS, "cloudwatch.dashboard"),
         line("CloudWatch Logs", "ingestion (logs and EMF)", log_gb, "logs.ingestion_standard"),
         line(
@@ -246,9 +305,19 @@ def estimate(inputs: CostInputs, prices: PriceTable, assumptions: Assumptions | 
             "logs.storage",
         ),
         line("Lambda", "arm64 duration", cycles * cycle_seconds * a.memory_gb, "lambda.arm64_gb_second"),
-        line("Lambda", "requests", cycles, "lambda.request"),
-        line("DynamoDB", "reads (two scans a cycle)", cycles * scan_rru, "dynamodb.read_request_unit"),
-        line("DynamoDB", "writes (state changes)", state_wru_per_month, "dynamodb.write_request_unit"),
+        line("Lambda", "requests", cycles * invocations, "lambda.request"),
+        line(
+            "DynamoDB",
+            "reads (by key, per shard)" if org else "reads (two scans a cycle)",
+            cycles * scan_rru,
+            "dynamodb.read_request_unit",
+        ),
+        line(
+            "DynamoDB",
+            "writes (state changes, the lease)" if org else "writes (state changes)",
+            state_wru_per_month,
+            "dynamodb.write_request_unit",
+        ),
         line("DynamoDB", "storage", table_gb, "dynamodb.storage"),
         line("DynamoDB", "point-in-time recovery", table_gb, "dynamodb.pitr"),
         line("SNS", "publishes", a.notifications_per_month, "sns.publish"),
@@ -256,6 +325,21 @@ def estimate(inputs: CostInputs, prices: PriceTable, assumptions: Assumptions | 
         line("KMS", "topic key", TOPIC_KEYS, "kms.customer_managed_key"),
         line("X-Ray", "traces", cycles, "xray.trace_recorded"),
     )
+    if org:
+        # Writes: the plan's two lists and one item file per shard, one result per issuer; reads: the two lists
+        # (the maps' item readers), each shard its items and at most every issuer's result.
+        puts = 2 + shards + m
+        gets = 2 + shards * (1 + m)
+        lines += (
+            line(
+                "Step Functions",
+                f"state transitions ({shards} shard{'s' if shards != 1 else ''}, {m} issuer children)",
+                cycles * transitions,
+                "stepfunctions.state_transition",
+            ),
+            line("S3", "PUT requests (plan, issuer results)", cycles * puts, "s3.put_request"),
+            line("S3", "GET requests (map readers, shards)", cycles * gets, "s3.get_request"),
+        )
     canary_lines = (
         line("Synthetics", f"{n} canaries, one run per target per cycle", cycles * n, "synthetics.canary_run"),
     )
