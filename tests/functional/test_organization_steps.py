@@ -242,7 +242,11 @@ def test_the_plan_adds_the_organizations_accounts_and_their_rcps_and_caches_the_
     Lease(state).release("cycle-1", NOW)
     step.plan("cycle-2", "t", now=NOW + timedelta(minutes=30))
     assert organization.listed == 1
-    assert store.documents[ACCOUNTS_CACHE_KEY]["accounts"] == ["111111111111", "999999999999"]
+    assert state.items[ACCOUNTS_CACHE_KEY].last_result["accounts"] == ["111111111111", "999999999999"]
+    # After the hour, it is listed again.
+    Lease(state).release("cycle-2", NOW + timedelta(minutes=30))
+    step.plan("cycle-3", "t", now=NOW + timedelta(minutes=61))
+    assert organization.listed == 2
 
 
 def test_without_organizations_the_plan_covers_the_targets_accounts_and_no_rcps(

@@ -11,8 +11,9 @@ report. Each step is a use case over ports; the handlers in handler.py only feed
 
 The plan store's layout (S3): cycles/<cycle>/issuers.json (the issuer URLs), cycles/<cycle>/shards.json (one
 entry per shard), cycles/<cycle>/shards/<shard>.json (the shard's target items and RCPs),
-cycles/<cycle>/issuers/<sha256 of the issuer>.json (one inspection), organization/accounts.json (the
-organization's active accounts, kept for an hour).
+cycles/<cycle>/issuers/<sha256 of the issuer>.json (one inspection). The State table keeps the lease
+(`lease#cycle`), the organization's active accounts for an hour (`organization#accounts`) and, per account, the
+providers it has State for (`account#<id>`).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ LEASE_KEY: Final = "lease#cycle"
 # Per account: the provider URLs that have a State item, so that a provider deleted since its baseline is still
 # found (organization mode reads the State items it needs by key, never the whole table).
 ACCOUNT_INDEX_PREFIX: Final = "account#"
-ACCOUNTS_CACHE_KEY: Final = "organization/accounts.json"
+ACCOUNTS_CACHE_KEY: Final = "organization#accounts"
 # The organization's accounts change rarely; ListAccounts is asked again after this long.
 ACCOUNTS_CACHE_TTL: Final = timedelta(hours=1)
 DEFAULT_LEASE: Final = timedelta(minutes=15)
@@ -268,14 +269,16 @@ class Planner:
         }
 
     def _organization_accounts(self, now: datetime) -> list[str]:
-        """The organization's ACTIVE accounts (kept for an hour in the plan store); none where it does not answer."""
+        """The organization's ACTIVE accounts (kept an hour in the State table, which the plan reads and writes
+        anyway); none where Organizations does not answer."""
         if self.organization is None:
             return []
-        cached = self.store.get_json(ACCOUNTS_CACHE_KEY)
-        if isinstance(cached, Mapping):
-            read_at = datetime.fromisoformat(str(cached.get("read_at")))
-            if now - read_at < ACCOUNTS_CACHE_TTL:
-                return [str(a) for a in cached.get("accounts", [])]
+        state = self.lease.state
+        cached = state.load([ACCOUNTS_CACHE_KEY]).get(ACCOUNTS_CACHE_KEY)
+        listed = cached.last_result.get("accounts") if cached is not None else None
+        kept = [str(a) for a in listed] if isinstance(listed, list) else None
+        if cached is not None and kept is not None and now - cached.since < ACCOUNTS_CACHE_TTL:
+            return kept
         try:
             accounts = self.organization.list_active_accounts()
         except (AwsAccessError, AwsMissingError) as exc:
@@ -284,8 +287,18 @@ class Planner:
             return []
         except AwsError as exc:
             log.warning("listing the organization's accounts failed", extra={"error": str(exc)})
-            return [str(a) for a in cached.get("accounts", [])] if isinstance(cached, Mapping) else []
-        self.store.put_json(ACCOUNTS_CACHE_KEY, {"read_at": now.isoformat(), "accounts": accounts})
+            return kept or []
+        record = StateRecord(
+            key=ACCOUNTS_CACHE_KEY,
+            status=Status.OK,
+            since=now,
+            fingerprint=None,
+            last_notified=None,
+            last_result={"accounts": accounts},
+            version=(cached.version + 1) if cached is not None else 1,
+        )
+        if not state.put(record, expected_version=cached.version if cached is not None else None):
+            log.info("another plan refreshed the organization's accounts first")
         return accounts
 
     def _rcps(self, accounts: Sequence[str], deadline: datetime | None) -> dict[str, list[dict[str, Any]]]:
