@@ -179,7 +179,9 @@ def shard_accounts() -> int:
 def machine(
     organization: Organization, monkeypatch: pytest.MonkeyPatch, shard_accounts: int
 ) -> Iterator[LocalStateMachine]:
-    # The definition the stack deploys (DefinitionString), placeholders filled with the moto functions' ARNs.
+    # The definition the stack deploys: the template's DefinitionString is this very text
+    # (tests/infra/test_orchestration_parity.py); from a synthesized template it is
+    # `definition_from_template(template)`. Its placeholders are filled with the moto functions' ARNs.
     definition = orchestration.definition_string()
     environment = organization.environment() | {names.ENV_SHARD_MAX_ACCOUNTS: str(shard_accounts)}
     for key, value in environment.items():

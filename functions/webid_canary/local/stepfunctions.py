@@ -202,6 +202,21 @@ def _uninstall(machine: LocalStateMachine) -> None:
 # ----- the state machine
 
 
+def definition_from_template(template: Mapping[str, Any]) -> str:
+    """The DefinitionString of the one state machine of a synthesized template (placeholders unfilled)."""
+    machines = [
+        resource["Properties"]
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == "AWS::StepFunctions::StateMachine"
+    ]
+    if len(machines) != 1:
+        raise ValueError(f"expected one AWS::StepFunctions::StateMachine in the template, found {len(machines)}")
+    definition = machines[0].get("DefinitionString")
+    if not isinstance(definition, str):
+        raise ValueError("the state machine's DefinitionString is not plain text")
+    return definition
+
+
 def _zip() -> bytes:
     """A function package moto accepts (the code is not used: the hook calls the installed package)."""
     buffer = io.BytesIO()
