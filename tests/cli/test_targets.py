@@ -639,3 +639,90 @@ def test_a_pathologically_nested_file_is_one_line(dynamodb: Any, tmp_path: Path)
 
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: file: {path} is neither JSON nor YAML")
+
+
+# --- discover --organization ------------------------------------------------------------------------------------
+
+
+def _member_iam(account: str) -> Any:
+    sts = boto3.client("sts")
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="setup"
+    )["Credentials"]
+    return boto3.client(
+        "iam",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+@pytest.fixture
+def organization(roles: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The caller's account (roles above) and three members: two with a GitHub deploy role, one that refuses."""
+    from moto.sts.responses import TokenResponse
+
+    from webid_canary.local.aws import StsErrorResponse
+    from webid_canary.local.strict_sts import StsRejectedError
+
+    orgs = boto3.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    members = [
+        orgs.create_account(AccountName=f"member-{n}", Email=f"m{n}@example.com")["CreateAccountStatus"]["AccountId"]
+        for n in range(3)
+    ]
+    for n, account in enumerate(members[:2]):
+        _member_iam(account).create_role(
+            RoleName=f"release-{n}",
+            AssumeRolePolicyDocument=trust(GITHUB, {"StringEquals": {f"{GITHUB}:sub": f"repo:acme/app-{n}:main"}}),
+        )
+    refusing = members[2]
+    original = TokenResponse.assume_role
+
+    def assume_role(self: TokenResponse) -> Any:
+        role_arn = str(self._get_param("RoleArn"))
+        if f"::{refusing}:" in role_arn:
+            raise StsErrorResponse(StsRejectedError("AccessDenied", f"not authorized to assume {role_arn}"))
+        return original(self)
+
+    monkeypatch.setattr(TokenResponse, "assume_role", assume_role)
+    return members
+
+
+def test_discover_organization_proposes_in_every_account_and_names_the_one_it_could_not_read(
+    organization: list[str], dynamodb: Any
+) -> None:
+    result = run("discover", "--organization", "--json")
+
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    by_role = {p["target"]["role_arn"]: p for p in document["proposals"]}
+    for n, account in enumerate(organization[:2]):
+        proposal = by_role[f"arn:aws:iam::{account}:role/release-{n}"]
+        assert proposal["target"]["claims"]["sub"] == f"repo:acme/app-{n}:main"
+    assert f"arn:aws:iam::{ACCOUNT}:role/deploy" in by_role, "the caller's own account is read too"
+    accounts = {row["account_id"]: row for row in document["accounts"]}
+    assert set(accounts) == {ACCOUNT, *organization}
+    assert (accounts[organization[0]]["roles_read"], accounts[organization[0]]["proposals"]) == (2, 1)
+    assert accounts[organization[2]]["error"] and "AccessDenied" in accounts[organization[2]]["error"]
+    assert accounts[organization[2]]["proposals"] == 0
+    ids = [p["target"]["target_id"] for p in document["proposals"]]
+    assert len(ids) == len(set(ids)), "target ids stay unique across accounts"
+
+
+def test_discover_organization_registers_and_summarises_per_account(organization: list[str], dynamodb: Any) -> None:
+    result = run("discover", "--organization", "--account", organization[0], "--register")
+
+    assert result.exit_code == 0, result.output
+    assert set(stored(dynamodb)) == {"release-0"}
+    assert "1 account(s)" in result.stdout
+    assert organization[0] in result.stdout
+
+
+def test_discover_organization_options_are_checked(organization: list[str]) -> None:
+    unknown = run("discover", "--organization", "--account", "999999999999")
+    assert unknown.exit_code == 2
+    assert unknown.output.strip() == "error: --account: 999999999999: not an active account of the organization"
+    alone = run("discover", "--account", organization[0])
+    assert alone.exit_code == 2
+    assert alone.output.strip() == "error: --account/--role-name: only with --organization"

@@ -6,9 +6,11 @@ never overwrites another target unless `--replace` says so.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -29,6 +31,7 @@ from webid_canary.cli.errors import (
 from webid_canary.cli.options import table_name, targets_table_option
 from webid_canary.cli.output import fitted_console, print_block, print_json, working
 from webid_canary.core.catalogue import Severity
+from webid_canary.core.model import RoleRecord
 from webid_canary.core.targets import (
     DEFAULT_SEVERITY,
     TARGET_SEVERITIES,
@@ -53,13 +56,14 @@ def _fail(message: str) -> NoReturn:
 # --- settings and AWS ----------------------------------------------------------------------------------------
 
 
-def _client(service: str) -> Any:
-    """A boto3 client from the standard credential chain (AWS_ENDPOINT_URL honoured by boto3)."""
+def _client(service: str, **kwargs: Any) -> Any:
+    """A boto3 client from the standard credential chain (AWS_ENDPOINT_URL honoured by boto3), or with the
+    credentials given (an assumed role's)."""
     import boto3
     from botocore.exceptions import BotoCoreError
 
     try:
-        return boto3.client(service)  # type: ignore[call-overload]
+        return boto3.client(service, **kwargs)  # type: ignore[call-overload]
     except BotoCoreError as exc:
         raise botocore_failure(exc) from exc
 
@@ -426,26 +430,121 @@ def disable(target_id: str, targets_table: str | None) -> None:
 # --- discover --------------------------------------------------------------------------------------------------
 
 
+# A person's credentials cannot assume the monitor's reader role (it trusts the shard function's role only);
+# the role Organizations creates in every account it creates is the usual way in from the management account:
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access-cross-account-role.html
+DEFAULT_MEMBER_ROLE = "OrganizationAccountAccessRole"
+# IAM's request rate is per account and cannot be raised; discovery keeps well under it.
+DISCOVER_IAM_RATE = 10.0
+
+
+@dataclass
+class AccountRead:
+    """One account's part of an organization-wide discovery."""
+
+    account_id: str
+    roles: list[RoleRecord] = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+
+def _organization_roles(role_name: str, only: Sequence[str]) -> list[AccountRead]:
+    """Every ACTIVE account's roles (or only those asked), each read through `role_name` in that account; an
+    account that cannot be read is kept with its error, never stops the others."""
+    from webid_canary.adapters.organizations import OrganizationReader, ReaderRoles
+    from webid_canary.app.ports import AwsError
+
+    with aws_errors(), working("listing the organization's accounts (ListAccounts)"):
+        try:
+            accounts = OrganizationReader(_client("organizations")).list_active_accounts()
+        except AwsError as exc:
+            _fail(
+                f"--organization: {exc}; run it with credentials of the management account or of a delegated "
+                "administrator"
+            )
+        own = str(_client("sts").get_caller_identity()["Account"])
+    if only:
+        unknown = sorted(set(only) - set(accounts))
+        if unknown:
+            _fail(f"--account: {', '.join(unknown)}: not an active account of the organization")
+        accounts = [a for a in accounts if a in set(only)]
+    readers = ReaderRoles(
+        _client, role_name=role_name, cycle_id="discover", own_account=own, rate_per_second=DISCOVER_IAM_RATE
+    )
+    found: list[AccountRead] = []
+    for number, account in enumerate(accounts, start=1):
+        read = AccountRead(account)
+        how = "its own credentials" if account == own else f"role {role_name}"
+        with working(f"account {number}/{len(accounts)} {account}: listing roles with {how}"):
+            try:
+                read.roles = list(readers.iam_for(account).list_roles())
+            except AwsError as exc:
+                read.error = str(exc)
+        found.append(read)
+    return found
+
+
 @click.command(cls=OneLineCommand)
 @click.option("--register", "do_register", is_flag=True, help="Register the new proposals in the Targets table.")
 @click.option("--json", "as_json", is_flag=True, help="Print proposals as JSON.")
 @click.option("--severity", type=click.Choice(SEVERITY_CHOICES), default=str(DEFAULT_SEVERITY), show_default=True)
 @click.option("--owner", help="Owner recorded on every proposal.")
+@click.option(
+    "--organization",
+    is_flag=True,
+    help="Every active account of the organization (from the management account or a delegated administrator).",
+)
+@click.option(
+    "--role-name",
+    default=DEFAULT_MEMBER_ROLE,
+    show_default=True,
+    help="With --organization: the role assumed in each member account to list its roles.",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    help="With --organization: only this account (repeat for more).",
+)
 @targets_table_option
-def discover(do_register: bool, as_json: bool, severity: str, owner: str | None, targets_table: str | None) -> None:
-    """Find every role that trusts a web identity provider and propose a target for each (role, provider)."""
+def discover(
+    do_register: bool,
+    as_json: bool,
+    severity: str,
+    owner: str | None,
+    organization: bool,
+    role_name: str,
+    accounts: tuple[str, ...],
+    targets_table: str | None,
+) -> None:
+    """Find every role that trusts a web identity provider and propose a target for each (role, provider).
+
+    With --organization, in every account of the organization: the accounts are listed with Organizations, each
+    member account is read through --role-name (your own account with your credentials), and the summary says,
+    per account, how many roles were read and proposed, or why the account could not be read.
+
+    Exit status: 0, or 1 when an account of the organization could not be read (the others are proposed).
+    """
     from webid_canary.adapters.iam import IamReader
     from webid_canary.core.discovery import discover_targets
 
     if owner is not None and not owner.strip():
         _fail("owner: must not be empty")
+    if not organization and (accounts or role_name != DEFAULT_MEMBER_ROLE):
+        _fail("--account/--role-name: only with --organization")
+    if not role_name.strip():
+        _fail("--role-name: must not be empty")
     table = _open_table(targets_table) if do_register or targets_table else None
     registered: dict[str, Target | TargetError] = {}
     with aws_errors():
         if table is not None:
             with working(f"reading {table.table_name}"):
                 registered = dict(table.scan())
-        with working("listing the account's roles (ListRoles, 1,000 a call)"):
+    per_account: list[AccountRead] | None = None
+    if organization:
+        per_account = _organization_roles(role_name.strip(), accounts)
+        roles = [role for read in per_account for role in read.roles]
+    else:
+        with aws_errors(), working("listing the account's roles (ListRoles, 1,000 a call)"):
             roles = list(IamReader(_client("iam")).list_roles())
     covered = {(t.role_arn, t.issuer): target_id for target_id, t in registered.items() if isinstance(t, Target)}
     found = discover_targets(roles, severity=Severity(severity), owner=owner, taken_ids=registered)
@@ -468,14 +567,62 @@ def discover(do_register: bool, as_json: bool, severity: str, owner: str | None,
                 _fail(f"{', '.join(exc.target_ids)}: target_id: registered meanwhile; run discover again")
         for target in new:
             status[target.target_id] = "registered"
+    summary = _account_summary(per_account, found) if per_account is not None else None
     if as_json:
         document = {
             **found.to_json(),
             "proposals": [{**p.to_json(), "status": status[p.target.target_id]} for p in found.proposals],
         }
+        if summary is not None:
+            document["accounts"] = summary
         print_json("discover", document)
-        return
-    _print_discovery(found, status, do_register)
+    else:
+        _print_discovery(found, status, do_register)
+        if summary is not None:
+            _print_accounts(summary)
+    if summary is not None and any(row["error"] for row in summary):
+        sys.exit(EXIT_PROBLEM)
+
+
+def _account_summary(per_account: Sequence[AccountRead], found: Discovery) -> list[dict[str, Any]]:
+    """Per account: roles read, proposals made, roles skipped, and the error that kept it unread."""
+    proposals: dict[str, int] = {}
+    for proposal in found.proposals:
+        account = proposal.target.role_arn.split(":")[4]
+        proposals[account] = proposals.get(account, 0) + 1
+    skipped: dict[str, int] = {}
+    for item in found.skipped:
+        account = item.role_arn.split(":")[4]
+        skipped[account] = skipped.get(account, 0) + 1
+    return [
+        {
+            "account_id": read.account_id,
+            "roles_read": len(read.roles),
+            "proposals": proposals.get(read.account_id, 0),
+            "skipped": skipped.get(read.account_id, 0),
+            "error": read.error,
+        }
+        for read in per_account
+    ]
+
+
+def _print_accounts(summary: Sequence[Mapping[str, Any]]) -> None:
+    console = _console()
+    view = Table(title=f"{len(summary)} account(s)")
+    for column in ("account", "roles read", "proposals", "skipped", "error"):
+        view.add_column(column, overflow="fold")
+    for row in summary:
+        view.add_row(
+            row["account_id"],
+            str(row["roles_read"]),
+            str(row["proposals"]),
+            str(row["skipped"]),
+            escape(row["error"] or ""),
+        )
+    print_block(console, view)
+    unread = [row["account_id"] for row in summary if row["error"]]
+    if unread:
+        click.echo(f"error: {len(unread)} account(s) could not be read: {', '.join(unread)}", err=True)
 
 
 def _print_discovery(found: Discovery, status: Mapping[str, str], registered: bool) -> None:
