@@ -10,6 +10,7 @@ from functools import lru_cache
 from ipaddress import ip_address
 
 from .claims import Claims, decode_token, parse_claims, token_header
+from .frozen import slot_init
 from .model import CallerFacts, CognitoFlow, IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy
 from .rcp import ResourceControlPolicy, parse_rcps
@@ -40,6 +41,7 @@ class RequestExtras:
 NO_EXTRAS = RequestExtras()
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Case:
     """Everything STS looks at for one request, already parsed."""
@@ -262,7 +264,7 @@ def parse_policy_arns(value: object, field_name: str = "request.policy_arns") ->
 
 def _claims(claims: Mapping[str, object] | None, token: Token | None) -> Claims:
     if claims is not None:
-        if not isinstance(claims, Mapping):
+        if not isinstance(claims, dict) and not isinstance(claims, Mapping):  # a dict, nearly always: no ABC check
             raise InputError("token_claims", "expected an object (the decoded JWT payload)")
         if token is None:
             return parse_claims(claims)
@@ -320,18 +322,18 @@ def build_case(
         # A claim that was not logged is not missing: only the known ones are held to the token's rules.
         kept = tuple(p for p in parsed.problems if p.split(":", 1)[0] in known_claims)
         parsed = replace(parsed, problems=kept)
-    return Case(
-        role_arn=check_role_arn(role_arn),
-        policy=parse_trust_policy(trust_policy),
-        provider=provider,
-        claims=parsed,
-        now=now,
-        session_name=session_name,
-        duration_seconds=duration_seconds,
-        role_max_session_duration=role_max_session_duration,
-        idp=idp,
-        role_exists=role_exists,
-        extras=(
+    return Case(  # positional, in the order of Case's fields: a monitor builds one for every target
+        check_role_arn(role_arn),
+        parse_trust_policy(trust_policy),
+        provider,
+        parsed,
+        now,
+        session_name,
+        duration_seconds,
+        role_max_session_duration,
+        idp,
+        role_exists,
+        (
             NO_EXTRAS
             if caller is NO_CALLER_FACTS
             and session_policy is None
@@ -340,8 +342,8 @@ def build_case(
             and not resource_control_policies
             else RequestExtras(caller, session_policy, policy_arns, cognito, resource_control_policies)
         ),
-        known_claims=known_claims,
-        logged_error=logged_error,
+        known_claims,
+        logged_error,
     )
 
 

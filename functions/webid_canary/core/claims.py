@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from .frozen import slot_init
 from .model import Token
 
 TAGS_CLAIM: Final = "https://aws.amazon.com/tags"
@@ -32,6 +33,7 @@ class SessionTags:
     problems: tuple[str, ...] = ()
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Claims:
     """The claims STS reads from a token. `problems` names each required claim missing or mistyped."""
@@ -102,48 +104,54 @@ def parse_claims(
     doc: Mapping[str, object], *, kid: str | None = None, alg: str | None = None, token_length: int | None = None
 ) -> Claims:
     """Claims from a decoded JWT payload; never raises for odd values, it records them in `problems`."""
+    get = doc.get
+    iss, aud_raw, sub, exp, azp = get("iss"), get("aud"), get("sub"), get("exp"), get("azp")
+    aud = (aud_raw,) if isinstance(aud_raw, str) else _strings(aud_raw)
+    exp_number = _number(exp)
+    problems: tuple[str, ...] = ()
+    if not (isinstance(iss, str) and iss and aud and isinstance(sub, str) and exp_number is not None):
+        problems = _problems(iss, aud_raw, aud, sub, exp, exp_number)
+    tags = _session_tags(doc[TAGS_CLAIM]) if TAGS_CLAIM in doc else None
+    source_identity = get(SOURCE_IDENTITY_CLAIM)
+    return Claims(
+        MappingProxyType(dict(doc)),
+        iss if isinstance(iss, str) and iss else None,
+        aud or (),
+        sub if isinstance(sub, str) else None,
+        exp_number,
+        azp if isinstance(azp, str) else None,
+        _strings(doc["amr"]) if "amr" in doc else None,
+        kid,
+        problems,
+        tags,
+        str(source_identity) if source_identity is not None else None,
+        alg,
+        token_length,
+    )
+
+
+def _problems(
+    iss: object, aud_raw: object, aud: tuple[str, ...] | None, sub: object, exp: object, exp_number: float | None
+) -> tuple[str, ...]:
+    """Each required claim that is missing or mistyped, in the order iss, aud, sub, exp."""
     problems: list[str] = []
-    iss = doc.get("iss")
     if iss is None:
         problems.append("iss: missing")
     elif not isinstance(iss, str) or not iss:
         problems.append("iss: not a non-empty string")
-    aud_raw = doc.get("aud")
-    aud = _strings(aud_raw)
     if aud_raw is None:
         problems.append("aud: missing")
     elif not aud:
         problems.append("aud: not a string or a non-empty list of strings")
-    sub = doc.get("sub")
     if sub is None:
         problems.append("sub: missing")
     elif not isinstance(sub, str):
         problems.append("sub: not a string")
-    exp = doc.get("exp")
-    exp_number = _number(exp)
     if exp is None:
         problems.append("exp: missing")
     elif exp_number is None:
         problems.append("exp: not a number of seconds since the epoch")
-    azp = doc.get("azp")
-    amr = _strings(doc.get("amr")) if "amr" in doc else None
-    tags = _session_tags(doc[TAGS_CLAIM]) if TAGS_CLAIM in doc else None
-    source_identity = doc.get(SOURCE_IDENTITY_CLAIM)
-    return Claims(
-        raw=MappingProxyType(dict(doc)),
-        iss=iss if isinstance(iss, str) and iss else None,
-        aud=aud or (),
-        sub=sub if isinstance(sub, str) else None,
-        exp=exp_number,
-        azp=azp if isinstance(azp, str) else None,
-        amr=amr,
-        kid=kid,
-        alg=alg,
-        token_length=token_length,
-        problems=tuple(problems),
-        session_tags=tags,
-        source_identity=str(source_identity) if source_identity is not None else None,
-    )
+    return tuple(problems)
 
 
 def decode_token(token: Token) -> Claims:

@@ -249,7 +249,10 @@ class RequestContext(NamedTuple):
 
     def get(self, key: str) -> tuple[str, ...] | Unknown | None:
         """The key's values, None when the request does not carry it, UNKNOWN when that depends on caller facts."""
-        lowered = key.lower()
+        return self.get_lowered(key.lower())
+
+    def get_lowered(self, lowered: str) -> tuple[str, ...] | Unknown | None:
+        """`get` for a key name already lower-cased (a parsed policy holds its keys so)."""
         claim = self.keys.index.get(lowered)
         if claim is not None:
             known = self.known_claims
@@ -350,26 +353,3 @@ def caller_value(caller: CallerFacts, lowered: str, fact: str) -> tuple[str, ...
 def caller_fact_of(key: str) -> str | None:
     """The caller fact (a field of CallerFacts) a key is read from, or None for keys that are not caller-side."""
     return facts().caller_keys.get(key.lower())
-
-
-def build_context(
-    *,
-    prefix: str,
-    claims: Claims,
-    now: datetime,
-    builtin: bool,
-    federated_provider: str,
-    session_name: str | None = None,
-    caller: CallerFacts = NO_CALLER_FACTS,
-    known_claims: frozenset[str] | None = None,
-) -> RequestContext:
-    """The request context for this token and provider, as of `now`."""
-    return RequestContext(
-        provider_keys(prefix, builtin, utc_day(now)),
-        claims,
-        now,
-        federated_provider,
-        session_name,
-        caller,
-        known_claims,
-    )

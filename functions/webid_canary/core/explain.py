@@ -20,14 +20,15 @@ from .conditions import Operator, evaluate, glob_match, parse_operator, requirem
 from .context import (
     UNKNOWN,
     RequestContext,
-    build_context,
     builtin_family,
     caller_fact_of,
+    provider_keys,
     thumbprints_ignored_since,
     trusted_roots_apply,
+    utc_day,
 )
 from .model import InputError
-from .policy import Condition, Statement, parse_trust_policy
+from .policy import Condition, Statement, TrustPolicy, parse_trust_policy
 from .remedy import Edit, JsonObject, apply, describe, frozen, plain_copy, statements_of
 from .sts import (
     ACTION,
@@ -338,7 +339,12 @@ def _check_keys(case: Case, match: ProviderMatch) -> Step:
         return Step(f"keys: kid {kid!r} not in JWKS: fail", Finding("provider_keys_unreachable", evidence))
     if idp.jwks_reachable is None and idp.jwks_kids is None:
         return _KEYS_NOT_CHECKED
-    return Step("keys: JWKS reachable" + (f", kid {kid!r} published" if kid and idp.jwks_kids else "") + ": ok")
+    return _keys_ok_step(kid, bool(idp.jwks_kids))
+
+
+@lru_cache(maxsize=1024)
+def _keys_ok_step(kid: str | None, published: bool) -> Step:
+    return Step("keys: JWKS reachable" + (f", kid {kid!r} published" if kid and published else "") + ": ok")
 
 
 def _check_thumbprint(case: Case, match: ProviderMatch) -> Step:
@@ -394,7 +400,13 @@ def _check_expiry(case: Case) -> Step:
         return _EXPIRY_NOT_LOGGED
     if exp is None:
         return Step("expiry: skipped (no exp)")
-    now = _timestamp(case.now)
+    return _expiry_step(exp, case.now)
+
+
+@lru_cache(maxsize=4096)
+def _expiry_step(exp: float, at: datetime) -> Step:
+    """The expiry check of a token; a monitor's synthetic tokens of one cycle share their exp and instant."""
+    now = _timestamp(at)
     if exp <= now:
         evidence = {
             "exp_iso": _iso(exp),
@@ -412,18 +424,24 @@ def _check_audience(case: Case, match: ProviderMatch) -> Step:
         return Step("audience: no client ID list for built-in providers")
     if not case.claims.aud:
         return Step("audience: skipped (no aud)")
+    return _audience_step(case.claims.aud, case.claims.azp, provider.url, provider.client_ids)
+
+
+@lru_cache(maxsize=4096)
+def _audience_step(aud: tuple[str, ...], azp: str | None, url: str, client_ids: tuple[str, ...]) -> Step:
+    """The audience check for a token's aud (or azp) and a provider's client IDs; many targets share them."""
     # With azp present STS takes azp as the token's audience (see data/context_keys.json, row oidc:aud).
-    audiences = (case.claims.azp,) if case.claims.azp else case.claims.aud
-    claim = "azp" if case.claims.azp else "aud"
-    shown = ",".join(audiences) + (" (azp)" if case.claims.azp else "")
-    for aud in audiences:
-        if aud in provider.client_ids:
+    audiences = (azp,) if azp else aud
+    claim = "azp" if azp else "aud"
+    shown = ",".join(audiences) + (" (azp)" if azp else "")
+    for audience in audiences:
+        if audience in client_ids:
             return Step(f"audience: {shown} registered: ok")
     evidence = {
         "claim": claim,
         "audience": ", ".join(audiences),
-        "provider_url": provider.url,
-        "client_ids": ", ".join(provider.client_ids) or "no client IDs",
+        "provider_url": url,
+        "client_ids": ", ".join(client_ids) or "no client IDs",
     }
     return Step(
         f"audience: {claim} {evidence['audience']} not in client IDs: fail",
@@ -454,9 +472,8 @@ def _conditions(statement: Statement, context: RequestContext) -> Evaluated:
     failing: list[ConditionResult] = []
     vacuous: list[Condition] | None = None  # the two rare lists are made only when needed
     unknown: list[tuple[Condition, Operator]] | None = None
-    for condition in statement.conditions:
-        actual = context.get(condition.key)
-        operator = parse_operator(condition.operator)
+    for condition, operator, lowered in statement.parsed_conditions:
+        actual = context.get_lowered(lowered)
         if actual is UNKNOWN:
             unknown = [*(unknown or ()), (condition, operator)]
         elif not evaluate(operator, condition.values, actual):
@@ -541,10 +558,9 @@ def _failing_text(values: tuple[str, ...] | None) -> str:
 def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[Step, list[str]]:
     """One action against the Allow statements: principal, then action, then conditions; with its hints."""
     principal = context.federated_provider
-    allows = [s for s in case.policy.statements if s.effect == "Allow"]
-    for_principal = [s for s in allows if _principal_matches(s, principal)]
+    for_principal, for_action = _candidates(case.policy, principal, action)
     if not for_principal:
-        named = sorted({n for s in allows for n in s.federated_principals()}) or ["no federated principal"]
+        named = sorted({n for s in case.policy.allows for n in s.federated_principals()}) or ["no federated principal"]
         evidence: dict[str, object] = {
             "principal": principal,
             "named": ", ".join(named),
@@ -559,7 +575,6 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
             ),
             [],
         )
-    for_action = [s for s in for_principal if _action_matches(s, action)]
     if not for_action:
         written = sorted({a for s in for_principal for a in (s.actions or ("NotAction ...",))})
         reason = f" (they allow {', '.join(written)})" if action == ACTION else ", which the token's claims require"
@@ -624,6 +639,25 @@ def _evaluate_action(case: Case, context: RequestContext, action: str) -> tuple[
         f"{evidence['wants_text']}, request has {actual_text}: fail"
     )
     return Step(line, finding), hints
+
+
+# How many (principal, action) pairs a policy remembers its candidate statements for; a role's policy meets a
+# few providers and at most three actions, so the bound is only reached by odd input, and then it starts over.
+_CANDIDATES_KEPT = 64
+
+
+def _candidates(policy: TrustPolicy, principal: str, action: str) -> tuple[tuple[Statement, ...], ...]:
+    """The Allow statements that name this principal, and those of them that allow this action: the same for
+    every request against the policy with this provider, so worked out once per policy."""
+    kept = policy.candidates
+    found = kept.get((principal, action))
+    if found is None:
+        for_principal = tuple(s for s in policy.allows if _principal_matches(s, principal))
+        found = (for_principal, tuple(s for s in for_principal if _action_matches(s, action)))
+        if len(kept) >= _CANDIDATES_KEPT:
+            kept.clear()
+        kept[principal, action] = found
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -700,10 +734,11 @@ def _deny_applies(
 
 
 def _check_deny(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
+    denies = case.policy.denies
+    if not denies:
+        return _NO_DENY
     undecided: list[Unknowable] = []
-    for statement in case.policy.statements:
-        if statement.effect != "Deny":
-            continue
+    for statement in denies:
         applies, needs = _deny_applies(statement, context, actions, f"Deny {statement.label}")
         undecided += needs
         if not applies:
@@ -740,15 +775,14 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
         )
     if match.principal is None or match.prefix is None:
         return TrustOutcome((Step("trust: skipped (no provider for this token)"),), ())
-    context = build_context(
-        prefix=match.prefix,
-        claims=case.claims,
-        now=case.now,
-        builtin=match.builtin,
-        federated_provider=match.principal,
-        session_name=case.session_name,
-        caller=case.caller,
-        known_claims=case.known_claims,
+    context = RequestContext(
+        provider_keys(match.prefix, match.builtin, utc_day(case.now)),
+        case.claims,
+        case.now,
+        match.principal,
+        case.session_name,
+        case.extras.caller,
+        case.known_claims,
     )
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
@@ -758,14 +792,15 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
     for action in actions:
         step, action_hints = _evaluate_action(case, context, action)
         steps.append(step)
-        hints.extend(action_hints)
+        if action_hints:
+            hints.extend(action_hints)
     steps.append(_check_deny(case, context, actions))
     undecided = False
     for step in steps:
         if step.unknown:
             undecided = True
             break
-    return TrustOutcome(tuple(steps), tuple(hints), undecided)
+    return TrustOutcome(tuple(steps), tuple(hints) if hints else (), undecided)
 
 
 def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
@@ -866,27 +901,40 @@ def _unexplained_refusal(case: Case) -> Finding:
 
 
 def _decide(case: Case) -> Decision:
-    steps: list[Step] = [_check_request(case), _check_token(case.claims)]
-    if case.extras is not NO_EXTRAS and (case.session_policy is not None or case.policy_arns):
-        steps.insert(1, _session_policy_step(case.session_policy, case.policy_arns))
-    if case.claims.source_identity is not None:
-        steps.append(_source_identity_step(case.claims.source_identity))
+    claims, extras = case.claims, case.extras
+    steps: list[Step] = [_check_request(case)]
+    if extras is not NO_EXTRAS and (extras.session_policy is not None or extras.policy_arns):
+        steps.append(_session_policy_step(extras.session_policy, extras.policy_arns))
+    steps.append(_check_token(claims))
+    if claims.source_identity is not None:
+        steps.append(_source_identity_step(claims.source_identity))
     match, provider_step = _resolve_provider(case)
-    steps.append(provider_step)
     if match.prefix is not None:
-        steps += [_check_keys(case, match), _check_thumbprint(case, match)]
-    steps += [_check_signature(case), _check_expiry(case)]
-    if match.prefix is not None:
-        steps.append(_check_audience(case, match))
+        steps += (
+            provider_step,
+            _check_keys(case, match),
+            _check_thumbprint(case, match),
+            _check_signature(case),
+            _check_expiry(case),
+            _check_audience(case, match),
+        )
+    else:
+        steps += (provider_step, _check_signature(case), _check_expiry(case))
     trust = _check_trust(case, match)
     steps += trust.steps
-    steps += [_check_duration(case), _check_tags(case.claims)]
-    failure = next((step.finding for step in steps if step.finding is not None), None)
+    steps += (_check_duration(case), _check_tags(claims))
+    failure = None
+    for step in steps:
+        if step.finding is not None:
+            failure = step.finding
+            break
     # Only the trust policy's steps can be undecided (caller-side keys are condition keys).
     unknown = () if failure is not None or not trust.undecided else tuple(u for s in trust.steps for u in s.unknown)
     finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
-    hints = trust.hints if finding.code in ("none", "trust_condition_mismatch") else ()
-    return finding, tuple(dict.fromkeys(hints)), tuple([step.line for step in steps])
+    hints = trust.hints
+    if hints:
+        hints = tuple(dict.fromkeys(hints)) if finding.code in ("none", "trust_condition_mismatch") else ()
+    return finding, hints, tuple([step.line for step in steps])
 
 
 def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:

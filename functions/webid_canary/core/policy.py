@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 from webid_canary.core.limits import check_json_depth
 
-from .conditions import parse_operator
+from .conditions import Operator, parse_operator
 from .model import InputError, json_kind
 
 FIELD = "trust_policy"
@@ -84,6 +84,14 @@ class Condition(NamedTuple):
     values: tuple[str, ...]
 
 
+class ParsedCondition(NamedTuple):
+    """A condition with its operator parsed and its key lower-cased, made once per policy."""
+
+    condition: Condition
+    operator: Operator
+    lowered_key: str
+
+
 @dataclass(frozen=True, slots=True)
 class Principals:
     """A Principal or NotPrincipal element: `*` or a mapping of type to values."""
@@ -124,17 +132,21 @@ class Statement:
     actions: tuple[str, ...] | None
     not_actions: tuple[str, ...] | None
     conditions: tuple[Condition, ...]
-    # Derived once: how the statement is named in findings, and its action patterns lower-cased (IAM
-    # compares action names case-insensitively).
+    # Derived once: how the statement is named in findings, its action patterns lower-cased (IAM compares
+    # action names case-insensitively), and each condition with its operator and its key lower-cased (key
+    # names are case-insensitive too), which every request against the policy reads.
     label: str = field(init=False, repr=False, compare=False)
     lowered_actions: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
     lowered_not_actions: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
+    parsed_conditions: tuple[ParsedCondition, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         label = f"statement {self.index + 1}" + (f" ({self.sid})" if self.sid else "")
         object.__setattr__(self, "label", label)
         for name, patterns in (("lowered_actions", self.actions), ("lowered_not_actions", self.not_actions)):
             object.__setattr__(self, name, None if patterns is None else tuple(p.lower() for p in patterns))
+        parsed = tuple(ParsedCondition(c, parse_operator(c.operator), c.key.lower()) for c in self.conditions)
+        object.__setattr__(self, "parsed_conditions", parsed)
 
     def federated_principals(self) -> tuple[str, ...]:
         return () if self.principal is None else self.principal.values("Federated")
@@ -149,6 +161,19 @@ class TrustPolicy:
     duplicates: tuple[DuplicateKey, ...] = ()
     # The document as parsed (JSON-like, never changed): remedies are written as edits of it.
     document: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
+    # The Allow and the Deny statements, each in written order, split once.
+    allows: tuple[Statement, ...] = field(init=False, repr=False, compare=False)
+    denies: tuple[Statement, ...] = field(init=False, repr=False, compare=False)
+    # For a (principal, action): the Allow statements naming the principal, and those of them allowing the
+    # action. The same for every request against the policy, so the engine keeps them here as requests ask.
+    candidates: dict[tuple[str, str], tuple[tuple[Statement, ...], tuple[Statement, ...]]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allows", tuple(s for s in self.statements if s.effect == "Allow"))
+        object.__setattr__(self, "denies", tuple(s for s in self.statements if s.effect == "Deny"))
+        object.__setattr__(self, "candidates", {})
 
     def federated_principals(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 
 from .catalogue import Entry, Kind, entry
 from .catalogue.explain import STS_ANSWERS
+from .frozen import slot_init
 
 # Checks that need facts about the live identity provider or the whole token, and say so in the trace when absent.
 UNCHECKABLE = ("keys", "thumbprint", "signature", "expiry")
+_NOT_CHECKED = ": not checked"
 
 ALLOW = "allow"
 DENY = "deny"
@@ -76,6 +78,7 @@ def _fill(template: str, evidence: _Evidence) -> str:
         return template
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The prediction for one AssumeRoleWithWebIdentity request (the explain contract's JSON, as a type).
@@ -112,8 +115,8 @@ class Verdict:
     def unchecked(self) -> tuple[str, ...]:
         """The checks the engine could not make for lack of facts (keys, thumbprint, signature, expiry): an allow
         holds only if they would pass. Read from the trace, where each says `NAME: not checked (...)`."""
-        found = (line.split(":", 1)[0] for line in self.trace if ": not checked" in line)
-        return tuple(dict.fromkeys(name for name in found if name in UNCHECKABLE))
+        found = [line.partition(":")[0] for line in self.trace if _NOT_CHECKED in line]
+        return tuple(dict.fromkeys([name for name in found if name in UNCHECKABLE])) if found else ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -167,28 +170,50 @@ def make_verdict(
 ) -> Verdict:
     """Turn a finding into a verdict using the catalogue's texts and STS's error code and message; a
     trust-policy remedy, when there is one, gives both the patch and the remedy's prose."""
-    cause, error_code, message = _cause(finding.code)
-    evidence = _Evidence(finding.evidence)
+    code, evidence = finding.code, finding.evidence
+    if remedy is None and len(evidence) == 1 and isinstance(role_arn := evidence.get("role_arn"), str):
+        # Evidence that names only the role (an allow, a missing role): the texts are the same for every
+        # request to that role with these hints.
+        texts = _role_texts(code, role_arn, hints)
+    else:
+        texts = _texts(code, evidence, hints, remedy)
+    error_code, message, explanation, remedy_prose = texts
+    outcome = ALLOW if code == "none" else INDETERMINATE if code == UNDECIDED else DENY
+    return Verdict(
+        outcome,
+        error_code,
+        message,
+        code,
+        finding.condition_key,
+        finding.expected,
+        finding.actual,
+        hints,
+        explanation,
+        remedy_prose,
+        trace,
+        finding.operator,
+        finding.actual_from,
+        finding.unknown_keys,
+        remedy.patch if remedy is not None else None,
+    )
+
+
+# A verdict's texts: STS's error code and message, the explanation, and the remedy's prose.
+Texts = tuple[str | None, str, str, str]
+
+
+def _texts(code: str, found: Mapping[str, object], hints: tuple[str, ...], remedy: Remedy | None) -> Texts:
+    """The texts of a verdict from the catalogue, filled with its evidence; a trust-policy remedy's prose first."""
+    cause, error_code, message = _cause(code)
+    evidence = _Evidence(found)
     remedies = [_fill(_hint_remedy(hint), evidence) for hint in hints if _SUPERSEDED_BY.get(hint, "") not in hints]
     if remedy is not None:
         remedies.insert(0, remedy_text(evidence["role_arn"], remedy))
-    elif finding.code != "none" or not hints:
+    elif code != "none" or not hints:
         remedies.insert(0, _fill(cause.remedy, evidence))
-    outcome = ALLOW if finding.code == "none" else INDETERMINATE if finding.code == UNDECIDED else DENY
-    return Verdict(
-        outcome=outcome,
-        error_code=error_code,
-        message=_fill(message, evidence),
-        root_cause=finding.code,
-        condition_key=finding.condition_key,
-        expected=finding.expected,
-        actual=finding.actual,
-        hints=hints,
-        explanation=_fill(cause.explanation, evidence),
-        remedy=" ".join(remedies),
-        trace=trace,
-        condition_operator=finding.operator,
-        actual_from=finding.actual_from,
-        unknown_keys=finding.unknown_keys,
-        remedy_patch=remedy.patch if remedy is not None else None,
-    )
+    return error_code, _fill(message, evidence), _fill(cause.explanation, evidence), " ".join(remedies)
+
+
+@lru_cache(maxsize=4096)
+def _role_texts(code: str, role_arn: str, hints: tuple[str, ...]) -> Texts:
+    return _texts(code, {"role_arn": role_arn}, hints, None)
