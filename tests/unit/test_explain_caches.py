@@ -156,3 +156,33 @@ def test_the_quick_constructors_keep_the_types_frozen_and_their_defaults() -> No
     verdict = predict(policy_text("repo:acme/payments:*"), "repo:acme/payments:ref:refs/heads/main")
     with pytest.raises(FrozenInstanceError):
         verdict.outcome = "deny"  # type: ignore[misc]
+
+
+def test_the_provider_checks_of_one_request_are_not_another_requests() -> None:
+    payments = policy_text("repo:acme/payments:*")
+    sub = "repo:acme/payments:ref:refs/heads/main"
+
+    def with_idp(idp: IdpFacts) -> Verdict:
+        case = build_case(role_arn=ROLE, trust_policy=payments, provider=PROVIDER, claims=claims(sub), now=NOW, idp=idp)
+        return explain(case)
+
+    assert predict(payments, sub).outcome == "allow"
+    unreachable = with_idp(replace(IDP, jwks_reachable=False))
+    bad_signature = with_idp(replace(IDP, signature_valid=False))
+
+    assert unreachable.root_cause == "provider_keys_unreachable"
+    assert bad_signature.root_cause == "token_signature_invalid"
+    assert predict(payments, sub).outcome == "allow"
+
+
+def test_the_checks_not_made_are_read_from_the_verdicts_own_trace() -> None:
+    verdict = predict(policy_text("repo:acme/payments:*"), "repo:acme/payments:ref:refs/heads/main")
+    assert verdict.unchecked == ("signature",)
+    assert verdict.to_json()["unchecked"] == ["signature"]
+
+    checked = replace(verdict, trace=tuple(line for line in verdict.trace if not line.startswith("signature:")))
+    assert checked.unchecked == ()
+    assert checked.to_json()["unchecked"] == []
+    assert checked != verdict
+    assert replace(checked, trace=verdict.trace) == verdict
+    assert Verdict("allow", None, "", "none", trace=("keys: not checked (no facts)",)).unchecked == ("keys",)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -19,6 +20,7 @@ from .claims import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, SUPPORTED_ALGORITHMS, Cl
 from .conditions import Operator, evaluate, glob_match, parse_operator, requirement
 from .context import (
     UNKNOWN,
+    ProviderKeys,
     RequestContext,
     builtin_family,
     caller_fact_of,
@@ -48,7 +50,7 @@ from .sts import (
     SESSION_NAME_CHARACTERS,
     SESSION_POLICY_CHARACTERS,
 )
-from .verdict import Finding, Remedy, Verdict, make_verdict
+from .verdict import Finding, Remedy, Verdict, make_verdict, unchecked_in
 
 TAG_SESSION = "sts:TagSession"
 SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
@@ -125,14 +127,10 @@ def _validation_message(violations: list[tuple[str, str, str]]) -> str:
     return f"{count} validation error{'s' if count > 1 else ''} detected: {parts}"
 
 
-def _check_request(case: Case) -> Step:
-    """Parameter validation, before anything else: RoleSessionName and DurationSeconds constraints."""
-    return _request_step(case.session_name, case.duration_seconds, case.role_max_session_duration)
-
-
 @lru_cache(maxsize=4096)
 def _request_step(name: str | None, duration: int | None, role_max_session_duration: int) -> Step:
-    """The request check for these parameters; a monitor sends the same ones for every target."""
+    """Parameter validation, before anything else: RoleSessionName and DurationSeconds constraints (the same
+    for every target of a monitor, which sends the same parameters)."""
     problems: list[str] = []
     violations: list[tuple[str, str, str]] = []
     if name is not None:
@@ -767,16 +765,16 @@ def _role_step(role_arn: str) -> Step:
     return Step(f"role: {role_arn}: ok")
 
 
-def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
+def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None) -> TrustOutcome:
     if not case.role_exists:
         evidence = {"role_arn": case.role_arn}
         return TrustOutcome(
             (Step(f"role: {case.role_arn} does not exist: fail", Finding("role_not_found", evidence)),), ()
         )
-    if match.principal is None or match.prefix is None:
+    if match.principal is None or keys is None:
         return TrustOutcome((Step("trust: skipped (no provider for this token)"),), ())
     context = RequestContext(
-        provider_keys(match.prefix, match.builtin, utc_day(case.now)),
+        keys,
         case.claims,
         case.now,
         match.principal,
@@ -786,7 +784,10 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
     )
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
-    actions = _required_actions(case.claims)
+    claims = case.claims
+    actions = (
+        _ASSUME_ONLY if claims.source_identity is None and claims.session_tags is None else _required_actions(claims)
+    )
     if case.extras is not NO_EXTRAS and case.resource_control_policies:
         steps.append(_check_rcps(case, context, actions))
     for action in actions:
@@ -794,13 +795,8 @@ def _check_trust(case: Case, match: ProviderMatch) -> TrustOutcome:
         steps.append(step)
         if action_hints:
             hints.extend(action_hints)
-    steps.append(_check_deny(case, context, actions))
-    undecided = False
-    for step in steps:
-        if step.unknown:
-            undecided = True
-            break
-    return TrustOutcome(tuple(steps), tuple(hints) if hints else (), undecided)
+    steps.append(_check_deny(case, context, actions) if case.policy.denies else _NO_DENY)
+    return TrustOutcome(tuple(steps), tuple(hints) if hints else (), any(map(_UNKNOWN, steps)))
 
 
 def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
@@ -826,10 +822,6 @@ def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -
         return Step(f"rcp: a Deny applies unless {keys} say otherwise: unknown", None, tuple(undecided))
     count = len(case.resource_control_policies)
     return Step(f"rcp: no Deny in {count} resource control polic{'y' if count == 1 else 'ies'} applies: ok")
-
-
-def _check_duration(case: Case) -> Step:
-    return _duration_step(case.duration_seconds, case.role_max_session_duration)
 
 
 @lru_cache(maxsize=4096)
@@ -871,19 +863,20 @@ def _allowed(role_arn: str) -> Finding:
     return Finding("none", {"role_arn": role_arn})
 
 
-# The decisive finding, the hints, and the trace of one evaluation (a plain tuple: one per request).
-Decision = tuple[Finding, tuple[str, ...], tuple[str, ...]]
+# The decisive finding, the hints, the trace, and the checks not made (what `unchecked_in` finds in the trace)
+# of one evaluation (a plain tuple: one per request).
+Decision = tuple[Finding, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 def explain(case: Case) -> Verdict:
     """The verdict STS would give for this case, with every check traced, and for a trust-policy denial the
     edited policy that lets the request in (checked by explaining the request again against it)."""
-    finding, hints, trace = _decide(case)
+    finding, hints, trace, unchecked = _decide(case)
     if finding.code == "none" and case.logged_error == LOGGED_TRUST_REFUSAL:
         finding = _unexplained_refusal(case)
         trace = (*trace, f"logged: {LOGGED_TRUST_REFUSAL}, which what the log shows does not explain")
     remedy = _remedy(case, finding) if finding.code in TRUST_FIXES else None
-    return make_verdict(finding, hints, trace, remedy)
+    return make_verdict(finding, hints, trace, remedy, unchecked)
 
 
 # The error STS logs for a refusal that reached the trust policy (most token-level failures are not logged).
@@ -902,39 +895,77 @@ def _unexplained_refusal(case: Case) -> Finding:
 
 def _decide(case: Case) -> Decision:
     claims, extras = case.claims, case.extras
-    steps: list[Step] = [_check_request(case)]
+    steps: list[Step] = [_request_step(case.session_name, case.duration_seconds, case.role_max_session_duration)]
     if extras is not NO_EXTRAS and (extras.session_policy is not None or extras.policy_arns):
         steps.append(_session_policy_step(extras.session_policy, extras.policy_arns))
     steps.append(_check_token(claims))
     if claims.source_identity is not None:
         steps.append(_source_identity_step(claims.source_identity))
-    match, provider_step = _resolve_provider(case)
-    if match.prefix is not None:
-        steps += (
-            provider_step,
-            _check_keys(case, match),
-            _check_thumbprint(case, match),
-            _check_signature(case),
-            _check_expiry(case),
-            _check_audience(case, match),
-        )
-    else:
-        steps += (provider_step, _check_signature(case), _check_expiry(case))
-    trust = _check_trust(case, match)
+    match, provider_steps, unchecked, keys = _provider_checks(case)
+    steps += provider_steps
+    trust = _check_trust(case, match, keys)
     steps += trust.steps
-    steps += (_check_duration(case), _check_tags(claims))
-    failure = None
-    for step in steps:
-        if step.finding is not None:
-            failure = step.finding
-            break
+    steps.append(_duration_step(case.duration_seconds, case.role_max_session_duration))
+    tags = claims.session_tags
+    steps.append(_NO_TAGS if tags is None or not tags.tags else _check_tags(claims))
+    # The first step's finding (a Finding is always true; a passing step's is None).
+    failure = next(filter(None, map(_FINDING, steps)), None)
     # Only the trust policy's steps can be undecided (caller-side keys are condition keys).
     unknown = () if failure is not None or not trust.undecided else tuple(u for s in trust.steps for u in s.unknown)
     finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
     hints = trust.hints
     if hints:
         hints = tuple(dict.fromkeys(hints)) if finding.code in ("none", "trust_condition_mismatch") else ()
-    return finding, hints, tuple([step.line for step in steps])
+    return finding, hints, tuple(map(_LINE, steps)), unchecked
+
+
+_LINE, _FINDING, _UNKNOWN = itemgetter(0), itemgetter(1), itemgetter(2)  # a Step's fields, read in C
+
+# The provider's checks of one request: how the issuer resolves, the steps from provider to audience, the checks
+# among them not made (what `unchecked_in` finds in the trace: only these steps can say so, every other step's
+# line starts with another name), and the provider's keys (None without a provider).
+ProviderChecks = tuple[ProviderMatch, tuple[Step, ...], tuple[str, ...], ProviderKeys | None]
+# Kept per everything those checks read, which the targets of one provider share within a cycle (the same
+# role, provider record, IdP facts, issuer, token header, exp, audience and instant): bounded, then started over.
+_PROVIDER_CHECKS: dict[tuple[object, ...], ProviderChecks] = {}
+_PROVIDER_CHECKS_KEPT = 4096
+
+
+def _provider_checks(case: Case) -> ProviderChecks:
+    claims = case.claims
+    # Every field the checks below read (role_account and issuer_host derive from role_arn and iss).
+    key = (
+        case.role_arn,
+        case.provider,
+        case.idp,
+        case.now,
+        case.known_claims,
+        claims.iss,
+        claims.kid,
+        claims.alg,
+        claims.exp,
+        claims.aud,
+        claims.azp,
+    )
+    found = _PROVIDER_CHECKS.get(key)
+    if found is None:
+        found = _work_out_provider_checks(case)
+        if len(_PROVIDER_CHECKS) >= _PROVIDER_CHECKS_KEPT:
+            _PROVIDER_CHECKS.clear()
+        _PROVIDER_CHECKS[key] = found
+    return found
+
+
+def _work_out_provider_checks(case: Case) -> ProviderChecks:
+    match, provider_step = _resolve_provider(case)
+    signature, expiry = _check_signature(case), _check_expiry(case)
+    if match.prefix is None:
+        steps: tuple[Step, ...] = (provider_step, signature, expiry)
+        return match, steps, unchecked_in((signature.line, expiry.line)), None
+    keys, thumbprint = _check_keys(case, match), _check_thumbprint(case, match)
+    steps = (provider_step, keys, thumbprint, signature, expiry, _check_audience(case, match))
+    unchecked = unchecked_in((keys.line, thumbprint.line, signature.line, expiry.line))
+    return match, steps, unchecked, provider_keys(match.prefix, match.builtin, utc_day(case.now))
 
 
 def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:

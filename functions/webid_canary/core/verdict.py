@@ -78,9 +78,28 @@ def _fill(template: str, evidence: _Evidence) -> str:
         return template
 
 
+def unchecked_in(trace: tuple[str, ...]) -> tuple[str, ...]:
+    """The checks a trace says the engine could not make for lack of facts: each line `NAME: not checked (...)`
+    of a check in UNCHECKABLE, in trace order, once each."""
+    found = [line.partition(":")[0] for line in trace if _NOT_CHECKED in line]
+    return tuple(dict.fromkeys([name for name in found if name in UNCHECKABLE])) if found else ()
+
+
+class _Derived:
+    """What a verdict derives from its fields, kept in a slot beside them (not a field: equality, repr, replace
+    and the JSON are the fields' alone). The engine stores it as it builds the verdict; otherwise it is worked
+    out on first use."""
+
+    __slots__ = ("_unchecked",)
+    _unchecked: tuple[str, ...]
+
+
+_store_unchecked = _Derived.__dict__["_unchecked"].__set__  # the slot's own setter (a Verdict is frozen)
+
+
 @slot_init
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(_Derived):
     """The prediction for one AssumeRoleWithWebIdentity request (the explain contract's JSON, as a type).
 
     `outcome` is ALLOW, DENY or INDETERMINATE; an indeterminate verdict names in `unknown_keys` the keys (as
@@ -115,10 +134,19 @@ class Verdict:
     def unchecked(self) -> tuple[str, ...]:
         """The checks the engine could not make for lack of facts (keys, thumbprint, signature, expiry): an allow
         holds only if they would pass. Read from the trace, where each says `NAME: not checked (...)`."""
-        found = [line.partition(":")[0] for line in self.trace if _NOT_CHECKED in line]
-        return tuple(dict.fromkeys([name for name in found if name in UNCHECKABLE])) if found else ()
+        try:
+            return self._unchecked
+        except AttributeError:
+            found = unchecked_in(self.trace)
+            _store_unchecked(self, found)
+            return found
 
     def to_json(self) -> dict[str, object]:
+        try:
+            unchecked = self._unchecked
+        except AttributeError:
+            unchecked = self.unchecked
+        patch = self.remedy_patch
         return {
             "schema": SCHEMA,
             "outcome": self.outcome,
@@ -127,16 +155,16 @@ class Verdict:
             "root_cause": self.root_cause,
             "condition_key": self.condition_key,
             "condition_operator": self.condition_operator,
-            "expected": list(self.expected),
-            "actual": list(self.actual),
+            "expected": [*self.expected],
+            "actual": [*self.actual],
             "actual_from": self.actual_from,
-            "unknown_keys": list(self.unknown_keys),
-            "unchecked": list(self.unchecked),
-            "hints": list(self.hints),
+            "unknown_keys": [*self.unknown_keys],
+            "unchecked": [*unchecked],
+            "hints": [*self.hints],
             "explanation": self.explanation,
             "remedy": self.remedy,
-            "remedy_patch": None if self.remedy_patch is None else _plain(self.remedy_patch),
-            "trace": list(self.trace),
+            "remedy_patch": None if patch is None else _plain(patch),
+            "trace": [*self.trace],
         }
 
 
@@ -166,10 +194,15 @@ _SUPERSEDED_BY = {"vacuous_for_all_values": "for_all_values_key_never_supplied"}
 
 
 def make_verdict(
-    finding: Finding, hints: tuple[str, ...], trace: tuple[str, ...], remedy: Remedy | None = None
+    finding: Finding,
+    hints: tuple[str, ...],
+    trace: tuple[str, ...],
+    remedy: Remedy | None = None,
+    unchecked: tuple[str, ...] | None = None,
 ) -> Verdict:
     """Turn a finding into a verdict using the catalogue's texts and STS's error code and message; a
-    trust-policy remedy, when there is one, gives both the patch and the remedy's prose."""
+    trust-policy remedy, when there is one, gives both the patch and the remedy's prose. `unchecked`, when
+    given, is what `unchecked_in(trace)` would find, worked out by the caller from the steps that make it."""
     code, evidence = finding.code, finding.evidence
     if remedy is None and len(evidence) == 1 and isinstance(role_arn := evidence.get("role_arn"), str):
         # Evidence that names only the role (an allow, a missing role): the texts are the same for every
@@ -179,7 +212,7 @@ def make_verdict(
         texts = _texts(code, evidence, hints, remedy)
     error_code, message, explanation, remedy_prose = texts
     outcome = ALLOW if code == "none" else INDETERMINATE if code == UNDECIDED else DENY
-    return Verdict(
+    verdict = Verdict(
         outcome,
         error_code,
         message,
@@ -196,6 +229,9 @@ def make_verdict(
         finding.unknown_keys,
         remedy.patch if remedy is not None else None,
     )
+    if unchecked is not None:
+        _store_unchecked(verdict, unchecked)
+    return verdict
 
 
 # A verdict's texts: STS's error code and message, the explanation, and the remedy's prose.
