@@ -12,7 +12,7 @@ from ipaddress import ip_address
 from .claims import Claims, decode_token, parse_claims, token_header
 from .frozen import slot_init
 from .model import CallerFacts, CognitoFlow, IdpFacts, InputError, ProviderRecord, Token, json_kind
-from .policy import TrustPolicy, parse_trust_policy
+from .policy import TrustPolicy, parse_trust_policy, parse_trust_policy_text
 from .rcp import ResourceControlPolicy, parse_rcps
 from .sts import ROLE_MAX_SESSION_DEFAULT
 
@@ -317,14 +317,16 @@ def build_case(
     """A case from its parts; raises InputError(field, reason) for unusable input."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    parsed = _claims(claims, token)
+    # A monitor's case: a dict of claims, the role ARN and the policy text as IAM returns them (checked and
+    # parsed through the same caches as the general path below).
+    parsed = parse_claims(claims) if token is None and type(claims) is dict else _claims(claims, token)
     if known_claims is not None:
         # A claim that was not logged is not missing: only the known ones are held to the token's rules.
         kept = tuple(p for p in parsed.problems if p.split(":", 1)[0] in known_claims)
         parsed = replace(parsed, problems=kept)
     return Case(  # positional, in the order of Case's fields: a monitor builds one for every target
-        check_role_arn(role_arn),
-        parse_trust_policy(trust_policy),
+        _checked_role_arn(role_arn) if type(role_arn) is str and role_arn else check_role_arn(role_arn),
+        parse_trust_policy_text(trust_policy) if type(trust_policy) is str else parse_trust_policy(trust_policy),
         provider,
         parsed,
         now,

@@ -107,7 +107,8 @@ def parse_claims(
     get = doc.get
     iss, aud_raw, sub, exp, azp = get("iss"), get("aud"), get("sub"), get("exp"), get("azp")
     aud = (aud_raw,) if isinstance(aud_raw, str) else _strings(aud_raw)
-    exp_number = _number(exp)
+    # A float or an int (the JSON numbers) without the general check; float() of an int is finite or raises.
+    exp_number = float(exp) if type(exp) is int else exp if type(exp) is float and math.isfinite(exp) else _number(exp)
     problems: tuple[str, ...] = ()
     if not (isinstance(iss, str) and iss and aud and isinstance(sub, str) and exp_number is not None):
         problems = _problems(iss, aud_raw, aud, sub, exp, exp_number)

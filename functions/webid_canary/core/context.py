@@ -183,7 +183,8 @@ def _as_values(value: object) -> tuple[str, ...] | None:
     return None
 
 
-def _claim_values(claims: Claims, claim: tuple[str, ...]) -> tuple[str, ...] | None:
+def claim_values(claims: Claims, claim: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The values of the first of these claims the token carries (`aud` as normalised), or None."""
     for name in claim:
         if name == "aud":
             if claims.aud:
@@ -258,7 +259,7 @@ class RequestContext(NamedTuple):
             known = self.known_claims
             if known is not None and not any(name in known for name in claim):
                 return UNKNOWN
-            return _claim_values(self.claims, claim)
+            return claim_values(self.claims, claim)
         return self._global(lowered)
 
     def claim_of(self, key: str) -> str | None:

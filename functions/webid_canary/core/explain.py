@@ -24,6 +24,7 @@ from .context import (
     RequestContext,
     builtin_family,
     caller_fact_of,
+    claim_values,
     provider_keys,
     thumbprints_ignored_since,
     trusted_roots_apply,
@@ -470,8 +471,12 @@ def _conditions(statement: Statement, context: RequestContext) -> Evaluated:
     failing: list[ConditionResult] = []
     vacuous: list[Condition] | None = None  # the two rare lists are made only when needed
     unknown: list[tuple[Condition, Operator]] | None = None
+    index, claims = context.keys.index, context.claims
+    whole_token = context.known_claims is None
     for condition, operator, lowered in statement.parsed_conditions:
-        actual = context.get_lowered(lowered)
+        # context.get_lowered(lowered), its commonest case (a provider key, every claim known) taken here.
+        claim = index.get(lowered)
+        actual = claim_values(claims, claim) if claim is not None and whole_token else context.get_lowered(lowered)
         if actual is UNKNOWN:
             unknown = [*(unknown or ()), (condition, operator)]
         elif not evaluate(operator, condition.values, actual):
@@ -773,18 +778,14 @@ def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None) ->
         )
     if match.principal is None or keys is None:
         return TrustOutcome((Step("trust: skipped (no provider for this token)"),), ())
-    context = RequestContext(
-        keys,
-        case.claims,
-        case.now,
-        match.principal,
-        case.session_name,
-        case.extras.caller,
-        case.known_claims,
+    claims = case.claims
+    # RequestContext(...) without the named tuple's Python-level __new__: the same tuple, all fields given.
+    context = _new_tuple(
+        RequestContext,
+        (keys, claims, case.now, match.principal, case.session_name, case.extras.caller, case.known_claims),
     )
     steps: list[Step] = [_role_step(case.role_arn)]
     hints: list[str] = []
-    claims = case.claims
     actions = (
         _ASSUME_ONLY if claims.source_identity is None and claims.session_tags is None else _required_actions(claims)
     )
@@ -920,6 +921,7 @@ def _decide(case: Case) -> Decision:
 
 
 _LINE, _FINDING, _UNKNOWN = itemgetter(0), itemgetter(1), itemgetter(2)  # a Step's fields, read in C
+_new_tuple = tuple.__new__
 
 # The provider's checks of one request: how the issuer resolves, the steps from provider to audience, the checks
 # among them not made (what `unchecked_in` finds in the trace: only these steps can say so, every other step's

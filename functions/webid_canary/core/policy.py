@@ -268,6 +268,10 @@ def _parse_text(doc: str) -> TrustPolicy:
     return _parse_document(doc)
 
 
+# The policy text as IAM returns it, parsed once (what parse_trust_policy does for a str).
+parse_trust_policy_text = _parse_text
+
+
 def _parse_document(doc: str | Mapping[str, object]) -> TrustPolicy:
     if isinstance(doc, str):
         if doc.lstrip().startswith("%"):
