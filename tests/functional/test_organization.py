@@ -336,3 +336,23 @@ def test_accounts_without_targets_still_have_their_providers_checked(
     readable = [a for a in organization.accounts if a != organization.broken]
     keys = [state_key(Subject.PROVIDER, f"{account}/{url}") for account in readable]
     assert sorted(organization.state().load(keys)) == sorted(keys)
+
+
+def test_a_provider_deleted_in_a_member_account_is_found_by_the_next_cycle(
+    organization: Organization, machine: LocalStateMachine
+) -> None:
+    assert machine.run().status == "SUCCEEDED"
+    member = organization.members[0]
+    iam = member_client(organization.aws, member)("iam")
+    (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
+
+    assert machine.run().status == "SUCCEEDED"
+
+    key = state_key(Subject.PROVIDER, f"{member}/{organization.issuer.provider_url}")
+    record = organization.state().load([key])[key]
+    assert record.status.value == "drift"
+    assert record.last_result["root_cause"] == "provider_deleted", record.last_result
+    # The other accounts' providers for the same issuer are untouched.
+    other = state_key(Subject.PROVIDER, f"{DEFAULT_ACCOUNT}/{organization.issuer.provider_url}")
+    assert organization.state().load([other])[other].status.value == "ok"
