@@ -57,11 +57,16 @@ class Organization:
         return next(m for m in self.members if m.name == name)
 
 
-def synth_organization_template(org_unit: str) -> dict[str, Any]:
-    """The stack's template with `-c organization=true -c org_units=<org_unit>`, synthesized in this process."""
+def _infra_importable() -> None:
+    """The CDK app (infra/) is imported from the checkout, as the one-account demo's synth does."""
     root = str(repository_root())
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def synth_organization_template(org_unit: str) -> dict[str, Any]:
+    """The stack's template with `-c organization=true -c org_units=<org_unit>`, synthesized in this process."""
+    _infra_importable()
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
     import aws_cdk as cdk
 
@@ -192,6 +197,9 @@ def run_organization(
     from webid_canary.local.demo import environment as set_environment
     from webid_canary.local.stepfunctions import LocalStateMachine, definition_from_template
 
+    _infra_importable()
+    from infra import orchestration
+
     progress("organization: three member accounts, and the stack synthesized with -c organization=true")
     org = build_organization(client, seed, monitor, issuer)
     steps_environment = {
@@ -204,8 +212,6 @@ def run_organization(
     }
     board = AlarmBoard(alarms_from_template(org.template))
     cycles = []
-    from infra import orchestration
-
     port = {"MOTO_PORT": str(urlsplit(endpoint_url).port)} if endpoint_url else {}
     with set_environment(steps_environment | port):
         wiring.organization.cache_clear()
