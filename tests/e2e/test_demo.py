@@ -256,3 +256,75 @@ def test_the_whole_demo_logged_at_debug_shows_no_token_client_secret_or_credenti
         assert "batch-job" in logs
     assert SecretScanner([CLIENT_SECRET]).findings(logs) == []
     assert not CREDENTIAL_VALUE.search(logs)
+
+
+# The organization's cycles, at the end of the run: the stack synthesized with -c organization=true, its state
+# machine executed for real over three member accounts; then one account's reader role stops trusting the
+# monitor and a deploy role of another account trusts another repository.
+ORGANIZATION_TITLES = [
+    "Organization: three member accounts, one Step Functions execution",
+    "Organization: the data account's reader role stops trusting the monitor; "
+    "a payments deploy role's trust policy is edited",
+]
+
+
+def member_accounts(cycle: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry | {"id": account} for account, entry in cycle["accounts"].items()}
+
+
+def test_the_organization_is_checked_by_one_execution_per_cycle(story: dict[str, Any]) -> None:
+    cycles = story["organization"]
+    assert [c["title"] for c in cycles] == ORGANIZATION_TITLES
+    for cycle in cycles:
+        execution = cycle["execution"]
+        assert execution["status"] == "SUCCEEDED", execution
+        assert execution["steps"] == ["plan", "issuer", "shard", "report"]
+        assert (execution["output"]["shards"], execution["output"]["shards_failed"]) == (1, 0)
+    healthy = cycles[0]
+    accounts = member_accounts(healthy)
+    assert set(accounts) == {"monitor", "payments", "data", "web"}
+    assert all(entry["failed"] is None for entry in accounts.values())
+    assert {name: entry["targets"] for name, entry in accounts.items() if name != "monitor"} == {
+        name: {"ok": 2} for name in ("payments", "data", "web")
+    }
+    assert {t: e["status"] for t, e in healthy["targets"].items()} == {
+        f"{name}-deploy-{n}": "ok" for name in ("payments", "data", "web") for n in range(2)
+    }
+    assert healthy["notifications"] == []
+    assert "ALARM" not in healthy["alarms"].values()
+    # The organization stack's own alarms, evaluated on the report step's metrics.
+    assert {"WebIdCanary-ShardsFailed", "WebIdCanary-ExecutionsFailed"} <= set(healthy["alarms"])
+
+
+def test_the_broken_account_is_named_with_its_reason_and_the_others_still_checked(story: dict[str, Any]) -> None:
+    broken = story["organization"][1]
+    accounts = member_accounts(broken)
+    data = accounts["data"]
+    assert data["failed"].startswith(f"not checked this cycle: account {data['id']} could not be read")
+    assert "AccessDenied" in data["failed"] and "webid-canary-reader" in data["failed"]
+    assert accounts["payments"]["failed"] is None and accounts["web"]["failed"] is None
+    assert accounts["payments"]["targets"] == {"ok": 1, "failing": 1}
+    statuses = {t: (e["status"], e["root_cause"]) for t, e in broken["targets"].items()}
+    assert statuses == {
+        "data-deploy-0": ("error", "check_error"),
+        "data-deploy-1": ("error", "check_error"),
+        "payments-deploy-0": ("ok", "none"),
+        "payments-deploy-1": ("failing", "trust_condition_mismatch"),
+        "web-deploy-0": ("ok", "none"),
+        "web-deploy-1": ("ok", "none"),
+    }
+    failing = broken["targets"]["payments-deploy-1"]
+    assert failing["condition_key"].endswith(":sub")
+    assert failing["expected"] == ["repo:acme/payments-service-9:ref:refs/heads/main"]
+    assert failing["actual"] == ["repo:acme/payments-service-1:ref:refs/heads/main"]
+    assert data["id"] in broken["targets"]["data-deploy-0"]["error"]
+    notices = {(n["target_id"], n["event"], n["root_cause"]) for n in broken["notifications"]}
+    assert notices == {
+        ("data-deploy-0", "error", "check_error"),
+        ("data-deploy-1", "error", "check_error"),
+        ("payments-deploy-1", "failing", "trust_condition_mismatch"),
+    }
+    assert {name for name, state in broken["alarms"].items() if state == "ALARM"} == {
+        "WebIdCanary-TargetsFailing",
+        "WebIdCanary-TargetsInError",
+    }

@@ -26,9 +26,17 @@ STYLE = {"ok": "green", "failing": "bold red", "open": "bold magenta", "error": 
 @click.option("--no-live-probe", is_flag=True, help="Leave out the npm OpenID provider (no Node needed).")
 @click.option("--no-rehearsal", is_flag=True, help="Create the stack's resources directly instead of `cdk deploy`.")
 @click.option("--debug-logs", is_flag=True, help="Log everything at DEBUG to stderr (redacted, as the shells log).")
+@click.option("--no-organization", is_flag=True, help="Leave out the organization's cycles at the end.")
 # The live probe's client secret, random unless set (a test then knows what to look for in the logs).
 @click.option("--client-secret", envvar=DEMO_CLIENT_SECRET, hidden=True, default=None)
-def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool, debug_logs: bool, client_secret: str | None) -> None:
+def demo(
+    as_json: bool,
+    no_live_probe: bool,
+    no_rehearsal: bool,
+    debug_logs: bool,
+    no_organization: bool,
+    client_secret: str | None,
+) -> None:
     """Break and repair a small fleet, one cycle at a time, through the real Lambda handler."""
     from webid_canary.local.demo import DemoError, run_demo
     from webid_canary.local.npm_provider import unavailable_reason
@@ -75,6 +83,7 @@ def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool, debug_logs: boo
             progress=step,
             debug_logs=debug_logs,
             client_secret=client_secret or None,
+            organization=not no_organization,
         )
     except DemoError as exc:
         stop_spinner()
@@ -84,8 +93,9 @@ def demo(as_json: bool, no_live_probe: bool, no_rehearsal: bool, debug_logs: boo
     if as_json:
         print_json("demo", story)
         return
+    cycles = len(story["cycles"]) + len(story["organization"] or [])
     console.print(
-        f"\n[bold]{len(story['cycles'])} cycles in {time.monotonic() - started:.0f} s.[/] "
+        f"\n[bold]{cycles} cycles in {time.monotonic() - started:.0f} s.[/] "
         "Each break was reported once with its root cause; each repair brought a recovery notice."
     )
 
@@ -103,11 +113,13 @@ def debug_to_stderr() -> None:
 def render_cycle(console: Console, cycle: dict[str, Any], shown: dict[str, bool]) -> None:
     console.print()
     console.rule(f"[bold]Cycle {cycle['cycle']}[/]: {escape(cycle['title'])}", align="left")
+    if "execution" in cycle:
+        render_execution(console, cycle)
     for target_id, entry in cycle["targets"].items():
         console.print(_line(f"target {target_id}", entry))
         if detail := _detail(entry):
             console.print(f"          [dim]{escape(detail)}[/]")
-    for url, entry in cycle["providers"].items():
+    for url, entry in cycle.get("providers", {}).items():
         console.print(_line(f"provider {url}", entry))
     for change in cycle["alarm_changes"]:
         colour = "red" if change["to"] == "ALARM" else "green"
@@ -123,6 +135,32 @@ def render_cycle(console: Console, cycle: dict[str, Any], shown: dict[str, bool]
                 escape(first_failure["text"]), title=escape(f"e-mail: {first_failure['email_subject']}"), expand=False
             )
         )
+
+
+def render_execution(console: Console, cycle: dict[str, Any]) -> None:
+    """An organization cycle: the execution, its steps, then each account's counts or why it was not read."""
+    execution = cycle["execution"]
+    output = execution.get("output") or {}
+    steps = ", ".join(f"{step} x{n}" if n > 1 else step for step, n in _counted(execution["steps"]))
+    colour = "green" if execution["status"] == "SUCCEEDED" else "bold red"
+    console.print(
+        f"  [bold]execution[/] [{colour}]{execution['status']}[/]: {escape(steps)}; shards {output.get('shards')}, "
+        f"ShardsFailed {output.get('shards_failed')}, heartbeat {'sent' if output.get('heartbeat') else 'not sent'}"
+    )
+    for account, entry in cycle["accounts"].items():
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(entry["targets"].items())) or "no targets"
+        if entry.get("failed"):
+            console.print(f"  [yellow]account[/] {entry['name']} ({account}): [yellow]not read[/]")
+            console.print(f"          [dim]{escape(str(entry['failed']))}[/]")
+        else:
+            console.print(f"  [green]account[/] {entry['name']} ({account}): {escape(counts)}")
+
+
+def _counted(steps: list[str]) -> list[tuple[str, int]]:
+    found: dict[str, int] = {}
+    for step in steps:
+        found[step] = found.get(step, 0) + 1
+    return list(found.items())
 
 
 def _line(subject: str, entry: dict[str, Any]) -> str:

@@ -4,7 +4,9 @@ It starts the local AWS (moto over HTTP with the strict STS), three OIDC issuers
 GitHub-style issuer with their own private CA, and the npm `oidc-provider` for a live probe), creates the
 stack's tables and topic, registers targets, then breaks and repairs things one cycle at a time. Each cycle
 runs the handler as Lambda would, turns its EMF output into CloudWatch metrics, evaluates the alarms of the
-synthesized template, and reads back what SNS delivered.
+synthesized template, and reads back what SNS delivered. Then, unless left out, the same AWS becomes an
+organization of three member accounts watched through the organization stack's state machine (two cycles: see
+local/demo_organization.py).
 """
 
 from __future__ import annotations
@@ -503,14 +505,17 @@ def run_demo(
     progress: Callable[[str], None] = lambda _: None,
     debug_logs: bool = False,
     client_secret: str | None = None,
+    organization: bool = True,
 ) -> dict[str, Any]:
     """Tell the story; `emit` receives each cycle as it completes. Returns the whole story as one document.
 
     `debug_logs`: the function logs at DEBUG too (the caller sets up the root logger); `client_secret`: the live
-    probe's client secret instead of a random one."""
+    probe's client secret instead of a random one; `organization`: end with the organization's cycles
+    (local/demo_organization.py)."""
     if with_npm is None:
         with_npm = unavailable_reason() is None
     cycles: list[dict[str, Any]] = []
+    organization_cycles: list[dict[str, Any]] | None = None
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="webid-canary-demo-") as tmp:
         progress(
             "deploying the stack into the local AWS (cdk bootstrap, cdk deploy) and starting the issuers"
@@ -537,7 +542,27 @@ def run_demo(
                 cycle = describe_cycle(number, chapter, world, summary, alarm_changes, board, delivered, routed)
                 cycles.append(cycle)
                 emit(cycle)
-        return {"cycles": cycles, "live_probe": with_npm, "stack": world.deployed}
+            if organization:
+                from webid_canary.local.demo_organization import run_organization
+
+                organization_cycles = run_organization(
+                    world.server.client,
+                    world.seed,
+                    monitor=ACCOUNT,
+                    issuer=world.github,
+                    topic=world.topic,
+                    environment=function_environment(world, "DEBUG" if debug_logs else "ERROR"),
+                    first_cycle=len(cycles) + 1,
+                    emit=emit,
+                    progress=progress,
+                    endpoint_url=world.server.endpoint_url,
+                )
+        return {
+            "cycles": cycles,
+            "live_probe": with_npm,
+            "stack": world.deployed,
+            "organization": organization_cycles,
+        }
 
 
 def describe_cycle(
