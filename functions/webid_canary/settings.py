@@ -36,7 +36,7 @@ class Settings:
     shard_max_targets: int = names.SHARD_MAX_TARGETS
     shard_max_accounts: int = names.SHARD_MAX_ACCOUNTS
     account_metrics: frozenset[str] = frozenset()
-    iam_rate_per_second: float = 15.0
+    iam_rate_per_second: float = 12.0
     lease_seconds: int = 900
 
 
@@ -64,7 +64,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             _number(source, names.ENV_SHARD_MAX_ACCOUNTS, names.SHARD_MAX_ACCOUNTS, minimum=1, maximum=1000)
         ),
         account_metrics=_accounts(source, names.ENV_ACCOUNT_METRICS),
-        iam_rate_per_second=_number(source, names.ENV_IAM_RATE, 15.0, minimum=0.1, maximum=1000),
+        iam_rate_per_second=_number(source, names.ENV_IAM_RATE, 12.0, minimum=0.1, maximum=1000),
         lease_seconds=int(_number(source, names.ENV_LEASE_SECONDS, 900, minimum=60, maximum=24 * 3600)),
     )
 

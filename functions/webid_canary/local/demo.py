@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from webid_canary.local import moto_extras
 from webid_canary.local.alarms import AlarmBoard, Datapoint, alarms_from_template
 from webid_canary.local.aws import LocalMotoServer, local_strict_sts
 from webid_canary.local.issuer import LocalIssuer
-from webid_canary.local.lambda_runtime import cloudtrail_event, deliver, invoke
+from webid_canary.local.lambda_runtime import cloudtrail_event, deliver, environment, invoke
 from webid_canary.local.npm_provider import NpmOpenIdProvider, repository_root, unavailable_reason
 from webid_canary.local.pki import Pki
 from webid_canary.local.seed import Seeder, Topic, oidc_trust_policy
@@ -462,20 +462,6 @@ def function_environment(world: World, log_level: str = "ERROR") -> dict[str, st
         "POWERTOOLS_SERVICE_NAME": names.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": names.METRIC_NAMESPACE,
     }
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def put_metrics(world: World, points: list[Datapoint]) -> None:

@@ -194,7 +194,7 @@ def run_organization(
     `endpoint_url`: the local AWS's, when it is moto's server (its Step Functions calls Lambda over HTTP on the
     port named by MOTO_PORT; in-process moto intercepts the call instead)."""
     from webid_canary import wiring
-    from webid_canary.local.demo import environment as set_environment
+    from webid_canary.local.lambda_runtime import environment as set_environment
     from webid_canary.local.stepfunctions import LocalStateMachine, definition_from_template
 
     _infra_importable()

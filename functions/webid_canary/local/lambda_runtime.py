@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from webid_canary.local.alarms import Datapoint, parse_emf
@@ -74,3 +75,18 @@ def deliver(
     with contextlib.redirect_stdout(out):
         summary = handler(event, LocalContext(account))
     return summary, parse_emf(out.getvalue().splitlines())
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """The function's environment variables set for one invocation, the process's own restored after it."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

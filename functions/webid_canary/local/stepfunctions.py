@@ -30,13 +30,12 @@ import contextlib
 import importlib
 import io
 import json
-import os
 import threading
 import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Self
 from unittest import mock
@@ -47,7 +46,7 @@ from moto.sts.responses import TokenResponse
 
 from webid_canary.adapters.iam import policy_text
 from webid_canary.local.aws import DEFAULT_ACCOUNT, DEFAULT_REGION, MotoDirectory, StsErrorResponse
-from webid_canary.local.lambda_runtime import LocalContext
+from webid_canary.local.lambda_runtime import LocalContext, environment
 from webid_canary.local.strict_sts import StsRejectedError
 
 ClientFactory = Callable[..., Any]
@@ -99,20 +98,6 @@ def _resolve(handler: str) -> Callable[[Any, Any], Any]:
     return function
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _invoke_in_process(self: LambdaFunction, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
     """moto's LambdaFunction.invoke, for this package's handlers: the real handler, here, one call at a time."""
     if not str(self.handler).startswith(PACKAGE_PREFIX) or not _active:
@@ -128,7 +113,7 @@ def _invoke_in_process(self: LambdaFunction, body: str, request_headers: Any, re
         out = io.StringIO()
         began = time.monotonic()
         try:
-            with _environment(dict(self.environment_vars or {})), contextlib.redirect_stdout(out):
+            with environment(dict(self.environment_vars or {})), contextlib.redirect_stdout(out):
                 record.answer = _resolve(str(self.handler))(event, context)
             payload = json.dumps(record.answer)
         except Exception as exc:
