@@ -13,6 +13,7 @@ import pytest
 from infra.orchestration import HANDLERS, SHARD_FUNCTION, SUBSTITUTIONS
 from infra.organization import READER_ACTIONS, reader_template, step_timeout
 from tests.infra.conftest import Synthesis
+from tests.infra.test_template import actions_of
 from webid_canary import names
 
 pytestmark = pytest.mark.slow
@@ -33,12 +34,7 @@ def statements_of(synth: Synthesis, prefix: str) -> list[dict[str, Any]]:
     return statements
 
 
-def actions(statements: list[dict[str, Any]]) -> set[str]:
-    found: set[str] = set()
-    for statement in statements:
-        action = statement["Action"]
-        found.update([action] if isinstance(action, str) else action)
-    return found
+actions = actions_of
 
 
 def with_action(statements: list[dict[str, Any]], action: str) -> dict[str, Any]:
