@@ -38,6 +38,13 @@ class CycleResult:
         }
 
 
+def checks_deadline(deadline: datetime, now: datetime) -> datetime:
+    """When checking stops so that state, notices and metrics are out by `deadline`: REPORT_SHARE of the time
+    left is kept for the report, at most REPORT_RESERVE_MAX (the one-account cycle's and every shard's rule)."""
+    left = max(deadline - now, timedelta(0))
+    return deadline - min(REPORT_RESERVE_MAX, left * REPORT_SHARE)
+
+
 def baselines_of(records: Mapping[str, StateRecord]) -> dict[str, ProviderBaseline]:
     """The providers' baselines kept in the State table, by provider URL; a broken one is dropped, and logged."""
     prefix = state_key(Subject.PROVIDER, "")
@@ -72,10 +79,7 @@ class Monitor:
 
     def checks_deadline(self, deadline: datetime | None) -> datetime | None:
         """When checking must stop for the report to be out by `deadline` (REPORT_SHARE of the time left)."""
-        if deadline is None:
-            return None
-        left = max(deadline - self.clock(), timedelta(0))
-        return deadline - min(REPORT_RESERVE_MAX, left * REPORT_SHARE)
+        return None if deadline is None else checks_deadline(deadline, self.clock())
 
     def run(self, *, now: datetime, deadline: datetime | None = None) -> CycleResult:
         """Check, then report. Without the State table the cycle still runs and its metrics still go out (the

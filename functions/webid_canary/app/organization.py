@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from webid_canary.app.cycle import Cycle, Reader
 from webid_canary.app.drift import DriftRules
-from webid_canary.app.monitor import REPORT_RESERVE_MAX, REPORT_SHARE
+from webid_canary.app.monitor import checks_deadline
 from webid_canary.app.ports import (
     AccountIamPort,
     AwsAccessError,
@@ -94,12 +94,6 @@ def inspection_key(cycle_id: str, issuer: str) -> str:
 def account_of(role_arn: str) -> str:
     """The account id of a role ARN (`arn:aws:iam::123456789012:role/x` -> `123456789012`)."""
     return role_arn.split(":", 5)[4]
-
-
-def checks_deadline(deadline: datetime, now: datetime) -> datetime:
-    """When checking stops so that state, notices and metrics are out by `deadline` (the monitor's share)."""
-    left = max(deadline - now, timedelta(0))
-    return deadline - min(REPORT_RESERVE_MAX, left * REPORT_SHARE)
 
 
 def _reason(exc: BaseException) -> str:
