@@ -1,4 +1,4 @@
-"""Test doubles for the Lambda runtime: the context object and the schedule's event, as Lambda passes them."""
+"""Test doubles: the Lambda context and the schedule's event as Lambda passes them, and a clock that sleeps at once."""
 
 from __future__ import annotations
 
@@ -28,3 +28,18 @@ class FakeLambdaContext:
 def scheduled_event() -> dict[str, Any]:
     """The event the schedule sends the function (the local environment's, which the demo uses too)."""
     return schedule_event(ACCOUNT)
+
+
+class SteppingClock:
+    """A monotonic clock whose sleep moves it on at once, keeping what was slept (for pacing and rate limits)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.doubles import SteppingClock
 from webid_canary.adapters.cloudtrail import CloudTrailReader
 from webid_canary.app.ports import AwsThrottledError
 
@@ -26,19 +27,6 @@ class _Pages:
         return self.pages[len(self.requests) - 1]
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def _event(role: str) -> dict[str, str]:
     return {
         "CloudTrailEvent": f'{{"eventName": "AssumeRoleWithWebIdentity", "requestParameters": {{"roleArn": "{role}"}}}}'
@@ -53,7 +41,7 @@ def test_pages_are_followed_at_most_two_requests_a_second_with_progress() -> Non
             {"Events": [_event("arn:aws:iam::1:role/a")]},
         ]
     )
-    clock = _Clock()
+    clock = SteppingClock(100.0)
     seen: list[tuple[int, int]] = []
     reader = CloudTrailReader(client, progress=lambda p, e: seen.append((p, e)), sleep=clock.sleep, clock=clock)
 

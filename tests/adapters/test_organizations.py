@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.doubles import SteppingClock
 from webid_canary.adapters.iam import IamReader, RateLimit
 from webid_canary.adapters.organizations import OrganizationReader, ReaderRoles, session_name
 from webid_canary.adapters.plan_store import S3PlanStore
@@ -110,21 +111,8 @@ def test_a_reader_session_name_is_within_stss_limits() -> None:
     assert session_name("3f2a-cycle") == "webid-canary-3f2a-cycle"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_the_rate_limit_lets_a_burst_through_then_paces_calls_at_the_rate() -> None:
-    clock = Clock()
+    clock = SteppingClock()
     limit = RateLimit(5, clock=clock, sleep=clock.sleep)
 
     for _ in range(15):
@@ -137,7 +125,7 @@ def test_the_rate_limit_lets_a_burst_through_then_paces_calls_at_the_rate() -> N
 
 @pytest.mark.usefixtures("moto")
 def test_iam_calls_wait_for_the_accounts_rate() -> None:
-    clock = Clock()
+    clock = SteppingClock()
     reader = IamReader(client("iam"), limit=RateLimit(1, clock=clock, sleep=clock.sleep))
 
     reader.list_provider_arns()
