@@ -153,9 +153,37 @@ def test_the_quick_constructors_keep_the_types_frozen_and_their_defaults() -> No
     assert Claims() == Claims(raw={}, iss=None, aud=(), problems=())
     assert replace(parsed, sub="other").sub == "other"
     assert replace(parsed, sub="other").iss == parsed.iss
+    assert parsed == Claims(**{name: getattr(parsed, name) for name in Claims.__dataclass_fields__})
+    assert type(parsed) is Claims
     verdict = predict(policy_text("repo:acme/payments:*"), "repo:acme/payments:ref:refs/heads/main")
     with pytest.raises(FrozenInstanceError):
         verdict.outcome = "deny"  # type: ignore[misc]
+    assert type(verdict) is Verdict and verdict == replace(verdict)
+    assert replace(verdict, outcome="deny").outcome == "deny"
+    assert "Verdict(outcome='allow'" in repr(verdict)
+
+
+def test_the_quick_constructor_is_only_for_the_types_it_can_build() -> None:
+    from dataclasses import dataclass, field
+
+    from webid_canary.core.frozen import builder
+
+    @dataclass(slots=True)
+    class Unfrozen:
+        value: int
+
+    @dataclass(frozen=True)
+    class Unslotted:
+        value: int
+
+    @dataclass(frozen=True, slots=True)
+    class Derived:
+        value: int
+        doubled: int = field(init=False)
+
+    for cls in (Unfrozen, Unslotted, Derived):
+        with pytest.raises(TypeError):
+            builder(cls)
 
 
 def test_the_provider_checks_of_one_request_are_not_another_requests() -> None:

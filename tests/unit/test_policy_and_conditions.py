@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from webid_canary.core.conditions import evaluate, glob_match, parse_operator
+from webid_canary.core.conditions import evaluate, glob_match, parse_operator, single_value_test
 from webid_canary.core.model import InputError
 from webid_canary.core.policy import Condition, parse_trust_policy
 
@@ -109,6 +111,33 @@ def test_glob_wildcards() -> None:
     assert glob_match("repo:acme/*:ref:refs/heads/ma?n", "repo:acme/x:ref:refs/heads/main")
     assert not glob_match("repo:acme/*", "REPO:acme/x")
     assert glob_match("a.b", "a.b") and not glob_match("a.b", "axb")
+
+
+STRING_OPERATORS = [
+    f"{prefix}{base}{suffix}"
+    for prefix in ("", "ForAllValues:", "ForAnyValue:")
+    for base in ("StringEquals", "StringNotEquals", "StringLike", "StringNotLike")
+    for suffix in ("", "IfExists")
+]
+# Letters, IAM's wildcards, regular-expression metacharacters and a line break.
+TEXT = st.text(alphabet="ab*?.+()[]|\\^$\n", max_size=6)
+
+
+@given(st.sampled_from(STRING_OPERATORS), st.lists(TEXT, min_size=1, max_size=3), TEXT)
+def test_a_policys_test_of_one_value_decides_as_the_operator_rules_do(
+    name: str, values: list[str], actual: str
+) -> None:
+    operator = parse_operator(name)
+    test = single_value_test(operator, tuple(values))
+    assert test is not None
+    holds = not test(actual) if operator.negated else bool(test(actual))
+    assert holds is evaluate(operator, tuple(values), (actual,))
+
+
+def test_only_the_string_operators_get_a_test_of_one_value() -> None:
+    for name in ("StringEqualsIgnoreCase", "NumericEquals", "Bool", "IpAddress", "ArnLike", "Null", "DateLessThan"):
+        assert single_value_test(parse_operator(name), ("1",)) is None
+    assert single_value_test(parse_operator("StringEquals"), ()) is None
 
 
 def test_a_trust_policy_nested_absurdly_deep_is_one_clear_error_not_a_crash() -> None:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from ipaddress import ip_address
 
 from .claims import Claims, decode_token, parse_claims, token_header
-from .frozen import slot_init
+from .frozen import builder
 from .model import CallerFacts, CognitoFlow, IdpFacts, InputError, ProviderRecord, Token, json_kind
 from .policy import TrustPolicy, parse_trust_policy, parse_trust_policy_text
 from .rcp import ResourceControlPolicy, parse_rcps
@@ -41,7 +41,6 @@ class RequestExtras:
 NO_EXTRAS = RequestExtras()
 
 
-@slot_init
 @dataclass(frozen=True, slots=True)
 class Case:
     """Everything STS looks at for one request, already parsed."""
@@ -91,6 +90,9 @@ class Case:
     @property
     def partition(self) -> str:
         return arn_parts(self.role_arn)[0]
+
+
+_build_case = builder(Case)
 
 
 @lru_cache(maxsize=4096)
@@ -324,7 +326,7 @@ def build_case(
         # A claim that was not logged is not missing: only the known ones are held to the token's rules.
         kept = tuple(p for p in parsed.problems if p.split(":", 1)[0] in known_claims)
         parsed = replace(parsed, problems=kept)
-    return Case(  # positional, in the order of Case's fields: a monitor builds one for every target
+    return _build_case(  # every field, in order: a monitor builds one for every target
         _checked_role_arn(role_arn) if type(role_arn) is str and role_arn else check_role_arn(role_arn),
         parse_trust_policy_text(trust_policy) if type(trust_policy) is str else parse_trust_policy(trust_policy),
         provider,

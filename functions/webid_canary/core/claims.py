@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from .frozen import slot_init
+from .frozen import builder
 from .model import Token
 
 TAGS_CLAIM: Final = "https://aws.amazon.com/tags"
@@ -33,7 +33,6 @@ class SessionTags:
     problems: tuple[str, ...] = ()
 
 
-@slot_init
 @dataclass(frozen=True, slots=True)
 class Claims:
     """The claims STS reads from a token. `problems` names each required claim missing or mistyped."""
@@ -61,6 +60,9 @@ class Claims:
     def issuer_host(self) -> str | None:
         """The issuer as IAM stores provider URLs: without `https://`."""
         return None if self.iss is None else self.iss.removeprefix("https://")
+
+
+_build_claims = builder(Claims)
 
 
 def _number(value: object) -> float | None:
@@ -114,7 +116,7 @@ def parse_claims(
         problems = _problems(iss, aud_raw, aud, sub, exp, exp_number)
     tags = _session_tags(doc[TAGS_CLAIM]) if TAGS_CLAIM in doc else None
     source_identity = get(SOURCE_IDENTITY_CLAIM)
-    return Claims(
+    return _build_claims(
         MappingProxyType(dict(doc)),
         iss if isinstance(iss, str) and iss else None,
         aud or (),

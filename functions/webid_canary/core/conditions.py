@@ -21,10 +21,14 @@ from functools import lru_cache
 Matcher = Callable[[str, str], bool]
 
 
+def _glob_source(pattern: str) -> str:
+    """IAM's wildcard pattern as a regular expression's source (to be compiled with re.DOTALL)."""
+    return "".join("." if char == "?" else ".*" if char == "*" else re.escape(char) for char in pattern)
+
+
 @lru_cache(maxsize=4096)
 def _glob(pattern: str) -> re.Pattern[str]:
-    parts = ("." if char == "?" else ".*" if char == "*" else re.escape(char) for char in pattern)
-    return re.compile("".join(parts), re.DOTALL)
+    return re.compile(_glob_source(pattern), re.DOTALL)
 
 
 def glob_match(pattern: str, value: str) -> bool:
@@ -154,6 +158,23 @@ def parse_operator(name: str) -> Operator:
         raise ValueError(f"unknown condition operator {name!r}")
     matcher, negated, family = _BASES[base]
     return Operator(name, base, set_operator, if_exists, negated, family, matcher)
+
+
+# A test of one request value against all of a condition's values at once: truthy when any value matches.
+ValueTest = Callable[[str], object]
+
+
+def single_value_test(operator: Operator, values: tuple[str, ...]) -> ValueTest | None:
+    """For the string operators, `any(operator.matcher(v, actual) for v in values)` as one call made in C: a set's
+    membership for the exact ones, one regular expression of every pattern for the wildcard ones. None for the
+    other operators (and for no values), which `evaluate` decides. A policy holds one per condition."""
+    if not values:
+        return None
+    if operator.base in ("StringEquals", "StringNotEquals"):
+        return frozenset(values).__contains__
+    if operator.base in ("StringLike", "StringNotLike"):
+        return re.compile("|".join(f"(?:{_glob_source(value)})" for value in values), re.DOTALL).fullmatch
+    return None
 
 
 def _value_passes(operator: Operator, expected: tuple[str, ...], actual: str) -> bool:

@@ -473,11 +473,16 @@ def _conditions(statement: Statement, context: RequestContext) -> Evaluated:
     unknown: list[tuple[Condition, Operator]] | None = None
     index, claims = context.keys.index, context.claims
     whole_token = context.known_claims is None
-    for condition, operator, lowered in statement.parsed_conditions:
+    for condition, operator, lowered, test, negated in statement.parsed_conditions:
         # context.get_lowered(lowered), its commonest case (a provider key, every claim known) taken here.
         claim = index.get(lowered)
         actual = claim_values(claims, claim) if claim is not None and whole_token else context.get_lowered(lowered)
-        if actual is UNKNOWN:
+        if test is not None and type(actual) is tuple and len(actual) == 1:
+            # One value, a string operator: what evaluate() decides, in one call.
+            if (not test(actual[0])) if negated else test(actual[0]):
+                continue
+            failing.append(ConditionResult(condition, operator, actual))
+        elif actual is UNKNOWN:
             unknown = [*(unknown or ()), (condition, operator)]
         elif not evaluate(operator, condition.values, actual):
             failing.append(ConditionResult(condition, operator, actual))

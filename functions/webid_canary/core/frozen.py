@@ -1,44 +1,44 @@
-"""A cheaper constructor for the frozen dataclasses built once per request (claims, case, verdict).
+"""A cheaper way to build the frozen dataclasses made once per request (claims, case, verdict).
 
 A frozen dataclass's generated `__init__` stores each field through `object.__setattr__`, several times slower
-than storing it through the slot itself; for a type with a dozen fields, built for every target of every cycle,
-that was a tenth of a prediction. `slot_init` gives such a class an `__init__` with the same signature (names,
-order, defaults) that stores each field through its slot. Instances stay frozen: assigning a field still raises
-FrozenInstanceError, and `dataclasses.replace`, equality, hashing and repr are the dataclass's own.
+than a plain attribute store; for a type with a dozen fields, built for every target of every cycle, that was a
+fifth of a prediction. `builder(cls)` returns a function that takes every field's value, positionally in field
+order, and makes the instance the way an unfrozen class would: it creates an instance of a twin class that has
+exactly the same slots and no `__setattr__` of its own, stores each field with a plain attribute store, then
+makes the instance a `cls` (assigning `__class__` is allowed between classes whose layouts are the same).
+
+The result is an ordinary instance of `cls`: assigning a field raises FrozenInstanceError, and equality,
+hashing, repr, `dataclasses.replace` and `__init__` are the dataclass's own.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields, is_dataclass
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 
-def slot_init[T](cls: type[T]) -> type[T]:
-    """Replace the `__init__` of a frozen, slotted dataclass whose fields are all plain init fields."""
+def builder[T](cls: type[T]) -> Callable[..., T]:
+    """A positional constructor of a frozen, slotted dataclass whose fields are all plain init fields and that
+    has no `__post_init__`: `builder(C)(*values)` equals `C(*values)`."""
     params = getattr(cls, "__dataclass_params__", None)
     if not is_dataclass(cls) or params is None or not params.frozen or "__slots__" not in cls.__dict__:
-        raise TypeError(f"{cls.__name__}: slot_init is for frozen dataclasses with slots")
+        raise TypeError(f"{cls.__name__}: builder is for frozen dataclasses with slots")
     if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__}: slot_init cannot run __post_init__")
-    namespace: dict[str, Any] = {}
-    parameters: list[str] = []
-    body: list[str] = []
-    for item in fields(cls):
-        if not item.init or item.kw_only or item.default_factory is not MISSING:
-            raise TypeError(f"{cls.__name__}.{item.name}: slot_init takes plain init fields only")
-        # Each slot's own setter; it does not go through the class's refusing __setattr__.
-        namespace[f"_store_{item.name}"] = cls.__dict__[item.name].__set__
-        if item.default is MISSING:
-            parameters.append(item.name)
-        else:
-            namespace[f"_default_{item.name}"] = item.default
-            parameters.append(f"{item.name}=_default_{item.name}")
-        body.append(f"    _store_{item.name}(self, {item.name})")
-    source = f"def __init__(self, {', '.join(parameters)}) -> None:\n" + "\n".join(body or ["    pass"]) + "\n"
+        raise TypeError(f"{cls.__name__}: builder cannot run __post_init__")
+    names = [item.name for item in fields(cls)]
+    if any(not item.init or item.kw_only for item in fields(cls)) or tuple(names) != tuple(cls.__dict__["__slots__"]):
+        raise TypeError(f"{cls.__name__}: builder takes plain init fields held in the class's own slots only")
+    # Same bases and slots as cls, so an instance may change from one class to the other; unfrozen.
+    twin = type(f"_{cls.__name__}Fields", cls.__bases__, {"__slots__": cls.__dict__["__slots__"]})
+    namespace: dict[str, Any] = {"_new": object.__new__, "_twin": twin, "_cls": cls}
+    lines = [f"def build({', '.join(names)}):", "    self = _new(_twin)"]
+    lines += [f"    self.{name} = {name}" for name in names]
+    lines += ["    self.__class__ = _cls", "    return self"]
+    source = "\n".join(lines) + "\n"
     exec(source, namespace)  # noqa: S102 - the text is made above from the class's own field names only
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    init.__doc__ = cls.__init__.__doc__
-    type.__setattr__(cls, "__init__", init)
-    return cls
+    build: Callable[..., T] = namespace["build"]
+    build.__qualname__ = build.__name__ = f"build_{cls.__name__}"
+    build.__module__ = cls.__module__
+    build.__doc__ = f"A {cls.__name__} from the value of each of its fields, in order."
+    return build

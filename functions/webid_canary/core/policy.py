@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 from webid_canary.core.limits import check_json_depth
 
-from .conditions import Operator, parse_operator
+from .conditions import Operator, ValueTest, parse_operator, single_value_test
 from .model import InputError, json_kind
 
 FIELD = "trust_policy"
@@ -85,11 +85,20 @@ class Condition(NamedTuple):
 
 
 class ParsedCondition(NamedTuple):
-    """A condition with its operator parsed and its key lower-cased, made once per policy."""
+    """A condition with its operator parsed and its key lower-cased, made once per policy; for the string
+    operators, also the test of one request value against the condition's values (see `single_value_test`)."""
 
     condition: Condition
     operator: Operator
     lowered_key: str
+    test: ValueTest | None
+    negated: bool
+
+
+def _parsed(condition: Condition) -> ParsedCondition:
+    operator = parse_operator(condition.operator)
+    test = single_value_test(operator, condition.values)
+    return ParsedCondition(condition, operator, condition.key.lower(), test, operator.negated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +154,7 @@ class Statement:
         object.__setattr__(self, "label", label)
         for name, patterns in (("lowered_actions", self.actions), ("lowered_not_actions", self.not_actions)):
             object.__setattr__(self, name, None if patterns is None else tuple(p.lower() for p in patterns))
-        parsed = tuple(ParsedCondition(c, parse_operator(c.operator), c.key.lower()) for c in self.conditions)
+        parsed = tuple(_parsed(condition) for condition in self.conditions)
         object.__setattr__(self, "parsed_conditions", parsed)
 
     def federated_principals(self) -> tuple[str, ...]:

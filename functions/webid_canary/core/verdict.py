@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from .catalogue import Entry, Kind, entry
 from .catalogue.explain import STS_ANSWERS
-from .frozen import slot_init
+from .frozen import builder
 
 # Checks that need facts about the live identity provider or the whole token, and say so in the trace when absent.
 UNCHECKABLE = ("keys", "thumbprint", "signature", "expiry")
@@ -97,7 +97,6 @@ class _Derived:
 _store_unchecked = _Derived.__dict__["_unchecked"].__set__  # the slot's own setter (a Verdict is frozen)
 
 
-@slot_init
 @dataclass(frozen=True, slots=True)
 class Verdict(_Derived):
     """The prediction for one AssumeRoleWithWebIdentity request (the explain contract's JSON, as a type).
@@ -168,6 +167,9 @@ class Verdict(_Derived):
         }
 
 
+_build_verdict = builder(Verdict)
+
+
 def _plain(value: object) -> object:
     """A frozen JSON-like value (mappings and tuples) as plain dicts and lists."""
     if isinstance(value, Mapping):
@@ -212,7 +214,7 @@ def make_verdict(
         texts = _texts(code, evidence, hints, remedy)
     error_code, message, explanation, remedy_prose = texts
     outcome = ALLOW if code == "none" else INDETERMINATE if code == UNDECIDED else DENY
-    verdict = Verdict(
+    verdict = _build_verdict(
         outcome,
         error_code,
         message,
