@@ -203,6 +203,23 @@ def test_the_provider_checks_of_one_request_are_not_another_requests() -> None:
     assert predict(payments, sub).outcome == "allow"
 
 
+def test_facts_made_and_dropped_one_after_another_are_each_judged_on_their_own() -> None:
+    # Each IdP facts object is dropped before the next is made, so the next may well get the same address.
+    payments = policy_text("repo:acme/payments:*")
+    sub = "repo:acme/payments:ref:refs/heads/main"
+    for index in range(200):
+        reachable = index % 2 == 0
+        idp = replace(IDP, jwks_reachable=reachable)
+        case = build_case(role_arn=ROLE, trust_policy=payments, provider=PROVIDER, claims=claims(sub), now=NOW, idp=idp)
+        del idp
+        verdict = explain(case)
+        del case
+        assert verdict.root_cause == ("none" if reachable else "provider_keys_unreachable"), index
+    copy = replace(PROVIDER)
+    assert copy is not PROVIDER
+    assert predict(payments, sub, provider=copy) == predict(payments, sub)
+
+
 def test_the_checks_not_made_are_read_from_the_verdicts_own_trace() -> None:
     verdict = predict(policy_text("repo:acme/payments:*"), "repo:acme/payments:ref:refs/heads/main")
     assert verdict.unchecked == ("signature",)

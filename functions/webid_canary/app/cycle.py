@@ -58,6 +58,11 @@ class AccountReads:
     provider_failures: dict[str, str] = field(default_factory=dict)
     # The AWS errors behind account-level failures ("roles", "providers"), for a shell that must name the cause.
     errors: dict[str, AwsError] = field(default_factory=dict)
+    # Each issuer's facts for the engine, made once: every target of the issuer passes the same object, which
+    # the engine keeps its provider checks by.
+    _idp_facts: dict[str, tuple[IssuerInspection | None, IdpFacts]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
     # The resource control policies on the account's path (organization mode, where Organizations answers).
     rcps: tuple[ResourceControlPolicy, ...] = ()
 
@@ -77,14 +82,21 @@ class AccountReads:
         return None
 
     def reads_for(self, target: Target) -> Reads:
-        inspection = self.inspections.get(target.issuer)
         return Reads(
             role=self.roles.get(target.role_arn),
             provider=self.providers.get(target.issuer.removeprefix("https://")),
-            idp=inspection.idp_facts() if inspection is not None else IdpFacts(),
+            idp=self._idp_of(target.issuer),
             lint=self.lint_by_role.get(target.role_arn, ()),
             rcps=self.rcps,
         )
+
+    def _idp_of(self, issuer: str) -> IdpFacts:
+        inspection = self.inspections.get(issuer)
+        made = self._idp_facts.get(issuer)
+        if made is None or made[0] is not inspection:
+            made = (inspection, inspection.idp_facts() if inspection is not None else IdpFacts())
+            self._idp_facts[issuer] = made
+        return made[1]
 
 
 def _remaining(deadline: datetime | None, clock: Callable[[], datetime]) -> float | None:

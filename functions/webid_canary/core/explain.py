@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
-from operator import itemgetter
+from itertools import chain
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -79,6 +79,20 @@ class Step(NamedTuple):
     line: str
     finding: Finding | None = None
     unknown: tuple[Unknowable, ...] = ()
+
+
+class Part(NamedTuple):
+    """A run of steps as the verdict reads them: their trace lines, the first finding among them (None when all
+    passed), and the keys they could not decide."""
+
+    lines: tuple[str, ...]
+    failure: Finding | None
+    unknown: tuple[Unknowable, ...]
+
+
+def _part(steps: Sequence[Step]) -> Part:
+    lines, findings, unknowns = zip(*steps, strict=True)  # each field of every step
+    return _new_tuple(Part, (lines, next(filter(None, findings), None), tuple(chain.from_iterable(unknowns))))
 
 
 class ConditionResult(NamedTuple):
@@ -275,7 +289,7 @@ def _check_token(claims: Claims) -> Step:
         )
         evidence = {"problem": problem, "sts_message": sts_message}
         return Step(f"token: {problem}: fail", Finding("token_malformed", evidence))
-    return Step(f"token: iss={claims.iss} sub={claims.sub} aud={','.join(claims.aud)}: ok")
+    return _new_tuple(Step, (f"token: iss={claims.iss} sub={claims.sub} aud={','.join(claims.aud)}: ok", None, ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,9 +565,8 @@ def _github_sub_differs(expected: str, actual: str) -> bool:
 class TrustOutcome(NamedTuple):
     """The trust policy's steps (role, each required action, deny) and the hints they raised."""
 
-    steps: tuple[Step, ...]
-    hints: tuple[str, ...]
-    undecided: bool = False
+    part: Part
+    hints: tuple[str, ...] = ()
 
 
 def _failing_text(values: tuple[str, ...] | None) -> str:
@@ -779,30 +792,37 @@ def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None) ->
     if not case.role_exists:
         evidence = {"role_arn": case.role_arn}
         return TrustOutcome(
-            (Step(f"role: {case.role_arn} does not exist: fail", Finding("role_not_found", evidence)),), ()
+            _part((Step(f"role: {case.role_arn} does not exist: fail", Finding("role_not_found", evidence)),))
         )
     if match.principal is None or keys is None:
-        return TrustOutcome((Step("trust: skipped (no provider for this token)"),), ())
+        return TrustOutcome(_part((Step("trust: skipped (no provider for this token)"),)))
     claims = case.claims
     # RequestContext(...) without the named tuple's Python-level __new__: the same tuple, all fields given.
     context = _new_tuple(
         RequestContext,
         (keys, claims, case.now, match.principal, case.session_name, case.extras.caller, case.known_claims),
     )
-    steps: list[Step] = [_role_step(case.role_arn)]
-    hints: list[str] = []
-    actions = (
-        _ASSUME_ONLY if claims.source_identity is None and claims.session_tags is None else _required_actions(claims)
-    )
-    if case.extras is not NO_EXTRAS and case.resource_control_policies:
+    role = _role_step(case.role_arn)
+    denies = case.policy.denies
+    if claims.source_identity is None and claims.session_tags is None and case.extras.resource_control_policies == ():
+        # What nearly every request is: one action and no RCPs; the role step always passes.
+        step, hints = _evaluate_action(case, context, ACTION)
+        deny = _check_deny(case, context, _ASSUME_ONLY) if denies else _NO_DENY
+        line, failure, unknown = step
+        deny_line, deny_failure, deny_unknown = deny
+        part = _new_tuple(Part, ((role[0], line, deny_line), failure or deny_failure, unknown + deny_unknown))
+        return _new_tuple(TrustOutcome, (part, tuple(hints) if hints else ()))
+    actions = _required_actions(claims)
+    steps: list[Step] = [role]
+    all_hints: list[str] = []
+    if case.extras.resource_control_policies:
         steps.append(_check_rcps(case, context, actions))
     for action in actions:
-        step, action_hints = _evaluate_action(case, context, action)
+        step, hints = _evaluate_action(case, context, action)
         steps.append(step)
-        if action_hints:
-            hints.extend(action_hints)
-    steps.append(_check_deny(case, context, actions) if case.policy.denies else _NO_DENY)
-    return TrustOutcome(tuple(steps), tuple(hints) if hints else (), any(map(_UNKNOWN, steps)))
+        all_hints += hints
+    steps.append(_check_deny(case, context, actions) if denies else _NO_DENY)
+    return _new_tuple(TrustOutcome, (_part(steps), tuple(all_hints)))
 
 
 def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
@@ -900,51 +920,63 @@ def _unexplained_refusal(case: Case) -> Finding:
 
 
 def _decide(case: Case) -> Decision:
+    """The steps in the order STS takes them; the verdict reads their lines and the first finding. Each part's
+    lines and first finding are read once: the provider's with its cached checks, the trust policy's as it
+    evaluates (a Finding is always true; a passing step has None)."""
     claims, extras = case.claims, case.extras
-    steps: list[Step] = [_request_step(case.session_name, case.duration_seconds, case.role_max_session_duration)]
-    if extras is not NO_EXTRAS and (extras.session_policy is not None or extras.policy_arns):
-        steps.append(_session_policy_step(extras.session_policy, extras.policy_arns))
-    steps.append(_check_token(claims))
-    if claims.source_identity is not None:
-        steps.append(_source_identity_step(claims.source_identity))
-    match, provider_steps, unchecked, keys = _provider_checks(case)
-    steps += provider_steps
+    request = _request_step(case.session_name, case.duration_seconds, case.role_max_session_duration)
+    token = _check_token(claims)
+    if (extras is NO_EXTRAS or (extras.session_policy is None and not extras.policy_arns)) and (
+        claims.source_identity is None
+    ):
+        head = _new_tuple(Part, ((request[0], token[0]), request[1] or token[1], ()))
+    else:
+        steps = [request]
+        if extras.session_policy is not None or extras.policy_arns:
+            steps.append(_session_policy_step(extras.session_policy, extras.policy_arns))
+        steps.append(token)
+        if claims.source_identity is not None:
+            steps.append(_source_identity_step(claims.source_identity))
+        head = _part(steps)
+    match, provider, unchecked, keys = _provider_checks(case)
     trust = _check_trust(case, match, keys)
-    steps += trust.steps
-    steps.append(_duration_step(case.duration_seconds, case.role_max_session_duration))
+    duration_line, duration_failure, _ = _duration_step(case.duration_seconds, case.role_max_session_duration)
     tags = claims.session_tags
-    steps.append(_NO_TAGS if tags is None or not tags.tags else _check_tags(claims))
-    # The first step's finding (a Finding is always true; a passing step's is None).
-    failure = next(filter(None, map(_FINDING, steps)), None)
+    tags_line, tags_failure, _ = _NO_TAGS if tags is None or not tags.tags else _check_tags(claims)
+    part = trust.part
+    lines = (*head.lines, *provider.lines, *part.lines, duration_line, tags_line)
+    failure = head.failure or provider.failure or part.failure or duration_failure or tags_failure
     # Only the trust policy's steps can be undecided (caller-side keys are condition keys).
-    unknown = () if failure is not None or not trust.undecided else tuple(u for s in trust.steps for u in s.unknown)
+    unknown = part.unknown if failure is None else ()
     finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
     hints = trust.hints
     if hints:
         hints = tuple(dict.fromkeys(hints)) if finding.code in ("none", "trust_condition_mismatch") else ()
-    return finding, hints, tuple(map(_LINE, steps)), unchecked
+    return finding, hints, lines, unchecked
 
 
-_LINE, _FINDING, _UNKNOWN = itemgetter(0), itemgetter(1), itemgetter(2)  # a Step's fields, read in C
-_new_tuple = tuple.__new__
+_new_tuple = tuple.__new__  # a named tuple built without its Python-level __new__: the same tuple
 
 # The provider's checks of one request: how the issuer resolves, the steps from provider to audience, the checks
 # among them not made (what `unchecked_in` finds in the trace: only these steps can say so, every other step's
 # line starts with another name), and the provider's keys (None without a provider).
-ProviderChecks = tuple[ProviderMatch, tuple[Step, ...], tuple[str, ...], ProviderKeys | None]
+ProviderChecks = tuple[ProviderMatch, Part, tuple[str, ...], ProviderKeys | None]
 # Kept per everything those checks read, which the targets of one provider share within a cycle (the same
 # role, provider record, IdP facts, issuer, token header, exp, audience and instant): bounded, then started over.
-_PROVIDER_CHECKS: dict[tuple[object, ...], ProviderChecks] = {}
+# The record and the facts are keyed by identity (a cycle passes one of each per provider and issuer to every
+# target; hashing them by value cost more than the rest of the lookup): each entry holds both objects, so no
+# other object can take their ids while it is kept, and an equal copy only misses.
+_PROVIDER_CHECKS: dict[tuple[object, ...], tuple[ProviderChecks, object, object]] = {}
 _PROVIDER_CHECKS_KEPT = 4096
 
 
 def _provider_checks(case: Case) -> ProviderChecks:
-    claims = case.claims
+    claims, provider, idp = case.claims, case.provider, case.idp
     # Every field the checks below read (role_account and issuer_host derive from role_arn and iss).
     key = (
         case.role_arn,
-        case.provider,
-        case.idp,
+        id(provider),
+        id(idp),
         case.now,
         case.known_claims,
         claims.iss,
@@ -956,11 +988,11 @@ def _provider_checks(case: Case) -> ProviderChecks:
     )
     found = _PROVIDER_CHECKS.get(key)
     if found is None:
-        found = _work_out_provider_checks(case)
+        found = (_work_out_provider_checks(case), provider, idp)
         if len(_PROVIDER_CHECKS) >= _PROVIDER_CHECKS_KEPT:
             _PROVIDER_CHECKS.clear()
         _PROVIDER_CHECKS[key] = found
-    return found
+    return found[0]
 
 
 def _work_out_provider_checks(case: Case) -> ProviderChecks:
@@ -968,11 +1000,11 @@ def _work_out_provider_checks(case: Case) -> ProviderChecks:
     signature, expiry = _check_signature(case), _check_expiry(case)
     if match.prefix is None:
         steps: tuple[Step, ...] = (provider_step, signature, expiry)
-        return match, steps, unchecked_in((signature.line, expiry.line)), None
+        return match, _part(steps), unchecked_in((signature.line, expiry.line)), None
     keys, thumbprint = _check_keys(case, match), _check_thumbprint(case, match)
     steps = (provider_step, keys, thumbprint, signature, expiry, _check_audience(case, match))
     unchecked = unchecked_in((keys.line, thumbprint.line, signature.line, expiry.line))
-    return match, steps, unchecked, provider_keys(match.prefix, match.builtin, utc_day(case.now))
+    return match, _part(steps), unchecked, provider_keys(match.prefix, match.builtin, utc_day(case.now))
 
 
 def _undecided(unknown: tuple[Unknowable, ...]) -> Finding:
