@@ -81,18 +81,14 @@ class Step(NamedTuple):
     unknown: tuple[Unknowable, ...] = ()
 
 
-class Part(NamedTuple):
-    """A run of steps as the verdict reads them: their trace lines, the first finding among them (None when all
-    passed), and the keys they could not decide."""
-
-    lines: tuple[str, ...]
-    failure: Finding | None
-    unknown: tuple[Unknowable, ...]
+# A run of steps as the verdict reads them: their trace lines, the first finding among them (None when all
+# passed), and the keys they could not decide. A plain tuple: two are made for every request.
+Part = tuple[tuple[str, ...], Finding | None, tuple[Unknowable, ...]]
 
 
 def _part(steps: Sequence[Step]) -> Part:
     lines, findings, unknowns = zip(*steps, strict=True)  # each field of every step
-    return _new_tuple(Part, (lines, next(filter(None, findings), None), tuple(chain.from_iterable(unknowns))))
+    return lines, next(filter(None, findings), None), tuple(chain.from_iterable(unknowns))
 
 
 class ConditionResult(NamedTuple):
@@ -562,11 +558,8 @@ def _github_sub_differs(expected: str, actual: str) -> bool:
     return id_form_differs or not glob_match(e[3], a[3])
 
 
-class TrustOutcome(NamedTuple):
-    """The trust policy's steps (role, each required action, deny) and the hints they raised."""
-
-    part: Part
-    hints: tuple[str, ...] = ()
+# The trust policy's steps (role, each required action, deny) and the hints they raised.
+TrustOutcome = tuple[Part, tuple[str, ...]]
 
 
 def _failing_text(values: tuple[str, ...] | None) -> str:
@@ -791,11 +784,9 @@ def _role_step(role_arn: str) -> Step:
 def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None) -> TrustOutcome:
     if not case.role_exists:
         evidence = {"role_arn": case.role_arn}
-        return TrustOutcome(
-            _part((Step(f"role: {case.role_arn} does not exist: fail", Finding("role_not_found", evidence)),))
-        )
+        return _part((Step(f"role: {case.role_arn} does not exist: fail", Finding("role_not_found", evidence)),)), ()
     if match.principal is None or keys is None:
-        return TrustOutcome(_part((Step("trust: skipped (no provider for this token)"),)))
+        return _part((Step("trust: skipped (no provider for this token)"),)), ()
     claims = case.claims
     # RequestContext(...) without the named tuple's Python-level __new__: the same tuple, all fields given.
     context = _new_tuple(
@@ -810,8 +801,7 @@ def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None) ->
         deny = _check_deny(case, context, _ASSUME_ONLY) if denies else _NO_DENY
         line, failure, unknown = step
         deny_line, deny_failure, deny_unknown = deny
-        part = _new_tuple(Part, ((role[0], line, deny_line), failure or deny_failure, unknown + deny_unknown))
-        return _new_tuple(TrustOutcome, (part, tuple(hints) if hints else ()))
+        return ((role[0], line, deny_line), failure or deny_failure, unknown + deny_unknown), (*hints,)
     actions = _required_actions(claims)
     steps: list[Step] = [role]
     all_hints: list[str] = []
@@ -822,7 +812,7 @@ def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None) ->
         steps.append(step)
         all_hints += hints
     steps.append(_check_deny(case, context, actions) if denies else _NO_DENY)
-    return _new_tuple(TrustOutcome, (_part(steps), tuple(all_hints)))
+    return _part(steps), tuple(all_hints)
 
 
 def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -> Step:
@@ -929,7 +919,7 @@ def _decide(case: Case) -> Decision:
     if (extras is NO_EXTRAS or (extras.session_policy is None and not extras.policy_arns)) and (
         claims.source_identity is None
     ):
-        head = _new_tuple(Part, ((request[0], token[0]), request[1] or token[1], ()))
+        head: Part = ((request[0], token[0]), request[1] or token[1], ())
     else:
         steps = [request]
         if extras.session_policy is not None or extras.policy_arns:
@@ -939,17 +929,17 @@ def _decide(case: Case) -> Decision:
             steps.append(_source_identity_step(claims.source_identity))
         head = _part(steps)
     match, provider, unchecked, keys = _provider_checks(case)
-    trust = _check_trust(case, match, keys)
+    (trust_lines, trust_failure, trust_unknown), hints = _check_trust(case, match, keys)
     duration_line, duration_failure, _ = _duration_step(case.duration_seconds, case.role_max_session_duration)
     tags = claims.session_tags
     tags_line, tags_failure, _ = _NO_TAGS if tags is None or not tags.tags else _check_tags(claims)
-    part = trust.part
-    lines = (*head.lines, *provider.lines, *part.lines, duration_line, tags_line)
-    failure = head.failure or provider.failure or part.failure or duration_failure or tags_failure
+    head_lines, head_failure, _ = head
+    provider_lines, provider_failure, _ = provider
+    lines = (*head_lines, *provider_lines, *trust_lines, duration_line, tags_line)
+    failure = head_failure or provider_failure or trust_failure or duration_failure or tags_failure
     # Only the trust policy's steps can be undecided (caller-side keys are condition keys).
-    unknown = part.unknown if failure is None else ()
+    unknown = trust_unknown if failure is None else ()
     finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
-    hints = trust.hints
     if hints:
         hints = tuple(dict.fromkeys(hints)) if finding.code in ("none", "trust_condition_mismatch") else ()
     return finding, hints, lines, unchecked
