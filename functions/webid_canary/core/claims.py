@@ -37,6 +37,7 @@ class SessionTags:
 class Claims:
     """The claims STS reads from a token. `problems` names each required claim missing or mistyped."""
 
+    # The decoded payload: a copy of its own, only ever read (a Mapping).
     raw: Mapping[str, object] = field(default=_EMPTY, repr=False)
     iss: str | None = None
     aud: tuple[str, ...] = ()
@@ -117,7 +118,7 @@ def parse_claims(
     tags = _session_tags(doc[TAGS_CLAIM]) if TAGS_CLAIM in doc else None
     source_identity = get(SOURCE_IDENTITY_CLAIM)
     return _build_claims(
-        MappingProxyType(dict(doc)),
+        dict(doc),
         iss if isinstance(iss, str) and iss else None,
         aud or (),
         sub if isinstance(sub, str) else None,

@@ -86,9 +86,13 @@ class Step(NamedTuple):
 Part = tuple[tuple[str, ...], Finding | None, tuple[Unknowable, ...]]
 
 
-def _part(steps: Sequence[Step]) -> Part:
+def _part(steps: Sequence[StepFields]) -> Part:
     lines, findings, unknowns = zip(*steps, strict=True)  # each field of every step
     return lines, next(filter(None, findings), None), tuple(chain.from_iterable(unknowns))
+
+
+# A step's fields as a plain tuple (what a Step is, without its names).
+StepFields = tuple[str, Finding | None, tuple[Unknowable, ...]]
 
 
 class ConditionResult(NamedTuple):
@@ -139,9 +143,14 @@ def _validation_message(violations: list[tuple[str, str, str]]) -> str:
 
 
 @lru_cache(maxsize=4096)
+def _parameter_steps(name: str | None, duration: int | None, role_max_session_duration: int) -> tuple[Step, Step]:
+    """The checks of the request's parameters, the first and the last STS makes: the same for every target of a
+    monitor, which sends the same parameters to every role."""
+    return _request_step(name, duration, role_max_session_duration), _duration_step(duration, role_max_session_duration)
+
+
 def _request_step(name: str | None, duration: int | None, role_max_session_duration: int) -> Step:
-    """Parameter validation, before anything else: RoleSessionName and DurationSeconds constraints (the same
-    for every target of a monitor, which sends the same parameters)."""
+    """Parameter validation, before anything else: RoleSessionName and DurationSeconds constraints."""
     problems: list[str] = []
     violations: list[tuple[str, str, str]] = []
     if name is not None:
@@ -264,7 +273,7 @@ def _source_identity_step(value: str) -> Step:
     return Step(f"source identity: {value!r} {problem}: fail", Finding("request_source_identity_invalid", evidence))
 
 
-def _check_token(claims: Claims) -> Step:
+def _check_token(claims: Claims) -> StepFields:
     length = claims.token_length
     if length is not None and not MIN_TOKEN_LENGTH <= length <= MAX_TOKEN_LENGTH:
         bound = "greater than or equal to 4" if length < MIN_TOKEN_LENGTH else "less than or equal to 20000"
@@ -285,7 +294,8 @@ def _check_token(claims: Claims) -> Step:
         )
         evidence = {"problem": problem, "sts_message": sts_message}
         return Step(f"token: {problem}: fail", Finding("token_malformed", evidence))
-    return _new_tuple(Step, (f"token: iss={claims.iss} sub={claims.sub} aud={','.join(claims.aud)}: ok", None, ()))
+    # A plain tuple: one is made for every request.
+    return f"token: iss={claims.iss} sub={claims.sub} aud={','.join(claims.aud)}: ok", None, ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -777,11 +787,13 @@ def _required_actions(claims: Claims) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _role_step(role_arn: str) -> Step:
-    return Step(f"role: {role_arn}: ok")
+def _role_facts(role_arn: str) -> tuple[Step, Finding]:
+    """The role's step when it exists, and the finding of an allowed request: the same for every request to the
+    role (the evidence is only read)."""
+    return Step(f"role: {role_arn}: ok"), Finding("none", {"role_arn": role_arn})
 
 
-def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None) -> TrustOutcome:
+def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None, role: Step) -> TrustOutcome:
     if not case.role_exists:
         evidence = {"role_arn": case.role_arn}
         return _part((Step(f"role: {case.role_arn} does not exist: fail", Finding("role_not_found", evidence)),)), ()
@@ -793,7 +805,6 @@ def _check_trust(case: Case, match: ProviderMatch, keys: ProviderKeys | None) ->
         RequestContext,
         (keys, claims, case.now, match.principal, case.session_name, case.extras.caller, case.known_claims),
     )
-    role = _role_step(case.role_arn)
     denies = case.policy.denies
     if claims.source_identity is None and claims.session_tags is None and case.extras.resource_control_policies == ():
         # What nearly every request is: one action and no RCPs; the role step always passes.
@@ -840,9 +851,8 @@ def _check_rcps(case: Case, context: RequestContext, actions: tuple[str, ...]) -
     return Step(f"rcp: no Deny in {count} resource control polic{'y' if count == 1 else 'ies'} applies: ok")
 
 
-@lru_cache(maxsize=4096)
 def _duration_step(duration: int | None, role_max_session_duration: int) -> Step:
-    """The duration check for these parameters; a monitor sends the same ones for every target of a role."""
+    """The duration check for these parameters."""
     if duration is None or duration <= role_max_session_duration or duration > MAX_DURATION:
         shown = duration if duration is not None else "default 3600"
         return Step(f"duration: {shown} within the role's maximum {role_max_session_duration}: ok")
@@ -871,12 +881,6 @@ def _check_tags(claims: Claims) -> Step:
         evidence = {"problem": "; ".join(problems)}
         return Step(f"session tags: {evidence['problem']}: fail", Finding("request_tags_too_large", evidence))
     return Step(f"session tags: {len(tags.tags)} within limits: ok")
-
-
-@lru_cache(maxsize=4096)
-def _allowed(role_arn: str) -> Finding:
-    """The finding of an allowed request, the same for every request to this role (its evidence is only read)."""
-    return Finding("none", {"role_arn": role_arn})
 
 
 # The decisive finding, the hints, the trace, and the checks not made (what `unchecked_in` finds in the trace)
@@ -914,14 +918,15 @@ def _decide(case: Case) -> Decision:
     lines and first finding are read once: the provider's with its cached checks, the trust policy's as it
     evaluates (a Finding is always true; a passing step has None)."""
     claims, extras = case.claims, case.extras
-    request = _request_step(case.session_name, case.duration_seconds, case.role_max_session_duration)
+    request, duration = _parameter_steps(case.session_name, case.duration_seconds, case.role_max_session_duration)
+    role, allowed = _role_facts(case.role_arn)
     token = _check_token(claims)
     if (extras is NO_EXTRAS or (extras.session_policy is None and not extras.policy_arns)) and (
         claims.source_identity is None
     ):
         head: Part = ((request[0], token[0]), request[1] or token[1], ())
     else:
-        steps = [request]
+        steps: list[StepFields] = [request]
         if extras.session_policy is not None or extras.policy_arns:
             steps.append(_session_policy_step(extras.session_policy, extras.policy_arns))
         steps.append(token)
@@ -929,8 +934,8 @@ def _decide(case: Case) -> Decision:
             steps.append(_source_identity_step(claims.source_identity))
         head = _part(steps)
     match, provider, unchecked, keys = _provider_checks(case)
-    (trust_lines, trust_failure, trust_unknown), hints = _check_trust(case, match, keys)
-    duration_line, duration_failure, _ = _duration_step(case.duration_seconds, case.role_max_session_duration)
+    (trust_lines, trust_failure, trust_unknown), hints = _check_trust(case, match, keys, role)
+    duration_line, duration_failure, _ = duration
     tags = claims.session_tags
     tags_line, tags_failure, _ = _NO_TAGS if tags is None or not tags.tags else _check_tags(claims)
     head_lines, head_failure, _ = head
@@ -939,7 +944,7 @@ def _decide(case: Case) -> Decision:
     failure = head_failure or provider_failure or trust_failure or duration_failure or tags_failure
     # Only the trust policy's steps can be undecided (caller-side keys are condition keys).
     unknown = trust_unknown if failure is None else ()
-    finding = failure or (_undecided(unknown) if unknown else _allowed(case.role_arn))
+    finding = failure or (_undecided(unknown) if unknown else allowed)
     if hints:
         hints = tuple(dict.fromkeys(hints)) if finding.code in ("none", "trust_condition_mismatch") else ()
     return finding, hints, lines, unchecked
