@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 
 from .claims import Claims, decode_token, parse_claims, token_header
 from .frozen import builder
@@ -92,7 +93,10 @@ class Case:
         return arn_parts(self.role_arn)[0]
 
 
-_build_case = builder(Case)
+if TYPE_CHECKING:
+    _build_case = Case  # what the builder takes, checked as the class's own __init__
+else:
+    _build_case = builder(Case)
 
 
 @lru_cache(maxsize=4096)

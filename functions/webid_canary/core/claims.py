@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .frozen import builder
 from .model import Token
@@ -37,7 +37,7 @@ class SessionTags:
 class Claims:
     """The claims STS reads from a token. `problems` names each required claim missing or mistyped."""
 
-    # The decoded payload: a copy of its own, only ever read (a Mapping).
+    # The decoded payload: a read-only view of a copy of its own.
     raw: Mapping[str, object] = field(default=_EMPTY, repr=False)
     iss: str | None = None
     aud: tuple[str, ...] = ()
@@ -63,7 +63,10 @@ class Claims:
         return None if self.iss is None else self.iss.removeprefix("https://")
 
 
-_build_claims = builder(Claims)
+if TYPE_CHECKING:
+    _build_claims = Claims  # what the builder takes, checked as the class's own __init__
+else:
+    _build_claims = builder(Claims)
 
 
 def _number(value: object) -> float | None:
@@ -118,7 +121,7 @@ def parse_claims(
     tags = _session_tags(doc[TAGS_CLAIM]) if TAGS_CLAIM in doc else None
     source_identity = get(SOURCE_IDENTITY_CLAIM)
     return _build_claims(
-        dict(doc),
+        MappingProxyType(dict(doc)),
         iss if isinstance(iss, str) and iss else None,
         aud or (),
         sub if isinstance(sub, str) else None,

@@ -144,8 +144,8 @@ def _validation_message(violations: list[tuple[str, str, str]]) -> str:
 
 @lru_cache(maxsize=4096)
 def _parameter_steps(name: str | None, duration: int | None, role_max_session_duration: int) -> tuple[Step, Step]:
-    """The checks of the request's parameters, the first and the last STS makes: the same for every target of a
-    monitor, which sends the same parameters to every role."""
+    """The checks of the request's parameters (its validation, first of all, and the duration against the role's
+    maximum): the same for every target of a monitor, which sends the same parameters to every role."""
     return _request_step(name, duration, role_max_session_duration), _duration_step(duration, role_max_session_duration)
 
 
@@ -952,9 +952,10 @@ def _decide(case: Case) -> Decision:
 
 _new_tuple = tuple.__new__  # a named tuple built without its Python-level __new__: the same tuple
 
-# The provider's checks of one request: how the issuer resolves, the steps from provider to audience, the checks
-# among them not made (what `unchecked_in` finds in the trace: only these steps can say so, every other step's
-# line starts with another name), and the provider's keys (None without a provider).
+# The provider's checks of one request: how the issuer resolves, the part of the trace from provider to audience
+# (its lines and first finding), the checks among them not made (what `unchecked_in` finds in the trace: only
+# these steps can say so, every other step's line starts with another name), and the provider's keys (None
+# without a provider).
 ProviderChecks = tuple[ProviderMatch, Part, tuple[str, ...], ProviderKeys | None]
 # Kept per everything those checks read, which the targets of one provider share within a cycle (the same
 # role, provider record, IdP facts, issuer, token header, exp, audience and instant): bounded, then started over.
