@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 
-from tests.functional.test_reporter import ALLOW, DENY_AUD, DENY_SUB, T0, TOPIC, Inbox, MemoryState, cycle
+from tests.doubles import MemoryState
+from tests.functional.test_reporter import ALLOW, DENY_AUD, DENY_SUB, T0, TOPIC, Inbox, cycle
 from tests.json_docs import shape_differences
 from webid_canary.adapters.state_table import StateTable
 from webid_canary.app.reporting import Reporter

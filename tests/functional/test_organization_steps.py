@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.doubles import KeyedState
 from webid_canary.app.organization import (
     ACCOUNTS_CACHE_KEY,
     LEASE_KEY,
@@ -41,27 +42,6 @@ from webid_canary.core.targets import Target, TargetError, parse_target
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ISSUER = "https://token.actions.githubusercontent.com"
 EKS = "https://oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C3D4E5F60718293A4B5C6D7E8F9"
-
-
-class MemoryState:
-    def __init__(self) -> None:
-        self.items: dict[str, StateRecord] = {}
-        self.loads: list[list[str]] = []
-
-    def load_all(self) -> dict[str, StateRecord]:
-        raise AssertionError("organization steps read the State table by key only")
-
-    def load(self, keys: Iterable[str]) -> dict[str, StateRecord]:
-        wanted = list(keys)
-        self.loads.append(wanted)
-        return {k: self.items[k] for k in wanted if k in self.items}
-
-    def put(self, record: StateRecord, *, expected_version: int | None) -> bool:
-        current = self.items.get(record.key)
-        if (current.version if current else None) != expected_version:
-            return False
-        self.items[record.key] = record
-        return True
 
 
 class MemoryStore:
@@ -137,8 +117,8 @@ def item(target_id: str, account: str, issuer: str = ISSUER) -> dict[str, Any]:
     }
 
 
-def planner(items: list[dict[str, Any]], **kwargs: Any) -> tuple[Planner, MemoryStore, MemoryState]:
-    store, state = MemoryStore(), MemoryState()
+def planner(items: list[dict[str, Any]], **kwargs: Any) -> tuple[Planner, MemoryStore, KeyedState]:
+    store, state = MemoryStore(), KeyedState()
     limits = kwargs.pop("limits", PlanLimits(max_targets=3, max_accounts=2))
     return Planner(Targets(items), store, Lease(state), bucket="plan", limits=limits, **kwargs), store, state
 
@@ -179,7 +159,7 @@ def test_an_account_larger_than_a_shard_is_kept_whole_in_a_shard_of_its_own() ->
 
 
 def test_a_lease_is_held_until_released_or_expired() -> None:
-    lease = Lease(MemoryState(), ttl=timedelta(minutes=10))
+    lease = Lease(KeyedState(), ttl=timedelta(minutes=10))
 
     assert lease.acquire("cycle-1", NOW)
     assert not lease.acquire("cycle-2", NOW + timedelta(minutes=9))
@@ -190,7 +170,7 @@ def test_a_lease_is_held_until_released_or_expired() -> None:
 
 
 def test_two_cycles_racing_for_a_free_lease_cannot_both_win() -> None:
-    state = MemoryState()
+    state = KeyedState()
     first, second = Lease(state), Lease(state)
     before = first._current()  # both read "free"
     assert first._write(before, "cycle-1", NOW + timedelta(minutes=5), NOW)
@@ -334,7 +314,7 @@ def test_an_inspection_survives_its_json_round_trip() -> None:
 # ----- report
 
 
-def reporter(state: MemoryState, inbox: Inbox) -> Reporter:
+def reporter(state: KeyedState, inbox: Inbox) -> Reporter:
     return Reporter(
         state, inbox, default_topic="arn:aws:sns:us-east-1:123456789012:t", reminder_after=timedelta(hours=6)
     )
@@ -414,7 +394,7 @@ def test_the_heartbeat_goes_out_when_every_shard_answered() -> None:
     assert metrics.fleet[0].completed and metrics.fleet[0].by_account == {}
 
 
-class UnreadableState(MemoryState):
+class UnreadableState(KeyedState):
     def load(self, keys: Iterable[str]) -> dict[str, StateRecord]:
         raise StateStoreError("BatchGetItem state", "ProvisionedThroughputExceededException", "throttled")
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.functional.test_reporter import Bus, Inbox, MemoryState
+from tests.doubles import KeyedState
+from tests.functional.test_reporter import Bus, Inbox
 from webid_canary.app.ports import AwsAccessError, ProviderRecord, PublishError, RoleRecord
 from webid_canary.app.refusals import IamFacts, RefusalAlerts, explain_batch
 from webid_canary.core.state import StateRecord, Status
@@ -90,22 +91,6 @@ def test_iam_that_cannot_be_read_skips_the_record_with_the_reason() -> None:
 
 def _eventbridge(record: dict[str, object]) -> dict[str, object]:
     return {"version": "0", "source": "aws.sts", "detail-type": "AWS API Call via CloudTrail", "detail": record}
-
-
-class KeyedState(MemoryState):
-    """A State table that can only be read by key: a delivery that scans it fails here."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads: list[list[str]] = []
-
-    def load_all(self) -> dict[str, StateRecord]:
-        raise AssertionError("a delivery must not scan the State table")
-
-    def load(self, keys: Iterable[str]) -> dict[str, StateRecord]:
-        wanted = list(keys)
-        self.reads.append(wanted)
-        return {key: self.items[key] for key in wanted if key in self.items}
 
 
 def _alerts(state: KeyedState, inbox: Inbox, **kwargs: Any) -> RefusalAlerts:
@@ -197,7 +182,7 @@ def test_a_delivery_reads_only_its_refusals_and_the_hourly_allowance_by_key() ->
 
     alerts.handle(_eventbridge(_records(1)[0]), now=datetime(2026, 11, 29, 8, 16, tzinfo=UTC))
 
-    (read,) = state.reads
+    (read,) = state.loads
     assert len(read) == 2
     assert all(key.startswith("refusal#") for key in read)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from tests.doubles import MemoryState
 from webid_canary.app.ports import BusEvent, Message, PublishError, StateStoreError
 from webid_canary.app.reporting import Reporter
 from webid_canary.core.catalogue import Severity
@@ -31,21 +32,6 @@ DENY_SUB = {
 }
 DENY_AUD = {**DENY_SUB, "condition_key": "oidc.example.com:aud", "expected": ["sts.amazonaws.com"], "actual": ["x"]}
 ALLOW = {**DENY_SUB, "outcome": "allow", "error_code": None, "root_cause": "none", "condition_key": None}
-
-
-class MemoryState:
-    def __init__(self) -> None:
-        self.items: dict[str, StateRecord] = {}
-
-    def load_all(self) -> dict[str, StateRecord]:
-        return dict(self.items)
-
-    def put(self, record: StateRecord, *, expected_version: int | None) -> bool:
-        current = self.items.get(record.key)
-        if (current.version if current else None) != expected_version:
-            return False
-        self.items[record.key] = record
-        return True
 
 
 class Inbox:

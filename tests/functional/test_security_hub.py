@@ -8,7 +8,8 @@ from typing import Any
 
 import boto3
 
-from tests.functional.test_reporter import ALLOW, DENY_AUD, DENY_SUB, T0, TOPIC, Inbox, MemoryState, cycle
+from tests.doubles import MemoryState
+from tests.functional.test_reporter import ALLOW, DENY_AUD, DENY_SUB, T0, TOPIC, Inbox, cycle
 from webid_canary.adapters.security_hub import SecurityHubImporter, product_arn
 from webid_canary.app.reporting import Reporter
 
