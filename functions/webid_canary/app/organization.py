@@ -55,7 +55,14 @@ from webid_canary.core.inspection import IssuerInspection
 from webid_canary.core.model import InputError
 from webid_canary.core.rcp import parse_rcps
 from webid_canary.core.report import CycleReport, TargetResult
-from webid_canary.core.state import StateRecord, Status, Subject, state_key
+from webid_canary.core.state import (
+    StateRecord,
+    Status,
+    Subject,
+    bookkeeping_record,
+    expected_version,
+    state_key,
+)
 from webid_canary.core.targets import Target, TargetError, parse_target, target_to_item
 
 log = logging.getLogger("webid-canary.organization")
@@ -148,16 +155,10 @@ class Lease:
         return str(holder)
 
     def _write(self, before: StateRecord | None, holder: str | None, expires: datetime, now: datetime) -> bool:
-        record = StateRecord(
-            key=LEASE_KEY,
-            status=Status.OK,
-            since=now,
-            fingerprint=holder,
-            last_notified=None,
-            last_result={"holder": holder, "expires": expires.isoformat()},
-            version=(before.version + 1) if before is not None else 1,
+        record = bookkeeping_record(
+            LEASE_KEY, {"holder": holder, "expires": expires.isoformat()}, now, before, fingerprint=holder
         )
-        return self.state.put(record, expected_version=before.version if before is not None else None)
+        return self.state.put(record, expected_version=expected_version(before))
 
     def acquire(self, holder: str, now: datetime) -> bool:
         """Take the lease for `holder` until now + ttl; False while another cycle holds it (or won the race)."""
@@ -282,16 +283,8 @@ class Planner:
         except AwsError as exc:
             log.warning("listing the organization's accounts failed", extra={"error": str(exc)})
             return kept or []
-        record = StateRecord(
-            key=ACCOUNTS_CACHE_KEY,
-            status=Status.OK,
-            since=now,
-            fingerprint=None,
-            last_notified=None,
-            last_result={"accounts": accounts},
-            version=(cached.version + 1) if cached is not None else 1,
-        )
-        if not state.put(record, expected_version=cached.version if cached is not None else None):
+        record = bookkeeping_record(ACCOUNTS_CACHE_KEY, {"accounts": accounts}, now, cached)
+        if not state.put(record, expected_version=expected_version(cached)):
             log.info("another plan refreshed the organization's accounts first")
         return accounts
 
@@ -575,16 +568,8 @@ class ShardStep:
         kept = (set(known) - reported) | {p.url for p in report.providers if p.baseline is not None}
         if sorted(kept) == sorted(known) and before is not None:
             return
-        record = StateRecord(
-            key=index_key(account),
-            status=Status.OK,
-            since=now,
-            fingerprint=None,
-            last_notified=None,
-            last_result={"providers": sorted(kept)},
-            version=(before.version + 1) if before is not None else 1,
-        )
-        if not self.state.put(record, expected_version=before.version if before is not None else None):
+        record = bookkeeping_record(index_key(account), {"providers": sorted(kept)}, now, before)
+        if not self.state.put(record, expected_version=expected_version(before)):
             log.warning("account index changed under this run", extra={"account": account})
 
 

@@ -27,7 +27,15 @@ from webid_canary.core.context import builtin_family
 from webid_canary.core.explain import explain
 from webid_canary.core.model import InputError
 from webid_canary.core.notification import for_refusal
-from webid_canary.core.state import StateRecord, Status, Subject, state_key
+from webid_canary.core.state import (
+    StateRecord,
+    Status,
+    Subject,
+    bookkeeping_record,
+    expected_version,
+    next_version,
+    state_key,
+)
 from webid_canary.core.sts import ROLE_MAX_SESSION_DEFAULT
 from webid_canary.core.trail import Skip, TrailBatch, TrailFinding, TrailRequest, case_of, group, read_records
 from webid_canary.core.verdict import Verdict
@@ -250,10 +258,10 @@ class RefusalAlerts:
                 "sub": finding.first.sub,
                 "root_cause": finding.verdict.root_cause,
             },
-            version=(before.version + 1) if before is not None else 1,
+            version=next_version(before),
             outbox=outbox,
         )
-        if not self._state.put(record, expected_version=before.version if before is not None else None):
+        if not self._state.put(record, expected_version=expected_version(before)):
             return False  # another delivery of the same refusal won
         if not outbox:
             return True
@@ -275,16 +283,8 @@ class RefusalAlerts:
         count = int(str(before.last_result.get("count", 0))) if before and before.last_result.get("hour") == hour else 0
         if count >= self._max_per_hour:
             return False
-        record = StateRecord(
-            key=_RATE_KEY,
-            status=Status.OK,
-            since=now,
-            fingerprint=None,
-            last_notified=None,
-            last_result={"hour": hour, "count": count + 1},
-            version=(before.version + 1) if before is not None else 1,
-        )
-        if not self._state.put(record, expected_version=before.version if before is not None else None):
+        record = bookkeeping_record(_RATE_KEY, {"hour": hour, "count": count + 1}, now, before)
+        if not self._state.put(record, expected_version=expected_version(before)):
             return False
         if isinstance(previous, dict):
             previous[_RATE_KEY] = record

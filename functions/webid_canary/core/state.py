@@ -151,6 +151,31 @@ class StateRecord:
         )
 
 
+def next_version(before: StateRecord | None) -> int:
+    """The version of a record that replaces `before` (the record read; None when there was none)."""
+    return 1 if before is None else before.version + 1
+
+
+def expected_version(before: StateRecord | None) -> int | None:
+    """What a write conditional on the record read expects: its version, or None (the item must not exist)."""
+    return None if before is None else before.version
+
+
+def bookkeeping_record(
+    key: str, result: Mapping[str, Any], now: datetime, before: StateRecord | None, *, fingerprint: str | None = None
+) -> StateRecord:
+    """A record of the monitor's own bookkeeping (a lease, a cache, an index, a count) that replaces `before`."""
+    return StateRecord(
+        key=key,
+        status=Status.OK,
+        since=now,
+        fingerprint=fingerprint,
+        last_notified=None,
+        last_result=result,
+        version=next_version(before),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     record: StateRecord
@@ -174,7 +199,7 @@ def advance(
     announced then. A window of zero turns damping off.
     """
     key = state_key(observation.subject, observation.subject_id)
-    version = previous.version + 1 if previous else 1
+    version = next_version(previous)
     kept_baseline = baseline if baseline is not None else (previous.baseline if previous else None)
     base = StateRecord(
         key=key,
